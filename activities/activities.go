@@ -1,0 +1,108 @@
+// Package activities holds the steps of hookflow's workflows that touch the world: the
+// HTTP send and the store writes. They are methods on one struct of dependencies, so the
+// worker and the tests register the same thing.
+package activities
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hookflow/hookflow"
+)
+
+// ErrTypeNotFound marks errors that no retry can fix: the delivery is gone.
+const ErrTypeNotFound = "NotFound"
+
+// Store is what the activities need of the database.
+type Store interface {
+	DeliveryState(ctx context.Context, deliveryID string) (hookflow.DeliveryState, error)
+	SendRequest(ctx context.Context, deliveryID string) (hookflow.SendRequest, error)
+	RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) error
+	FailWithoutAttempt(ctx context.Context, deliveryID, reason string) error
+}
+
+// Activities holds the dependencies of every activity.
+type Activities struct {
+	Store Store
+	// HTTP sends the webhooks; it must refuse forbidden addresses and never follow
+	// redirects (see package egress).
+	HTTP *http.Client
+	// RetryUnit is the linear backoff unit: retry n waits n × RetryUnit.
+	RetryUnit time.Duration
+	Now       func() time.Time
+	Logger    *slog.Logger
+	Metrics   Observer
+}
+
+// Observer receives the outcome of every attempt (metrics). Nil means none.
+type Observer interface {
+	ObserveAttempt(a hookflow.Attempt)
+}
+
+// StartInput names the delivery a workflow run starts on.
+type StartInput struct {
+	DeliveryID string
+}
+
+// StartResult is where the delivery stands and the policy its retries follow, fixed for
+// the run.
+type StartResult struct {
+	Status   hookflow.Status
+	Attempts int
+	Policy   hookflow.Policy
+}
+
+// StartDelivery reads the delivery's state and its subscription's retry settings.
+func (a *Activities) StartDelivery(ctx context.Context, in StartInput) (StartResult, error) {
+	st, err := a.Store.DeliveryState(ctx, in.DeliveryID)
+	if err != nil {
+		return StartResult{}, classify(err)
+	}
+	return StartResult{Status: st.Status, Attempts: st.Attempts, Policy: hookflow.LinearPolicy(st.MaxRetries, a.RetryUnit)}, nil
+}
+
+// Record writes an attempt and the delivery's new state.
+func (a *Activities) Record(ctx context.Context, rec hookflow.AttemptRecord) error {
+	return classify(a.Store.RecordAttempt(ctx, rec))
+}
+
+// FailInput ends a delivery that cannot be attempted.
+type FailInput struct {
+	DeliveryID string
+	Reason     string
+}
+
+// FailWithoutAttempt marks the delivery failed without a request.
+func (a *Activities) FailWithoutAttempt(ctx context.Context, in FailInput) error {
+	return classify(a.Store.FailWithoutAttempt(ctx, in.DeliveryID, in.Reason))
+}
+
+func (a *Activities) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now().UTC()
+}
+
+func (a *Activities) logger() *slog.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	return slog.Default()
+}
+
+// classify makes "not found" non-retryable; everything else (an outage) is retried by
+// Temporal with backoff.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if hookflow.ErrorCode(err) == hookflow.ENOTFOUND {
+		return temporal.NewNonRetryableApplicationError(hookflow.ErrorMessage(err), ErrTypeNotFound, err)
+	}
+	return err
+}

@@ -1,0 +1,122 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookflow/hookflow"
+)
+
+// statusOf is the one place where error codes become HTTP statuses.
+var statusOf = map[string]int{
+	hookflow.EMALFORMED:    http.StatusBadRequest,
+	hookflow.EUNAUTHORIZED: http.StatusUnauthorized,
+	hookflow.ENOTFOUND:     http.StatusNotFound,
+	hookflow.ECONFLICT:     http.StatusConflict,
+	hookflow.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	hookflow.EINVALID:      http.StatusUnprocessableEntity,
+	hookflow.ERATELIMIT:    http.StatusTooManyRequests,
+	hookflow.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	hookflow.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// ErrorBody is the JSON shape of every error answer.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is a code for machines and a message for people.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// HTTPStatus returns the HTTP status of an error.
+func HTTPStatus(err error) int {
+	if status, ok := statusOf[hookflow.ErrorCode(err)]; ok {
+		return status
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers with err. Internal errors are logged with their detail and answered
+// with a generic message: internal text never reaches a client.
+func writeError(c *gin.Context, err error) {
+	code := hookflow.ErrorCode(err)
+	if code == hookflow.EINTERNAL {
+		slog.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method,
+			"route", c.FullPath(), "error", err)
+	}
+	if code == hookflow.EUNAVAILABLE {
+		c.Header("Retry-After", "5")
+	}
+	c.AbortWithStatusJSON(HTTPStatus(err), ErrorBody{Error: ErrorDetail{Code: code, Message: hookflow.ErrorMessage(err)}})
+}
+
+// decodeJSON reads a JSON object body of at most limit bytes into v, strictly: unknown
+// fields, wrong types and trailing data are errors that name what is wrong.
+func decodeJSON(c *gin.Context, limit int64, v any) error {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err, limit)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return decodeError(err, limit)
+		}
+		return hookflow.Errorf(hookflow.EMALFORMED, "request body must be a single JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error, limit int64) error {
+	var maxErr *http.MaxBytesError
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &maxErr):
+		return hookflow.Errorf(hookflow.ETOOLARGE, "request body is larger than %d KiB", limit>>10)
+	case errors.Is(err, io.EOF):
+		return hookflow.Errorf(hookflow.EMALFORMED, "request body is empty; send a JSON object")
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return hookflow.Errorf(hookflow.EMALFORMED, "request body is not valid JSON")
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return hookflow.Errorf(hookflow.EMALFORMED, "request body must be a JSON object")
+		}
+		field, _, _ := strings.Cut(typeErr.Field, ".")
+		return &hookflow.Error{Code: hookflow.EINVALID, Field: field,
+			Message: typeErr.Field + ": must be " + jsonKind(typeErr.Type.Kind().String()) + ", not " + typeErr.Value}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return hookflow.Invalid(name, "is not a known field")
+	}
+	return hookflow.Errorf(hookflow.EMALFORMED, "request body is not valid JSON")
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "an integer"
+	case "float32", "float64":
+		return "a number"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	}
+	return "of another type"
+}

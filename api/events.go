@@ -1,0 +1,123 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookflow/hookflow"
+)
+
+// EventHandler ingests events.
+type EventHandler struct {
+	events hookflow.EventService
+}
+
+// Create answers 202 once the event and its deliveries are committed.
+func (h *EventHandler) Create(c *gin.Context) {
+	key := c.GetHeader("Idempotency-Key")
+	if len(key) > hookflow.MaxIdempotencyKeyChars || strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		writeError(c, hookflow.Invalid("Idempotency-Key", "must be at most %d printable characters", hookflow.MaxIdempotencyKeyChars))
+		return
+	}
+	var in hookflow.EventInput
+	if err := decodeJSON(c, MaxBodyBytes, &in); err != nil {
+		writeError(c, err)
+		return
+	}
+	if err := in.Validate(); err != nil {
+		writeError(c, err)
+		return
+	}
+	out, err := h.events.IngestEvent(c.Request.Context(), account(c).ID, in, key)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, out)
+}
+
+// Get answers one event.
+func (h *EventHandler) Get(c *gin.Context) {
+	e, err := h.events.FindEvent(c.Request.Context(), account(c).ID, c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, e)
+}
+
+// DeliveryHandler serves deliveries.
+type DeliveryHandler struct {
+	deliveries hookflow.DeliveryService
+	retrier    Retrier
+}
+
+// List answers deliveries newest first, with filters and a cursor.
+func (h *DeliveryHandler) List(c *gin.Context) {
+	f := hookflow.DeliveryFilter{
+		SubscriptionID: c.Query("subscription_id"),
+		Status:         hookflow.Status(c.Query("status")),
+		EventType:      c.Query("event_type"),
+		EventID:        c.Query("event_id"),
+		Cursor:         c.Query("cursor"),
+	}
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			writeError(c, hookflow.Invalid("limit", "must be an integer"))
+			return
+		}
+		if n < 1 {
+			writeError(c, hookflow.Invalid("limit", "must be between 1 and 100"))
+			return
+		}
+		f.Limit = n
+	}
+	page, err := h.deliveries.ListDeliveries(c.Request.Context(), account(c).ID, f)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, page)
+}
+
+// Get answers one delivery with its attempt log.
+func (h *DeliveryHandler) Get(c *gin.Context) {
+	d, err := h.deliveries.FindDelivery(c.Request.Context(), account(c).ID, c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	log := d.AttemptLog
+	if log == nil {
+		log = []hookflow.Attempt{}
+	}
+	c.JSON(http.StatusOK, deliveryView{Delivery: d, AttemptLog: log})
+}
+
+// deliveryView always shows the attempt log, empty or not; listings leave it out.
+type deliveryView struct {
+	hookflow.Delivery
+	AttemptLog []hookflow.Attempt `json:"attempt_log"`
+}
+
+// Retry asks for an attempt now: 202, or 409 when the delivery already succeeded.
+func (h *DeliveryHandler) Retry(c *gin.Context) {
+	d, err := h.deliveries.FindDelivery(c.Request.Context(), account(c).ID, c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if d.Status == hookflow.StatusDelivered {
+		writeError(c, hookflow.Errorf(hookflow.ECONFLICT, "the delivery was already delivered"))
+		return
+	}
+	if err := h.retrier.RetryDelivery(c.Request.Context(), d); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"id": d.ID, "status": d.Status, "retry": "requested"})
+}

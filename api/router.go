@@ -1,0 +1,136 @@
+// Package api is hookflow's HTTP API: a gin router, handlers built as structs over narrow
+// interfaces, the auth middleware and the single mapping from error codes to statuses.
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookflow/hookflow"
+)
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = hookflow.MaxEventBodyBytes
+
+// Retrier asks a delivery for an attempt now (a Temporal signal-with-start).
+type Retrier interface {
+	RetryDelivery(ctx context.Context, d hookflow.Delivery) error
+}
+
+// URLChecker decides whether an endpoint URL may be used (egress policy).
+type URLChecker interface {
+	CheckURL(ctx context.Context, rawURL string) error
+}
+
+// Deps are the router's dependencies.
+type Deps struct {
+	Accounts      hookflow.AccountService
+	Subscriptions hookflow.SubscriptionService
+	Events        hookflow.EventService
+	Deliveries    hookflow.DeliveryService
+	Retrier       Retrier
+	URLs          URLChecker
+	AdminKey      string
+	// Ready reports whether the dependencies answer (PostgreSQL, Temporal).
+	Ready func(ctx context.Context) error
+	// Metrics serves /metrics; nil leaves it out.
+	Metrics http.Handler
+	// Extra adds routes to the engine (the dashboard).
+	Extra func(*gin.Engine)
+	// Middleware runs before every route (metrics, rate limits).
+	Middleware []gin.HandlerFunc
+}
+
+// NewRouter builds the HTTP handler.
+func NewRouter(d Deps) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.Recovery())
+	r.Use(d.Middleware...)
+	r.HandleMethodNotAllowed = true
+	r.NoRoute(func(c *gin.Context) { writeError(c, hookflow.Errorf(hookflow.ENOTFOUND, "no such route")) })
+	r.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{Error: ErrorDetail{Code: "method_not_allowed", Message: "method not allowed on this route"}})
+	})
+
+	health := &HealthHandler{ready: d.Ready}
+	r.GET("/healthz", health.Live)
+	r.GET("/readyz", health.Ready)
+	if d.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(d.Metrics))
+	}
+
+	v1 := r.Group("/v1")
+	admin := v1.Group("", requireAdmin(d.AdminKey))
+	accounts := &AccountHandler{accounts: d.Accounts}
+	admin.POST("/accounts", accounts.Create)
+
+	acc := v1.Group("", requireAccount(d.Accounts))
+	subs := &SubscriptionHandler{subs: d.Subscriptions, deliveries: d.Deliveries, urls: d.URLs}
+	acc.POST("/subscriptions", subs.Create)
+	acc.GET("/subscriptions", subs.List)
+	acc.GET("/subscriptions/:id", subs.Get)
+	acc.PATCH("/subscriptions/:id", subs.Update)
+	acc.DELETE("/subscriptions/:id", subs.Delete)
+	acc.POST("/subscriptions/:id/rotate-secret", subs.RotateSecret)
+	acc.POST("/subscriptions/:id/test", subs.Test)
+
+	events := &EventHandler{events: d.Events}
+	acc.POST("/events", events.Create)
+	acc.GET("/events/:id", events.Get)
+
+	deliveries := &DeliveryHandler{deliveries: d.Deliveries, retrier: d.Retrier}
+	acc.GET("/deliveries", deliveries.List)
+	acc.GET("/deliveries/:id", deliveries.Get)
+	acc.POST("/deliveries/:id/retry", deliveries.Retry)
+
+	if d.Extra != nil {
+		d.Extra(r)
+	}
+	return r
+}
+
+// HealthHandler answers liveness and readiness probes.
+type HealthHandler struct {
+	ready func(ctx context.Context) error
+}
+
+// Live answers 200 while the process serves.
+func (h *HealthHandler) Live(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// Ready answers 200 when PostgreSQL and Temporal answer, 503 otherwise.
+func (h *HealthHandler) Ready(c *gin.Context) {
+	if h.ready != nil {
+		if err := h.ready(c.Request.Context()); err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": hookflow.ErrorMessage(err)})
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// AccountHandler creates accounts (admin only).
+type AccountHandler struct {
+	accounts hookflow.AccountService
+}
+
+// Create answers 201 with the account and its API key, shown this once.
+func (h *AccountHandler) Create(c *gin.Context) {
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := decodeJSON(c, MaxBodyBytes, &body); err != nil {
+		writeError(c, err)
+		return
+	}
+	acc, err := h.accounts.CreateAccount(c.Request.Context(), body.Name)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, acc)
+}

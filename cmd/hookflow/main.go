@@ -1,0 +1,233 @@
+// Command hookflow runs the webhook delivery service: `serve` runs the API (with the
+// dashboard) and the worker, or either alone for scaling out; `migrate` applies the
+// database migrations.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/client"
+	temporallog "go.temporal.io/sdk/log"
+
+	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/config"
+	"github.com/hookflow/hookflow/dispatch"
+	"github.com/hookflow/hookflow/egress"
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/worker"
+)
+
+const usage = `hookflow — outbound webhook delivery
+
+Usage:
+  hookflow serve [--api] [--worker]   run the API + dashboard and the worker (both by default)
+  hookflow migrate                    apply the database migrations
+
+Configuration comes from the environment; see the README.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], stderr)
+	case "migrate":
+		err = migrate(ctx)
+	case "help", "-h", "--help":
+		fmt.Fprint(stderr, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "hookflow: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "hookflow: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func loadConfig() (config.Config, *slog.Logger, error) {
+	cfg, err := config.Load()
+	if err != nil {
+		return cfg, nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(logger)
+	return cfg, logger, nil
+}
+
+func migrate(ctx context.Context) error {
+	cfg, _, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.Migrate(ctx)
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	apiRole := flags.Bool("api", false, "run the API and dashboard")
+	workerRole := flags.Bool("worker", false, "run the worker and dispatcher")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if !*apiRole && !*workerRole {
+		*apiRole, *workerRole = true, true
+	}
+	cfg, logger, err := loadConfig()
+	if err != nil {
+		return err
+	}
+
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+
+	// A lazy client connects on first use, so the API starts and keeps accepting events
+	// while Temporal is down.
+	temporal, err := client.NewLazyClient(client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    temporallog.NewStructuredLogger(logger.With("component", "temporal")),
+	})
+	if err != nil {
+		return fmt.Errorf("temporal client: %w", err)
+	}
+	defer temporal.Close()
+
+	guard := egress.Guard{AllowPrivate: cfg.AllowPrivateNetworks}
+	var wg sync.WaitGroup
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	defer stopWorker()
+
+	if *workerRole {
+		acts := &activities.Activities{Store: db, HTTP: guard.Client(), RetryUnit: cfg.RetryUnit, Logger: logger}
+		dispatcher := &dispatch.Dispatcher{Store: db, Client: temporal, DatabaseURL: cfg.DatabaseURL,
+			SweepInterval: cfg.DispatchSweepInterval, Logger: logger.With("component", "dispatcher")}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !waitForTemporal(workerCtx, temporal, logger) {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = dispatcher.Run(workerCtx)
+			}()
+			if err := worker.Run(workerCtx, temporal, acts); err != nil {
+				logger.Error("worker stopped", "error", err)
+			}
+		}()
+		logger.Info("worker starting", "task_queue", "hookflow-deliveries", "temporal", cfg.TemporalAddress)
+	}
+
+	var srv *http.Server
+	serveErr := make(chan error, 1)
+	if *apiRole {
+		if cfg.AdminKey == "" {
+			logger.Warn("HOOKFLOW_ADMIN_KEY is not set: creating accounts is disabled")
+		}
+		router := api.NewRouter(api.Deps{
+			Accounts: db, Subscriptions: db, Events: db, Deliveries: db,
+			Retrier: dispatch.Retrier{Client: temporal}, URLs: guard, AdminKey: cfg.AdminKey,
+			Ready:   func(ctx context.Context) error { return ready(ctx, db, temporal) },
+			Metrics: promhttp.Handler(),
+		})
+		srv = &http.Server{Addr: cfg.HTTPAddr, Handler: router, ReadHeaderTimeout: 10 * time.Second}
+		go func() { serveErr <- srv.ListenAndServe() }()
+		logger.Info("api listening", "addr", cfg.HTTPAddr)
+	}
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			stopWorker()
+			wg.Wait()
+			return fmt.Errorf("http server: %w", err)
+		}
+	}
+	// Stop taking requests first, then let in-flight attempts finish (or hand them back
+	// to Temporal) before the process exits.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if srv != nil {
+		_ = srv.Shutdown(shutdownCtx)
+	}
+	stopWorker()
+	wg.Wait()
+	return nil
+}
+
+// waitForTemporal blocks until Temporal answers, so a worker started before Temporal
+// comes up waits instead of failing.
+func waitForTemporal(ctx context.Context, c client.Client, logger *slog.Logger) bool {
+	for warned := false; ; {
+		checkCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err := c.CheckHealth(checkCtx, &client.CheckHealthRequest{})
+		cancel()
+		if err == nil {
+			return true
+		}
+		if !warned {
+			logger.Warn("waiting for Temporal", "error", err)
+			warned = true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func ready(ctx context.Context, db *store.DB, c client.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := db.Ping(ctx); err != nil {
+		return errors.New("PostgreSQL is not reachable")
+	}
+	if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		return errors.New("Temporal is not reachable")
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+// Package config reads hookflow's configuration from the environment and checks it at
+// start, so a bad value stops the process with a message that names the variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is every setting of a hookflow process.
+type Config struct {
+	DatabaseURL       string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/hookflow?sslmode=disable"`
+	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
+	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	// TemporalUIURL is where the dashboard links a delivery's workflow.
+	TemporalUIURL string `env:"HOOKFLOW_TEMPORAL_UI_URL" envDefault:"http://127.0.0.1:8233"`
+	HTTPAddr      string `env:"HOOKFLOW_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	AdminKey      string `env:"HOOKFLOW_ADMIN_KEY"`
+
+	RetryUnit               time.Duration   `env:"HOOKFLOW_RETRY_UNIT" envDefault:"20m"`
+	FulfilmentRetrySchedule []time.Duration `env:"HOOKFLOW_FULFILMENT_RETRY_SCHEDULE" envDefault:"15m,1h,2h,4h,4h,6h,6h" envSeparator:","`
+	FulfilmentCheckInterval time.Duration   `env:"HOOKFLOW_FULFILMENT_CHECK_INTERVAL" envDefault:"1h"`
+	AllowPrivateNetworks    bool            `env:"HOOKFLOW_ALLOW_PRIVATE_NETWORKS" envDefault:"false"`
+	DispatchSweepInterval   time.Duration   `env:"HOOKFLOW_DISPATCH_SWEEP_INTERVAL" envDefault:"5s"`
+	ShutdownTimeout         time.Duration   `env:"HOOKFLOW_SHUTDOWN_TIMEOUT" envDefault:"30s"`
+	LogLevel                string          `env:"HOOKFLOW_LOG_LEVEL" envDefault:"info"`
+	IngestRatePerSecond     float64         `env:"HOOKFLOW_INGEST_RATE_PER_SECOND" envDefault:"0"`
+}
+
+// FulfilmentRetries is the number of waits in the fulfilment retry schedule.
+const FulfilmentRetries = 7
+
+// Load reads the environment and validates it.
+func Load() (Config, error) {
+	var c Config
+	if err := env.Parse(&c); err != nil {
+		return Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate checks every value and names the variable of the first bad one.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		bad("DATABASE_URL", "must be a postgres:// URL")
+	}
+	if _, _, err := net.SplitHostPort(c.TemporalAddress); err != nil {
+		bad("TEMPORAL_ADDRESS", "must be host:port, got %q", c.TemporalAddress)
+	}
+	if c.TemporalNamespace == "" {
+		bad("TEMPORAL_NAMESPACE", "must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("HOOKFLOW_HTTP_ADDR", "must be host:port, got %q", c.HTTPAddr)
+	}
+	if c.AdminKey != "" && len(c.AdminKey) < 16 {
+		bad("HOOKFLOW_ADMIN_KEY", "must be at least 16 characters")
+	}
+	if c.RetryUnit <= 0 {
+		bad("HOOKFLOW_RETRY_UNIT", "must be a positive duration such as 20m")
+	}
+	if len(c.FulfilmentRetrySchedule) != FulfilmentRetries {
+		bad("HOOKFLOW_FULFILMENT_RETRY_SCHEDULE", "must list exactly %d durations, got %d", FulfilmentRetries, len(c.FulfilmentRetrySchedule))
+	}
+	for _, d := range c.FulfilmentRetrySchedule {
+		if d <= 0 {
+			bad("HOOKFLOW_FULFILMENT_RETRY_SCHEDULE", "every wait must be a positive duration")
+			break
+		}
+	}
+	if c.FulfilmentCheckInterval <= 0 {
+		bad("HOOKFLOW_FULFILMENT_CHECK_INTERVAL", "must be a positive duration such as 1h")
+	}
+	if c.DispatchSweepInterval <= 0 {
+		bad("HOOKFLOW_DISPATCH_SWEEP_INTERVAL", "must be a positive duration")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("HOOKFLOW_SHUTDOWN_TIMEOUT", "must be a positive duration")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("HOOKFLOW_LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	if c.IngestRatePerSecond < 0 {
+		bad("HOOKFLOW_INGEST_RATE_PER_SECOND", "must not be negative")
+	}
+	return errors.Join(errs...)
+}

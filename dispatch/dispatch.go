@@ -1,0 +1,199 @@
+// Package dispatch starts the workflows of committed deliveries and signals them for
+// manual retries. Ingest only writes to PostgreSQL; the dispatcher, woken by
+// LISTEN/NOTIFY and sweeping on a timer, is what hands deliveries to Temporal, so ingest
+// never waits on Temporal and nothing committed is left behind when Temporal was down.
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/lib/pq"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Store is what the dispatcher needs of the database.
+type Store interface {
+	UndispatchedDeliveries(ctx context.Context, limit int) ([]hookflow.DispatchItem, error)
+	MarkDispatched(ctx context.Context, ids []string) error
+}
+
+// Dispatcher starts delivery workflows.
+type Dispatcher struct {
+	Store  Store
+	Client client.Client
+	// DatabaseURL is used for the LISTEN connection.
+	DatabaseURL string
+	// SweepInterval bounds how long a delivery can wait when a notification was missed.
+	SweepInterval time.Duration
+	Logger        *slog.Logger
+	// Observe, if set, is told how long each dispatched delivery waited since commit.
+	Observe func(started int)
+
+	startParallel int
+	batch         int
+}
+
+// Run dispatches until ctx is done.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	logger := d.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	listener := pq.NewListener(d.DatabaseURL, 500*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
+		if err != nil {
+			logger.Warn("dispatch listener", "error", err)
+		}
+	})
+	defer listener.Close()
+	if err := listener.Listen(store.DispatchChannel); err != nil {
+		// The sweep still dispatches; the listener reconnects by itself.
+		logger.Warn("dispatch listen", "error", err)
+	}
+	ticker := time.NewTicker(d.SweepInterval)
+	defer ticker.Stop()
+	for {
+		if err := d.DispatchPending(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("dispatch", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-listener.Notify:
+		case <-ticker.C:
+		}
+	}
+}
+
+// DispatchPending starts the workflow of every undispatched delivery, batch by batch.
+func (d *Dispatcher) DispatchPending(ctx context.Context) error {
+	batch := d.batch
+	if batch == 0 {
+		batch = 500
+	}
+	for {
+		items, err := d.Store.UndispatchedDeliveries(ctx, batch)
+		if err != nil {
+			return err
+		}
+		if len(items) == 0 {
+			return nil
+		}
+		started, startErr := d.startAll(ctx, items)
+		if len(started) > 0 {
+			if err := d.Store.MarkDispatched(ctx, started); err != nil {
+				return err
+			}
+			if d.Observe != nil {
+				d.Observe(len(started))
+			}
+		}
+		if startErr != nil {
+			return startErr
+		}
+		if len(items) < batch {
+			return nil
+		}
+	}
+}
+
+func (d *Dispatcher) startAll(ctx context.Context, items []hookflow.DispatchItem) ([]string, error) {
+	parallel := d.startParallel
+	if parallel == 0 {
+		parallel = 16
+	}
+	var (
+		mu       sync.Mutex
+		started  []string
+		firstErr error
+		wg       sync.WaitGroup
+		slots    = make(chan struct{}, parallel)
+	)
+	for _, item := range items {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func(item hookflow.DispatchItem) {
+			defer func() { <-slots; wg.Done() }()
+			err := Start(ctx, d.Client, item)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			started = append(started, item.DeliveryID)
+		}(item)
+	}
+	wg.Wait()
+	return started, firstErr
+}
+
+// Start starts the workflow of one delivery. Starting a delivery whose workflow exists,
+// running or closed, is not an error: the id makes the start idempotent.
+func Start(ctx context.Context, c client.Client, item hookflow.DispatchItem) error {
+	_, err := c.ExecuteWorkflow(ctx, StartOptions(item), workflows.DeliveryWorkflow, workflows.DeliveryInput{DeliveryID: item.DeliveryID})
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return nil
+	}
+	return err
+}
+
+// StartOptions are the options of a delivery workflow start.
+func StartOptions(item hookflow.DispatchItem) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:        workflows.WorkflowID(item.DeliveryID),
+		TaskQueue: workflows.TaskQueue,
+		// A closed delivery is never run again by a start; only a manual retry reopens it.
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		// The dispatcher runs inside a worker process, so the first workflow task can be
+		// handed straight to it.
+		EnableEagerStart: true,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.AccountIDKey.ValueSet(item.AccountID),
+			workflows.SubscriptionIDKey.ValueSet(item.SubscriptionID),
+			workflows.EventTypeKey.ValueSet(item.EventType),
+			workflows.StatusKey.ValueSet(string(hookflow.StatusPending)),
+		),
+	}
+}
+
+// Retrier asks deliveries for an attempt now.
+type Retrier struct {
+	Client client.Client
+}
+
+// RetryDelivery signals the delivery's workflow, starting a new run when it is closed: a
+// waiting delivery attempts at once, a failed one makes one more attempt.
+func (r Retrier) RetryDelivery(ctx context.Context, d hookflow.Delivery) error {
+	item := hookflow.DispatchItem{DeliveryID: d.ID, AccountID: d.AccountID, SubscriptionID: d.SubscriptionID, EventType: d.EventType}
+	opts := StartOptions(item)
+	opts.WorkflowIDReusePolicy = enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+	opts.WorkflowIDConflictPolicy = enums.WORKFLOW_ID_CONFLICT_POLICY_UNSPECIFIED
+	opts.EnableEagerStart = false
+	opts.TypedSearchAttributes = temporal.NewSearchAttributes(
+		workflows.AccountIDKey.ValueSet(item.AccountID),
+		workflows.SubscriptionIDKey.ValueSet(item.SubscriptionID),
+		workflows.EventTypeKey.ValueSet(item.EventType),
+		workflows.StatusKey.ValueSet(string(d.Status)),
+	)
+	_, err := r.Client.SignalWithStartWorkflow(ctx, opts.ID, workflows.RetrySignal, nil, opts,
+		workflows.DeliveryWorkflow, workflows.DeliveryInput{DeliveryID: d.ID})
+	if err != nil {
+		return &hookflow.Error{Code: hookflow.EUNAVAILABLE, Message: "the workflow service is unavailable, retry later"}
+	}
+	return nil
+}

@@ -1,0 +1,113 @@
+package hookflow
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
+
+// Event limits.
+const (
+	MaxEventBodyBytes      = 256 << 10
+	MaxEntityFieldLength   = 256
+	MaxIdempotencyKeyChars = 255
+)
+
+// EventInput is the body of POST /v1/events.
+type EventInput struct {
+	EventType  string          `json:"event_type"`
+	Action     string          `json:"action"`
+	EntityType string          `json:"entity_type"`
+	EntityID   string          `json:"entity_id"`
+	CampaignID string          `json:"campaign_id"`
+	Data       json.RawMessage `json:"data"`
+	Changes    json.RawMessage `json:"changes"`
+}
+
+// Actions an event may carry.
+var Actions = []string{"created", "updated", "deleted"}
+
+// Validate checks the input and normalises absent data and changes.
+func (in *EventInput) Validate() error {
+	if in.EventType == "" {
+		return Invalid("event_type", "is required")
+	}
+	if !ValidEventType(in.EventType) {
+		return Invalid("event_type", "must be dot-separated letters, digits, '_' or '-', at most %d characters", MaxEventTypeLength)
+	}
+	if in.Action != "" && in.Action != "created" && in.Action != "updated" && in.Action != "deleted" {
+		return Invalid("action", `must be "created", "updated" or "deleted"`)
+	}
+	for field, v := range map[string]string{"entity_type": in.EntityType, "entity_id": in.EntityID, "campaign_id": in.CampaignID} {
+		if len(v) > MaxEntityFieldLength || hasControl(v) {
+			return Invalid(field, "must be at most %d characters without control characters", MaxEntityFieldLength)
+		}
+	}
+	if isNull(in.Data) {
+		in.Data = json.RawMessage(`{}`)
+	} else if !isObject(in.Data) {
+		return Invalid("data", "must be an object")
+	}
+	if isNull(in.Changes) {
+		in.Changes = nil
+	} else {
+		var changes map[string][]json.RawMessage
+		if !isObject(in.Changes) || json.Unmarshal(in.Changes, &changes) != nil {
+			return Invalid("changes", "must be an object of field → [old, new]")
+		}
+		for field, pair := range changes {
+			if len(pair) != 2 {
+				return Invalid("changes", "%q must be a two-element array [old, new]", Truncate(field, 64))
+			}
+		}
+	}
+	return nil
+}
+
+// Payload is the body a subscription endpoint receives.
+type Payload struct {
+	EventID    string          `json:"event_id"`
+	EventType  string          `json:"event_type"`
+	Action     string          `json:"action"`
+	EntityType string          `json:"entity_type"`
+	EntityID   string          `json:"entity_id"`
+	Changes    json.RawMessage `json:"changes"`
+	Data       json.RawMessage `json:"data"`
+	Timestamp  string          `json:"timestamp"`
+}
+
+// RenderPayload returns the exact bytes sent for an event. It is rendered once at ingest
+// and stored, so every attempt sends the same body and the record shows what was sent.
+func RenderPayload(e Event) ([]byte, error) {
+	changes := e.Changes
+	if isNull(changes) {
+		changes = json.RawMessage(`{}`)
+	}
+	data := e.Data
+	if isNull(data) {
+		data = json.RawMessage(`{}`)
+	}
+	return json.Marshal(Payload{
+		EventID:    e.ID,
+		EventType:  e.EventType,
+		Action:     e.Action,
+		EntityType: e.EntityType,
+		EntityID:   e.EntityID,
+		Changes:    changes,
+		Data:       data,
+		Timestamp:  e.CreatedAt.UTC().Format(time.RFC3339Nano),
+	})
+}
+
+// TestEventType is the event type of deliveries sent with "Send test".
+const TestEventType = "webhook.test"
+
+func isNull(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || bytes.Equal(t, []byte("null"))
+}
+
+func isObject(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) > 0 && t[0] == '{'
+}

@@ -1,0 +1,232 @@
+// Package hookflow holds the domain of the webhook delivery service: accounts,
+// subscriptions, events, deliveries and their attempts, retry policies, and the store
+// interfaces the rest of the program is written against. It imports the standard library
+// only.
+package hookflow
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Account is a tenant: an API client whose events are delivered to its subscriptions.
+type Account struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// NewAccount is the answer to creating an account: the only time its API key is shown.
+type NewAccount struct {
+	Account
+	APIKey string `json:"api_key"`
+}
+
+// Status is the state of a delivery.
+type Status string
+
+const (
+	StatusPending   Status = "pending"   // queued, not attempted
+	StatusDelivered Status = "delivered" // an attempt got a 2xx
+	StatusRetrying  Status = "retrying"  // an attempt failed, another is scheduled
+	StatusFailed    Status = "failed"    // attempts exhausted
+)
+
+// Valid reports whether s is one of the four statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusPending, StatusDelivered, StatusRetrying, StatusFailed:
+		return true
+	}
+	return false
+}
+
+// Trigger says what caused an attempt.
+type Trigger string
+
+const (
+	TriggerAutomatic Trigger = "automatic" // the first attempt or a scheduled retry
+	TriggerManual    Trigger = "manual"    // a person asked for it
+)
+
+// Event is what an API client posted: one change to one entity.
+type Event struct {
+	ID         string          `json:"id"`
+	AccountID  string          `json:"-"`
+	EventType  string          `json:"event_type"`
+	Action     string          `json:"action,omitempty"`
+	EntityType string          `json:"entity_type,omitempty"`
+	EntityID   string          `json:"entity_id,omitempty"`
+	CampaignID string          `json:"campaign_id,omitempty"`
+	Data       json.RawMessage `json:"data"`
+	Changes    json.RawMessage `json:"changes,omitempty"`
+	CreatedAt  time.Time       `json:"created_at"`
+}
+
+// Delivery is one event on its way to one subscription.
+type Delivery struct {
+	ID             string          `json:"id"`
+	AccountID      string          `json:"-"`
+	EventID        string          `json:"event_id"`
+	SubscriptionID string          `json:"subscription_id"`
+	EventType      string          `json:"event_type"`
+	Action         string          `json:"action"`
+	EntityType     string          `json:"entity_type"`
+	EntityID       string          `json:"entity_id"`
+	Status         Status          `json:"status"`
+	Attempts       int             `json:"attempts"`
+	ResponseCode   *int            `json:"response_code"`
+	ResponseBody   string          `json:"response_body"`
+	LastError      string          `json:"last_error"`
+	ObjectChanges  json.RawMessage `json:"object_changes"`
+	Payload        json.RawMessage `json:"payload"`
+	Test           bool            `json:"test"`
+	DeliveredAt    *time.Time      `json:"delivered_at"`
+	NextAttemptAt  *time.Time      `json:"next_attempt_at"`
+	CreatedAt      time.Time       `json:"created_at"`
+	AttemptLog     []Attempt       `json:"attempt_log,omitempty"`
+}
+
+// Attempt is one HTTP request made for a delivery.
+type Attempt struct {
+	Number       int       `json:"number"`
+	StartedAt    time.Time `json:"started_at"`
+	DurationMS   int64     `json:"duration_ms"`
+	ResponseCode *int      `json:"response_code"`
+	ResponseBody string    `json:"response_body"`
+	Error        string    `json:"error"`
+	Trigger      Trigger   `json:"trigger"`
+}
+
+// Succeeded reports whether the attempt got a 2xx answer.
+func (a Attempt) Succeeded() bool {
+	return a.Error == "" && a.ResponseCode != nil && *a.ResponseCode >= 200 && *a.ResponseCode < 300
+}
+
+// Limits of what a delivery record keeps of an answer.
+const (
+	MaxResponseBodyChars = 1000
+	MaxErrorChars        = 1000
+)
+
+// Truncate cuts s to at most n characters (runes, not bytes, so no character is split).
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	count := 0
+	for i := range s {
+		if count == n {
+			return s[:i]
+		}
+		count++
+	}
+	return s
+}
+
+// DeliveryFilter selects deliveries in a listing.
+type DeliveryFilter struct {
+	SubscriptionID string
+	Status         Status
+	EventType      string
+	EventID        string
+	Limit          int
+	// Cursor is opaque to clients: it continues a listing after the last row returned.
+	Cursor string
+}
+
+// DeliveryPage is one page of a listing, newest first.
+type DeliveryPage struct {
+	Data       []Delivery `json:"data"`
+	NextCursor *string    `json:"next_cursor"`
+}
+
+// Ingested is the answer to posting an event.
+type Ingested struct {
+	EventID    string             `json:"event_id"`
+	Deliveries []IngestedDelivery `json:"deliveries"`
+}
+
+// IngestedDelivery is one delivery created by an ingest.
+type IngestedDelivery struct {
+	ID             string `json:"id" db:"id"`
+	SubscriptionID string `json:"subscription_id" db:"subscription_id"`
+	Status         Status `json:"status" db:"status"`
+}
+
+// DispatchItem is a committed delivery whose workflow has not been started yet.
+type DispatchItem struct {
+	DeliveryID     string `db:"id"`
+	AccountID      string `db:"account_id"`
+	SubscriptionID string `db:"subscription_id"`
+	EventType      string `db:"event_type"`
+}
+
+// DeliveryState is what a delivery's workflow reads when it starts: where the delivery
+// stands and the subscription's retry settings at that moment.
+type DeliveryState struct {
+	DeliveryID string
+	Status     Status
+	Attempts   int
+	MaxRetries int
+}
+
+// SendRequest is everything one attempt needs, read just before it is made so a fixed URL
+// or a rotated secret applies to the next attempt.
+type SendRequest struct {
+	DeliveryID string
+	// MessageID is the webhook-id header: the event id, the same on every attempt.
+	MessageID string
+	URL       string
+	Headers   map[string]string
+	Timeout   time.Duration
+	Secrets   []string
+	Payload   []byte
+	// Skip, when set, says why no request may be made (the subscription was deleted or
+	// disabled).
+	Skip string
+}
+
+// AttemptRecord is what the workflow asks the store to write after an attempt: the attempt
+// row and the delivery's new state, in one transaction.
+type AttemptRecord struct {
+	DeliveryID    string
+	Attempt       Attempt
+	Status        Status
+	NextAttemptAt *time.Time
+}
+
+// AccountService manages accounts and their API keys.
+type AccountService interface {
+	CreateAccount(ctx context.Context, name string) (NewAccount, error)
+	// AuthenticateKey returns the account an API key belongs to, or EUNAUTHORIZED.
+	AuthenticateKey(ctx context.Context, key string) (Account, error)
+}
+
+// SubscriptionService manages an account's subscriptions. Every method is scoped to the
+// account: another account's id is ENOTFOUND.
+type SubscriptionService interface {
+	CreateSubscription(ctx context.Context, accountID string, s *Subscription) error
+	FindSubscription(ctx context.Context, accountID, id string) (Subscription, error)
+	ListSubscriptions(ctx context.Context, accountID string) ([]Subscription, error)
+	UpdateSubscription(ctx context.Context, accountID, id string, update SubscriptionUpdate, check func(*Subscription) error) (Subscription, error)
+	DeleteSubscription(ctx context.Context, accountID, id string) error
+	// RotateSecret replaces the signing secret, keeping the old one valid for grace.
+	RotateSecret(ctx context.Context, accountID, id string, newSecret string, grace time.Duration) (Subscription, error)
+}
+
+// EventService ingests events and reads them back.
+type EventService interface {
+	// IngestEvent writes the event and one pending delivery per matching subscription in
+	// one transaction. With an idempotency key seen before, it returns the first answer.
+	IngestEvent(ctx context.Context, accountID string, in EventInput, idempotencyKey string) (Ingested, error)
+	FindEvent(ctx context.Context, accountID, id string) (Event, error)
+}
+
+// DeliveryService reads deliveries and creates test deliveries.
+type DeliveryService interface {
+	FindDelivery(ctx context.Context, accountID, id string) (Delivery, error)
+	ListDeliveries(ctx context.Context, accountID string, filter DeliveryFilter) (DeliveryPage, error)
+	CreateTestDelivery(ctx context.Context, accountID, subscriptionID string) (Delivery, error)
+}

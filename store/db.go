@@ -1,0 +1,137 @@
+// Package store is hookflow's PostgreSQL store, built on sqlx and lib/pq. Each method owns
+// its transaction; every query is scoped to the calling account.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/schema"
+)
+
+// DB is the PostgreSQL store.
+type DB struct {
+	db *sqlx.DB
+	// Now is the clock, replaceable in tests.
+	Now func() time.Time
+}
+
+// Open connects to the database at dsn and checks that it answers.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	// Sized for a 2-core machine: enough for the API, the dispatcher and the activities
+	// to overlap without making PostgreSQL juggle idle backends.
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(20)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return &DB{db: db, Now: func() time.Time { return time.Now().UTC() }}, nil
+}
+
+// Close closes the connection pool.
+func (s *DB) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers.
+func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// SQL exposes the pool for the dispatcher's LISTEN connection settings and for tests.
+func (s *DB) SQL() *sqlx.DB { return s.db }
+
+// Migrate applies the embedded migrations that have not been applied yet.
+func (s *DB) Migrate(ctx context.Context) error {
+	// The session lock lets several replicas start at once: one migrates, the others
+	// wait for it instead of racing.
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return fmt.Errorf("migration lock: %w", err)
+	}
+	provider, err := goose.NewProvider(goose.DialectPostgres, s.db.DB, schema.Migrations,
+		goose.WithLogger(goose.NopLogger()), goose.WithSessionLocker(locker))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	results, err := provider.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, r := range results {
+		slog.Info("migration applied", "version", r.Source.Version, "path", r.Source.Path)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (s *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return wrap(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return wrap(err)
+	}
+	return wrap(tx.Commit())
+}
+
+// wrap turns database outages into EUNAVAILABLE so the API answers 503 and callers know to
+// retry, and keeps application errors as they are.
+func wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	var appErr *hookflow.Error
+	if errors.As(err, &appErr) {
+		return err
+	}
+	if Unavailable(err) {
+		return &hookflow.Error{Code: hookflow.EUNAVAILABLE, Message: "the database is unavailable, retry later"}
+	}
+	return err
+}
+
+// Unavailable reports whether err means the database cannot be reached right now.
+func Unavailable(err error) bool {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Code.Class() {
+		case "08", "53", "57": // connection exception, insufficient resources, operator intervention
+			return true
+		}
+	}
+	return false
+}
+
+func notFound(what string) error {
+	return hookflow.Errorf(hookflow.ENOTFOUND, "%s not found", what)
+}

@@ -1,0 +1,229 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/hookflow/hookflow"
+)
+
+// Listing limits.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 100
+)
+
+type deliveryRow struct {
+	ID             string         `db:"id"`
+	AccountID      string         `db:"account_id"`
+	EventID        string         `db:"event_id"`
+	SubscriptionID sql.NullString `db:"subscription_id"`
+	EventType      string         `db:"event_type"`
+	Action         string         `db:"action"`
+	EntityType     string         `db:"entity_type"`
+	EntityID       string         `db:"entity_id"`
+	Status         string         `db:"status"`
+	Attempts       int            `db:"attempts"`
+	ResponseCode   *int           `db:"response_code"`
+	ResponseBody   string         `db:"response_body"`
+	LastError      string         `db:"last_error"`
+	Changes        []byte         `db:"changes"`
+	Payload        string         `db:"payload"`
+	Test           bool           `db:"is_test"`
+	DeliveredAt    *time.Time     `db:"delivered_at"`
+	NextAttemptAt  *time.Time     `db:"next_attempt_at"`
+	CreatedAt      time.Time      `db:"created_at"`
+}
+
+const deliverySelect = `SELECT d.id, d.account_id, d.event_id, d.subscription_id, d.event_type,
+	e.action, e.entity_type, e.entity_id, d.status, d.attempts, d.response_code, d.response_body,
+	d.last_error, e.changes, d.payload, d.is_test, d.delivered_at, d.next_attempt_at, d.created_at
+	FROM deliveries d JOIN events e ON e.id = d.event_id`
+
+func (r deliveryRow) delivery() hookflow.Delivery {
+	d := hookflow.Delivery{
+		ID: r.ID, AccountID: r.AccountID, EventID: r.EventID, SubscriptionID: r.SubscriptionID.String,
+		EventType: r.EventType, Action: r.Action, EntityType: r.EntityType, EntityID: r.EntityID,
+		Status: hookflow.Status(r.Status), Attempts: r.Attempts, ResponseCode: r.ResponseCode,
+		ResponseBody: r.ResponseBody, LastError: r.LastError, ObjectChanges: json.RawMessage(r.Changes),
+		Payload: json.RawMessage(r.Payload), Test: r.Test, DeliveredAt: utc(r.DeliveredAt),
+		NextAttemptAt: utc(r.NextAttemptAt), CreatedAt: r.CreatedAt.UTC(),
+	}
+	if len(d.ObjectChanges) == 0 {
+		d.ObjectChanges = json.RawMessage("null")
+	}
+	return d
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+type attemptRow struct {
+	Number       int       `db:"number"`
+	StartedAt    time.Time `db:"started_at"`
+	DurationMS   int64     `db:"duration_ms"`
+	ResponseCode *int      `db:"response_code"`
+	ResponseBody string    `db:"response_body"`
+	Error        string    `db:"error"`
+	Trigger      string    `db:"trigger"`
+}
+
+// FindDelivery returns one of the account's deliveries with its attempt log.
+func (s *DB) FindDelivery(ctx context.Context, accountID, id string) (hookflow.Delivery, error) {
+	if uuid.Validate(id) != nil {
+		return hookflow.Delivery{}, notFound("delivery")
+	}
+	var row deliveryRow
+	err := s.db.GetContext(ctx, &row, deliverySelect+` WHERE d.id = $1 AND d.account_id = $2`, id, accountID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return hookflow.Delivery{}, notFound("delivery")
+	}
+	if err != nil {
+		return hookflow.Delivery{}, wrap(err)
+	}
+	d := row.delivery()
+	var attempts []attemptRow
+	if err := s.db.SelectContext(ctx, &attempts, `SELECT number, started_at, duration_ms, response_code,
+		response_body, error, trigger FROM attempts WHERE delivery_id = $1 ORDER BY number`, id); err != nil {
+		return hookflow.Delivery{}, wrap(err)
+	}
+	d.AttemptLog = make([]hookflow.Attempt, len(attempts))
+	for i, a := range attempts {
+		d.AttemptLog[i] = hookflow.Attempt{Number: a.Number, StartedAt: a.StartedAt.UTC(), DurationMS: a.DurationMS,
+			ResponseCode: a.ResponseCode, ResponseBody: a.ResponseBody, Error: a.Error, Trigger: hookflow.Trigger(a.Trigger)}
+	}
+	return d, nil
+}
+
+// ListDeliveries returns the account's deliveries newest first, keyset-paginated.
+func (s *DB) ListDeliveries(ctx context.Context, accountID string, f hookflow.DeliveryFilter) (hookflow.DeliveryPage, error) {
+	limit := f.Limit
+	if limit == 0 {
+		limit = DefaultListLimit
+	}
+	if limit < 1 || limit > MaxListLimit {
+		return hookflow.DeliveryPage{}, hookflow.Invalid("limit", "must be between 1 and %d", MaxListLimit)
+	}
+	where := []string{"d.account_id = $1"}
+	args := []any{accountID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.SubscriptionID != "" {
+		if uuid.Validate(f.SubscriptionID) != nil {
+			return hookflow.DeliveryPage{Data: []hookflow.Delivery{}}, nil
+		}
+		add("d.subscription_id = $%d", f.SubscriptionID)
+	}
+	if f.EventID != "" {
+		if uuid.Validate(f.EventID) != nil {
+			return hookflow.DeliveryPage{Data: []hookflow.Delivery{}}, nil
+		}
+		add("d.event_id = $%d", f.EventID)
+	}
+	if f.Status != "" {
+		if !f.Status.Valid() {
+			return hookflow.DeliveryPage{}, hookflow.Invalid("status", "must be pending, delivered, retrying or failed")
+		}
+		add("d.status = $%d", string(f.Status))
+	}
+	if f.EventType != "" {
+		add("d.event_type = $%d", f.EventType)
+	}
+	if f.Cursor != "" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return hookflow.DeliveryPage{}, hookflow.Invalid("cursor", "is not a cursor returned by this listing")
+		}
+		args = append(args, at, id)
+		where = append(where, fmt.Sprintf("(d.created_at, d.id) < ($%d, $%d)", len(args)-1, len(args)))
+	}
+	args = append(args, limit+1)
+	query := deliverySelect + ` WHERE ` + strings.Join(where, " AND ") +
+		fmt.Sprintf(` ORDER BY d.created_at DESC, d.id DESC LIMIT $%d`, len(args))
+	var rows []deliveryRow
+	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+		return hookflow.DeliveryPage{}, wrap(err)
+	}
+	page := hookflow.DeliveryPage{Data: []hookflow.Delivery{}}
+	for i, r := range rows {
+		if i == limit {
+			last := rows[limit-1]
+			c := encodeCursor(last.CreatedAt, last.ID)
+			page.NextCursor = &c
+			break
+		}
+		page.Data = append(page.Data, r.delivery())
+	}
+	return page, nil
+}
+
+func encodeCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at.UnixMicro(), 10) + "|" + id))
+}
+
+func decodeCursor(c string) (time.Time, string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	micros, id, ok := strings.Cut(string(raw), "|")
+	if !ok || uuid.Validate(id) != nil {
+		return time.Time{}, "", errors.New("bad cursor")
+	}
+	n, err := strconv.ParseInt(micros, 10, 64)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	return time.UnixMicro(n).UTC(), id, nil
+}
+
+// CreateTestDelivery creates a test event for the subscription, whose data is
+// {"test": true}, and one delivery of it, and wakes the dispatchers.
+func (s *DB) CreateTestDelivery(ctx context.Context, accountID, subscriptionID string) (hookflow.Delivery, error) {
+	var id string
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		sub, err := findSubscription(ctx, tx, accountID, subscriptionID, false)
+		if err != nil {
+			return err
+		}
+		e := hookflow.Event{ID: uuid.NewString(), AccountID: accountID, EventType: hookflow.TestEventType,
+			Action: "created", EntityType: "subscription", EntityID: sub.ID,
+			Data: json.RawMessage(`{"test":true}`), CreatedAt: s.Now()}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, account_id, event_type, action, entity_type,
+			entity_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			e.ID, accountID, e.EventType, e.Action, e.EntityType, e.EntityID, []byte(e.Data), e.CreatedAt); err != nil {
+			return err
+		}
+		payload, err := hookflow.RenderPayload(e)
+		if err != nil {
+			return err
+		}
+		id = uuid.NewString()
+		if err := insertDelivery(ctx, tx, id, accountID, e, sub.ID, payload, true); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, DispatchChannel)
+		return err
+	})
+	if err != nil {
+		return hookflow.Delivery{}, err
+	}
+	return s.FindDelivery(ctx, accountID, id)
+}

@@ -1,0 +1,188 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/hookflow/hookflow"
+)
+
+type subscriptionRow struct {
+	ID                      string         `db:"id"`
+	AccountID               string         `db:"account_id"`
+	URL                     string         `db:"url"`
+	EventTypes              pq.StringArray `db:"event_types"`
+	CampaignIDs             pq.StringArray `db:"campaign_ids"`
+	Description             string         `db:"description"`
+	Active                  bool           `db:"active"`
+	Timeout                 int            `db:"timeout_seconds"`
+	MaxRetries              int            `db:"max_retries"`
+	Headers                 []byte         `db:"headers"`
+	SecretKey               string         `db:"secret_key"`
+	PreviousSecretKey       sql.NullString `db:"previous_secret_key"`
+	PreviousSecretExpiresAt *time.Time     `db:"previous_secret_expires_at"`
+	DisabledReason          string         `db:"disabled_reason"`
+	CreatedAt               time.Time      `db:"created_at"`
+	UpdatedAt               time.Time      `db:"updated_at"`
+}
+
+const subscriptionColumns = `id, account_id, url, event_types, campaign_ids, description, active,
+	timeout_seconds, max_retries, headers, secret_key, previous_secret_key,
+	previous_secret_expires_at, disabled_reason, created_at, updated_at`
+
+func (r subscriptionRow) subscription() hookflow.Subscription {
+	s := hookflow.Subscription{
+		ID: r.ID, AccountID: r.AccountID, URL: r.URL,
+		EventTypes: []string(r.EventTypes), CampaignIDs: []string(r.CampaignIDs),
+		Description: r.Description, Active: r.Active, Timeout: r.Timeout, MaxRetries: r.MaxRetries,
+		SecretKey: r.SecretKey, PreviousSecretKey: r.PreviousSecretKey.String,
+		PreviousSecretExpiresAt: r.PreviousSecretExpiresAt, DisabledReason: r.DisabledReason,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	_ = json.Unmarshal(r.Headers, &s.Headers)
+	if s.Headers == nil {
+		s.Headers = map[string]string{}
+	}
+	if s.EventTypes == nil {
+		s.EventTypes = []string{}
+	}
+	if s.CampaignIDs == nil {
+		s.CampaignIDs = []string{}
+	}
+	return s
+}
+
+// CreateSubscription stores a validated subscription, assigning its id and timestamps.
+func (s *DB) CreateSubscription(ctx context.Context, accountID string, sub *hookflow.Subscription) error {
+	sub.ID = uuid.NewString()
+	sub.AccountID = accountID
+	sub.CreatedAt = s.Now()
+	sub.UpdatedAt = sub.CreatedAt
+	headers, err := json.Marshal(sub.Headers)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `
+		INSERT INTO subscriptions (id, account_id, url, event_types, campaign_ids, description, active,
+			timeout_seconds, max_retries, headers, secret_key, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)`,
+		sub.ID, accountID, sub.URL, pq.StringArray(sub.EventTypes), pq.StringArray(sub.CampaignIDs),
+		sub.Description, sub.Active, sub.Timeout, sub.MaxRetries, headers, sub.SecretKey, sub.CreatedAt)
+	return wrap(err)
+}
+
+// FindSubscription returns one of the account's subscriptions.
+func (s *DB) FindSubscription(ctx context.Context, accountID, id string) (hookflow.Subscription, error) {
+	return findSubscription(ctx, s.db, accountID, id, false)
+}
+
+func findSubscription(ctx context.Context, q sqlx.QueryerContext, accountID, id string, forUpdate bool) (hookflow.Subscription, error) {
+	if uuid.Validate(id) != nil {
+		return hookflow.Subscription{}, notFound("subscription")
+	}
+	query := `SELECT ` + subscriptionColumns + ` FROM subscriptions
+		WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL`
+	if forUpdate {
+		query += ` FOR UPDATE`
+	}
+	var row subscriptionRow
+	err := sqlx.GetContext(ctx, q, &row, query, id, accountID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return hookflow.Subscription{}, notFound("subscription")
+	}
+	if err != nil {
+		return hookflow.Subscription{}, wrap(err)
+	}
+	return row.subscription(), nil
+}
+
+// ListSubscriptions returns the account's subscriptions, oldest first.
+func (s *DB) ListSubscriptions(ctx context.Context, accountID string) ([]hookflow.Subscription, error) {
+	var rows []subscriptionRow
+	err := s.db.SelectContext(ctx, &rows, `SELECT `+subscriptionColumns+` FROM subscriptions
+		WHERE account_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`, accountID)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	subs := make([]hookflow.Subscription, len(rows))
+	for i, r := range rows {
+		subs[i] = r.subscription()
+	}
+	return subs, nil
+}
+
+// UpdateSubscription applies update to the subscription under a row lock; check validates
+// the result (and may look the URL up) before it is written.
+func (s *DB) UpdateSubscription(ctx context.Context, accountID, id string, update hookflow.SubscriptionUpdate, check func(*hookflow.Subscription) error) (hookflow.Subscription, error) {
+	var sub hookflow.Subscription
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		sub, err = findSubscription(ctx, tx, accountID, id, true)
+		if err != nil {
+			return err
+		}
+		update.Apply(&sub)
+		if err := check(&sub); err != nil {
+			return err
+		}
+		sub.UpdatedAt = s.Now()
+		headers, err := json.Marshal(sub.Headers)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `
+			UPDATE subscriptions SET url = $3, event_types = $4, campaign_ids = $5, description = $6,
+				active = $7, timeout_seconds = $8, max_retries = $9, headers = $10,
+				disabled_reason = $11, updated_at = $12
+			WHERE id = $1 AND account_id = $2`,
+			id, accountID, sub.URL, pq.StringArray(sub.EventTypes), pq.StringArray(sub.CampaignIDs),
+			sub.Description, sub.Active, sub.Timeout, sub.MaxRetries, headers, sub.DisabledReason, sub.UpdatedAt)
+		return err
+	})
+	return sub, err
+}
+
+// DeleteSubscription removes a subscription from the account's list. Its row stays, so
+// the history of its deliveries keeps its subject; no new delivery matches it.
+func (s *DB) DeleteSubscription(ctx context.Context, accountID, id string) error {
+	if uuid.Validate(id) != nil {
+		return notFound("subscription")
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE subscriptions SET deleted_at = $3, active = false
+		WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL`, id, accountID, s.Now())
+	if err != nil {
+		return wrap(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("subscription")
+	}
+	return nil
+}
+
+// RotateSecret makes newSecret the signing key and keeps the current one valid for grace.
+func (s *DB) RotateSecret(ctx context.Context, accountID, id, newSecret string, grace time.Duration) (hookflow.Subscription, error) {
+	var sub hookflow.Subscription
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		sub, err = findSubscription(ctx, tx, accountID, id, true)
+		if err != nil {
+			return err
+		}
+		now := s.Now()
+		expires := now.Add(grace)
+		sub.PreviousSecretKey, sub.PreviousSecretExpiresAt = sub.SecretKey, &expires
+		sub.SecretKey, sub.UpdatedAt = newSecret, now
+		_, err = tx.ExecContext(ctx, `UPDATE subscriptions SET secret_key = $3, previous_secret_key = $4,
+			previous_secret_expires_at = $5, updated_at = $6 WHERE id = $1 AND account_id = $2`,
+			id, accountID, sub.SecretKey, sub.PreviousSecretKey, expires, now)
+		return err
+	})
+	return sub, err
+}

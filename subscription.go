@@ -1,0 +1,322 @@
+package hookflow
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Subscription limits and defaults.
+const (
+	DefaultTimeoutSeconds = 30
+	MinTimeoutSeconds     = 1
+	MaxTimeoutSeconds     = 120
+	DefaultMaxRetries     = 3
+	MaxMaxRetries         = 10
+	MaxURLLength          = 2048
+	MaxEventTypes         = 50
+	MaxEventTypeLength    = 128
+	MaxCampaignIDs        = 100
+	MaxCampaignIDLength   = 128
+	MaxDescriptionLength  = 1000
+	MaxHeaders            = 20
+	MaxHeaderValueLength  = 1024
+	// SecretRotationGrace is how long a rotated-out secret keeps signing requests, so
+	// receivers can switch keys without dropping a delivery.
+	SecretRotationGrace = 24 * time.Hour
+)
+
+// Subscription is an endpoint of an account and the events it wants.
+type Subscription struct {
+	ID          string            `json:"id"`
+	AccountID   string            `json:"-"`
+	URL         string            `json:"url"`
+	EventTypes  []string          `json:"event_types"`
+	CampaignIDs []string          `json:"campaign_ids"`
+	Description string            `json:"description"`
+	Active      bool              `json:"active"`
+	Timeout     int               `json:"timeout"`
+	MaxRetries  int               `json:"max_retries"`
+	Headers     map[string]string `json:"headers"`
+	SecretKey   string            `json:"secret_key"`
+	// PreviousSecretKey still signs requests until PreviousSecretExpiresAt.
+	PreviousSecretKey       string     `json:"-"`
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	DisabledReason          string     `json:"disabled_reason,omitempty"`
+	CreatedAt               time.Time  `json:"created_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
+}
+
+// SubscriptionUpdate carries the fields of a create or a partial update; nil means
+// "not given".
+type SubscriptionUpdate struct {
+	URL         *string            `json:"url"`
+	EventTypes  *[]string          `json:"event_types"`
+	CampaignIDs *[]string          `json:"campaign_ids"`
+	Description *string            `json:"description"`
+	Active      *bool              `json:"active"`
+	Timeout     *int               `json:"timeout"`
+	MaxRetries  *int               `json:"max_retries"`
+	Headers     *map[string]string `json:"headers"`
+}
+
+// NewSubscription returns a subscription with the defaults, updated by u. It is not
+// validated.
+func NewSubscription(u SubscriptionUpdate) Subscription {
+	s := Subscription{
+		EventTypes:  []string{"*"},
+		CampaignIDs: []string{},
+		Active:      true,
+		Timeout:     DefaultTimeoutSeconds,
+		MaxRetries:  DefaultMaxRetries,
+		Headers:     map[string]string{},
+	}
+	u.Apply(&s)
+	return s
+}
+
+// Apply writes the given fields of u into s.
+func (u SubscriptionUpdate) Apply(s *Subscription) {
+	if u.URL != nil {
+		s.URL = strings.TrimSpace(*u.URL)
+	}
+	if u.EventTypes != nil {
+		s.EventTypes = *u.EventTypes
+	}
+	if u.CampaignIDs != nil {
+		s.CampaignIDs = *u.CampaignIDs
+	}
+	if u.Description != nil {
+		s.Description = *u.Description
+	}
+	if u.Active != nil {
+		s.Active = *u.Active
+		if s.Active {
+			s.DisabledReason = ""
+		}
+	}
+	if u.Timeout != nil {
+		s.Timeout = *u.Timeout
+	}
+	if u.MaxRetries != nil {
+		s.MaxRetries = *u.MaxRetries
+	}
+	if u.Headers != nil {
+		s.Headers = *u.Headers
+	}
+	if s.EventTypes == nil {
+		s.EventTypes = []string{}
+	}
+	if s.CampaignIDs == nil {
+		s.CampaignIDs = []string{}
+	}
+	if s.Headers == nil {
+		s.Headers = map[string]string{}
+	}
+}
+
+// Validate checks every field and returns an EINVALID error naming the first bad one.
+// Whether the URL's host may be dialled is egress policy, checked separately.
+func (s *Subscription) Validate() error {
+	if err := ValidateEndpointURL("url", s.URL); err != nil {
+		return err
+	}
+	if len(s.EventTypes) == 0 {
+		return Invalid("event_types", `must name at least one event type (use "*" for all)`)
+	}
+	if len(s.EventTypes) > MaxEventTypes {
+		return Invalid("event_types", "at most %d entries", MaxEventTypes)
+	}
+	for _, p := range s.EventTypes {
+		if !ValidEventTypePattern(p) {
+			return Invalid("event_types", "%q is not an event type or pattern (letters, digits, '_', '-', '.'; a trailing \".*\" or \"*\" alone)", Truncate(p, 64))
+		}
+	}
+	if len(s.CampaignIDs) > MaxCampaignIDs {
+		return Invalid("campaign_ids", "at most %d entries", MaxCampaignIDs)
+	}
+	for _, id := range s.CampaignIDs {
+		if strings.TrimSpace(id) == "" || len(id) > MaxCampaignIDLength || hasControl(id) {
+			return Invalid("campaign_ids", "entries must be non-empty strings of at most %d characters", MaxCampaignIDLength)
+		}
+	}
+	if len(s.Description) > MaxDescriptionLength {
+		return Invalid("description", "at most %d characters", MaxDescriptionLength)
+	}
+	if s.Timeout < MinTimeoutSeconds || s.Timeout > MaxTimeoutSeconds {
+		return Invalid("timeout", "must be between %d and %d seconds", MinTimeoutSeconds, MaxTimeoutSeconds)
+	}
+	if s.MaxRetries < 0 || s.MaxRetries > MaxMaxRetries {
+		return Invalid("max_retries", "must be between 0 and %d", MaxMaxRetries)
+	}
+	if len(s.Headers) > MaxHeaders {
+		return Invalid("headers", "at most %d headers", MaxHeaders)
+	}
+	for name, value := range s.Headers {
+		if !validHeaderName(name) {
+			return Invalid("headers", "%q is not a valid header name", Truncate(name, 64))
+		}
+		if reservedHeader(name) {
+			return Invalid("headers", "%q is set by hookflow and cannot be overridden", name)
+		}
+		if len(value) > MaxHeaderValueLength || strings.ContainsAny(value, "\r\n\x00") {
+			return Invalid("headers", "the value of %q must be at most %d characters without line breaks", name, MaxHeaderValueLength)
+		}
+	}
+	return nil
+}
+
+// ValidateEndpointURL checks the form of an endpoint URL: absolute http or https, a host,
+// no credentials, no fragment.
+func ValidateEndpointURL(field, raw string) error {
+	if raw == "" {
+		return Invalid(field, "is required")
+	}
+	if len(raw) > MaxURLLength {
+		return Invalid(field, "at most %d characters", MaxURLLength)
+	}
+	if hasControl(raw) || strings.ContainsAny(raw, " ") {
+		return Invalid(field, "must not contain spaces or control characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Invalid(field, "is not a valid URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return Invalid(field, "must be an http or https URL")
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return Invalid(field, "must have a host")
+	}
+	if u.User != nil {
+		return Invalid(field, "must not contain credentials; use headers instead")
+	}
+	if u.Fragment != "" {
+		return Invalid(field, "must not contain a fragment")
+	}
+	if p := u.Port(); p != "" {
+		for _, c := range p {
+			if c < '0' || c > '9' {
+				return Invalid(field, "has an invalid port")
+			}
+		}
+		if len(p) > 5 || p == "0" {
+			return Invalid(field, "has an invalid port")
+		}
+	}
+	return nil
+}
+
+// ValidEventTypePattern reports whether p is an event type ("promoter.created"), a prefix
+// pattern ("promoter.*") or the wildcard ("*").
+func ValidEventTypePattern(p string) bool {
+	if p == "*" {
+		return true
+	}
+	name := strings.TrimSuffix(p, ".*")
+	return ValidEventType(name)
+}
+
+// ValidEventType reports whether t is a concrete event type name: dot-separated segments
+// of letters, digits, '_' and '-'.
+func ValidEventType(t string) bool {
+	if t == "" || len(t) > MaxEventTypeLength {
+		return false
+	}
+	for _, seg := range strings.Split(t, ".") {
+		if seg == "" {
+			return false
+		}
+		for _, c := range seg {
+			ok := c == '_' || c == '-' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// MatchEventType reports whether the event type t matches pattern p: "*" matches every
+// type, "a.*" every type below "a." at any depth, anything else only itself.
+func MatchEventType(p, t string) bool {
+	if p == "*" {
+		return true
+	}
+	if prefix, ok := strings.CutSuffix(p, ".*"); ok {
+		return strings.HasPrefix(t, prefix+".") && len(t) > len(prefix)+1
+	}
+	return p == t
+}
+
+// Matches reports whether the subscription wants the event: it is active, one of its
+// event types matches and its campaign filter (empty = all campaigns) admits the event.
+func (s *Subscription) Matches(eventType, campaignID string) bool {
+	if !s.Active {
+		return false
+	}
+	typeOK := false
+	for _, p := range s.EventTypes {
+		if MatchEventType(p, eventType) {
+			typeOK = true
+			break
+		}
+	}
+	if !typeOK {
+		return false
+	}
+	if len(s.CampaignIDs) == 0 {
+		return true
+	}
+	for _, id := range s.CampaignIDs {
+		if id == campaignID {
+			return true
+		}
+	}
+	return false
+}
+
+// Secrets returns the keys that sign a request at time now: the current one, and the
+// previous one while its grace period lasts.
+func (s *Subscription) Secrets(now time.Time) []string {
+	keys := []string{s.SecretKey}
+	if s.PreviousSecretKey != "" && s.PreviousSecretExpiresAt != nil && now.Before(*s.PreviousSecretExpiresAt) {
+		keys = append(keys, s.PreviousSecretKey)
+	}
+	return keys
+}
+
+func validHeaderName(name string) bool {
+	if name == "" || len(name) > 256 {
+		return false
+	}
+	for _, c := range name {
+		// RFC 9110 token characters.
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// reservedHeader names headers that hookflow sets itself or that the HTTP client owns;
+// letting a subscription set them would break signatures or framing.
+func reservedHeader(name string) bool {
+	switch http.CanonicalHeaderKey(name) {
+	case "Content-Type", "Content-Length", "Host", "Transfer-Encoding", "Connection",
+		"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", "Te", "Trailer", "Upgrade",
+		"Keep-Alive", "Proxy-Connection", "Expect":
+		return true
+	}
+	return false
+}
+
+func hasControl(s string) bool {
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}

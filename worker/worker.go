@@ -1,0 +1,52 @@
+// Package worker registers hookflow's workflows and activities on a Temporal worker. The
+// worker process and the tests call the same Register, so what is tested is what runs.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Register adds every workflow and activity to r.
+func Register(r sdkworker.Registry, acts *activities.Activities) {
+	r.RegisterWorkflow(workflows.DeliveryWorkflow)
+	r.RegisterActivity(acts)
+}
+
+// Options returns the worker settings: sized for a small machine, where most activity time
+// is spent waiting on remote endpoints rather than on CPU.
+func Options() sdkworker.Options {
+	return sdkworker.Options{
+		MaxConcurrentActivityExecutionSize:      200,
+		MaxConcurrentLocalActivityExecutionSize: 200,
+		MaxConcurrentWorkflowTaskExecutionSize:  100,
+		// On SIGTERM, in-flight attempts get this long to finish before their tasks are
+		// handed back to Temporal to run elsewhere.
+		WorkerStopTimeout: 20 * time.Second,
+	}
+}
+
+// New creates a worker on the delivery task queue with everything registered.
+func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
+	w := sdkworker.New(c, workflows.TaskQueue, Options())
+	Register(w, acts)
+	return w
+}
+
+// Run runs a worker until ctx is done.
+func Run(ctx context.Context, c client.Client, acts *activities.Activities) error {
+	w := New(c, acts)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}

@@ -1,0 +1,170 @@
+// Package workflows holds hookflow's Temporal workflows. They make no I/O and read no
+// clock but the workflow's: every effect goes through an activity, so replays are exact.
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/activities"
+)
+
+// TaskQueue is where delivery workflows and their activities run.
+const TaskQueue = "hookflow-deliveries"
+
+// Names other processes use to talk to a delivery workflow.
+const (
+	// RetrySignal asks for an attempt now: it cuts a backoff wait short.
+	RetrySignal = "retry"
+	// StateQuery returns the delivery's DeliveryState.
+	StateQuery = "state"
+)
+
+// Search attributes an operator filters deliveries by in the Temporal UI.
+var (
+	AccountIDKey      = temporal.NewSearchAttributeKeyKeyword("HookflowAccountID")
+	SubscriptionIDKey = temporal.NewSearchAttributeKeyKeyword("HookflowSubscriptionID")
+	EventTypeKey      = temporal.NewSearchAttributeKeyKeyword("HookflowEventType")
+	StatusKey         = temporal.NewSearchAttributeKeyKeyword("HookflowDeliveryStatus")
+)
+
+// SearchAttributeNames are the names `make run` and the tests register.
+var SearchAttributeNames = []string{AccountIDKey.GetName(), SubscriptionIDKey.GetName(), EventTypeKey.GetName(), StatusKey.GetName()}
+
+// WorkflowID is the id of a delivery's workflow. Deriving it from the delivery id makes a
+// second start of the same delivery a no-op instead of a second delivery.
+func WorkflowID(deliveryID string) string { return "delivery-" + deliveryID }
+
+// DeliveryInput starts a delivery workflow. It carries ids only: the body lives in
+// PostgreSQL.
+type DeliveryInput struct {
+	DeliveryID string
+}
+
+// DeliveryState is what the state query answers and what the workflow returns.
+type DeliveryState struct {
+	DeliveryID    string          `json:"delivery_id"`
+	Status        hookflow.Status `json:"status"`
+	Attempts      int             `json:"attempts"`
+	ResponseCode  *int            `json:"response_code"`
+	LastError     string          `json:"last_error"`
+	NextAttemptAt *time.Time      `json:"next_attempt_at"`
+	Policy        hookflow.Policy `json:"policy"`
+}
+
+// DeliveryWorkflow makes the attempts of one delivery: attempt, record, decide, and wait
+// on a durable timer (or a retry signal) before the next one.
+func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryState, error) {
+	var a *activities.Activities
+	state := DeliveryState{DeliveryID: in.DeliveryID}
+	if err := workflow.SetQueryHandler(ctx, StateQuery, func() (DeliveryState, error) { return state, nil }); err != nil {
+		return state, err
+	}
+	retry := workflow.GetSignalChannel(ctx, RetrySignal)
+
+	// Store steps are local activities: short, on this worker, without a history event
+	// per schedule. They retry until the database answers again.
+	storeCtx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 15 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        200 * time.Millisecond,
+			BackoffCoefficient:     2,
+			MaximumInterval:        30 * time.Second,
+			NonRetryableErrorTypes: []string{activities.ErrTypeNotFound},
+		},
+	})
+	// The send step may take as long as the subscription's timeout (at most 120 s). Its
+	// HTTP outcome is a result, never an error: only a failure to prepare the request (the
+	// database is down) or a lost worker makes Temporal run it again.
+	sendCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 150 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			NonRetryableErrorTypes: []string{activities.ErrTypeNotFound},
+		},
+	})
+
+	var start activities.StartResult
+	if err := workflow.ExecuteLocalActivity(storeCtx, a.StartDelivery, activities.StartInput{DeliveryID: in.DeliveryID}).Get(ctx, &start); err != nil {
+		return state, err
+	}
+	state.Status, state.Attempts, state.Policy = start.Status, start.Attempts, start.Policy
+	if start.Status == hookflow.StatusDelivered {
+		return state, nil
+	}
+	// A delivery that had already failed gets exactly one more attempt: this run was
+	// started by a manual retry.
+	single := start.Status == hookflow.StatusFailed
+	trigger := hookflow.TriggerAutomatic
+	if single {
+		trigger = hookflow.TriggerManual
+	}
+
+	for {
+		// Retry requests that arrived before this attempt are answered by it.
+		for retry.ReceiveAsync(nil) {
+			trigger = hookflow.TriggerManual
+		}
+		number := state.Attempts + 1
+		var sent activities.SendResult
+		if err := workflow.ExecuteActivity(sendCtx, a.Send, activities.SendInput{DeliveryID: in.DeliveryID, Number: number, Trigger: trigger}).Get(ctx, &sent); err != nil {
+			return state, err
+		}
+		if sent.Skipped != "" {
+			state.Status, state.LastError, state.NextAttemptAt = hookflow.StatusFailed, sent.Skipped, nil
+			err := workflow.ExecuteLocalActivity(storeCtx, a.FailWithoutAttempt, activities.FailInput{DeliveryID: in.DeliveryID, Reason: sent.Skipped}).Get(ctx, nil)
+			return state, errors.Join(err, upsertStatus(ctx, state.Status))
+		}
+
+		wait, more := time.Duration(0), false
+		status := hookflow.StatusDelivered
+		var next *time.Time
+		if !sent.Attempt.Succeeded() {
+			status = hookflow.StatusFailed
+			if !single {
+				wait, more = state.Policy.RetryWait(number)
+			}
+			if more {
+				status = hookflow.StatusRetrying
+				at := workflow.Now(ctx).Add(wait).UTC()
+				next = &at
+			}
+		}
+		record := hookflow.AttemptRecord{DeliveryID: in.DeliveryID, Attempt: sent.Attempt, Status: status, NextAttemptAt: next}
+		if err := workflow.ExecuteLocalActivity(storeCtx, a.Record, record).Get(ctx, nil); err != nil {
+			return state, err
+		}
+		previous := state.Status
+		state.Attempts, state.Status, state.NextAttemptAt = number, status, next
+		state.ResponseCode, state.LastError = sent.Attempt.ResponseCode, sent.Attempt.Error
+		if status != previous {
+			if err := upsertStatus(ctx, status); err != nil {
+				return state, err
+			}
+		}
+		if status != hookflow.StatusRetrying {
+			return state, nil
+		}
+
+		trigger = hookflow.TriggerAutomatic
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		selector := workflow.NewSelector(ctx)
+		selector.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) {})
+		selector.AddReceive(retry, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			trigger = hookflow.TriggerManual
+		})
+		selector.Select(ctx)
+		cancelTimer()
+	}
+}
+
+func upsertStatus(ctx workflow.Context, status hookflow.Status) error {
+	return workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(string(status)))
+}

@@ -1,0 +1,178 @@
+package workflows_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+const unit = 20 * time.Minute
+
+type DeliverySuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env *testsuite.TestWorkflowEnvironment
+
+	start   time.Time
+	sends   []time.Duration // when each attempt was made, since the workflow started
+	trigger []hookflow.Trigger
+	records []hookflow.AttemptRecord
+}
+
+func TestDeliveryWorkflow(t *testing.T) { suite.Run(t, new(DeliverySuite)) }
+
+func (s *DeliverySuite) SetupTest() {
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.RegisterActivity(&activities.Activities{})
+	s.sends, s.trigger, s.records = nil, nil, nil
+	s.start = s.env.Now()
+}
+
+var a *activities.Activities
+
+// given sets up a delivery in the given state whose attempts answer codes in turn.
+func (s *DeliverySuite) given(status hookflow.Status, attempts, maxRetries int, codes ...int) {
+	s.env.OnActivity(a.StartDelivery, mock.Anything, mock.Anything).Return(
+		activities.StartResult{Status: status, Attempts: attempts, Policy: hookflow.LinearPolicy(maxRetries, unit)}, nil)
+	s.env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SendInput) (activities.SendResult, error) {
+			code := codes[len(s.sends)]
+			s.sends = append(s.sends, s.env.Now().Sub(s.start))
+			s.trigger = append(s.trigger, in.Trigger)
+			att := hookflow.Attempt{Number: in.Number, Trigger: in.Trigger, StartedAt: s.env.Now(), ResponseCode: &code}
+			if code >= 300 {
+				att.Error = "endpoint answered"
+			}
+			return activities.SendResult{Attempt: att}, nil
+		})
+	s.env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, rec hookflow.AttemptRecord) error {
+			s.records = append(s.records, rec)
+			return nil
+		})
+}
+
+func (s *DeliverySuite) run() workflows.DeliveryState {
+	s.env.ExecuteWorkflow(workflows.DeliveryWorkflow, workflows.DeliveryInput{DeliveryID: "d1"})
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	var state workflows.DeliveryState
+	s.Require().NoError(s.env.GetWorkflowResult(&state))
+	return state
+}
+
+func (s *DeliverySuite) statuses() []hookflow.Status {
+	var out []hookflow.Status
+	for _, r := range s.records {
+		out = append(out, r.Status)
+	}
+	return out
+}
+
+func (s *DeliverySuite) TestAlwaysFailingMakesFourAttemptsWithLinearWaits() {
+	s.given(hookflow.StatusPending, 0, 3, 500, 500, 500, 500)
+	state := s.run()
+	s.Equal(hookflow.StatusFailed, state.Status)
+	s.Equal(4, state.Attempts)
+	// Retry n waits n × 20 min after the previous attempt: 20, 40, 60 minutes.
+	s.Equal([]time.Duration{0, 20 * time.Minute, 60 * time.Minute, 120 * time.Minute}, s.sends)
+	s.Equal([]hookflow.Status{hookflow.StatusRetrying, hookflow.StatusRetrying, hookflow.StatusRetrying, hookflow.StatusFailed}, s.statuses())
+	for i, r := range s.records[:3] {
+		s.Require().NotNil(r.NextAttemptAt)
+		s.Equal(s.start.Add(s.sends[i+1]).UTC(), r.NextAttemptAt.UTC(), "next_attempt_at of attempt %d", i+1)
+	}
+	s.Nil(s.records[3].NextAttemptAt)
+}
+
+func (s *DeliverySuite) TestMaxRetriesZeroMakesOneAttempt() {
+	s.given(hookflow.StatusPending, 0, 0, 503)
+	state := s.run()
+	s.Equal(hookflow.StatusFailed, state.Status)
+	s.Equal([]time.Duration{0}, s.sends)
+	s.Equal([]hookflow.Status{hookflow.StatusFailed}, s.statuses())
+}
+
+func (s *DeliverySuite) TestSucceedsOnThirdAttempt() {
+	s.given(hookflow.StatusPending, 0, 3, 500, 502, 200)
+	state := s.run()
+	s.Equal(hookflow.StatusDelivered, state.Status)
+	s.Equal(3, state.Attempts)
+	s.Equal([]time.Duration{0, 20 * time.Minute, 60 * time.Minute}, s.sends)
+	s.Equal([]hookflow.Status{hookflow.StatusRetrying, hookflow.StatusRetrying, hookflow.StatusDelivered}, s.statuses())
+	s.Equal([]int{1, 2, 3}, []int{s.records[0].Attempt.Number, s.records[1].Attempt.Number, s.records[2].Attempt.Number})
+}
+
+func (s *DeliverySuite) TestRetrySignalDuringWaitAttemptsAtOnce() {
+	s.given(hookflow.StatusPending, 0, 3, 500, 200)
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(workflows.RetrySignal, nil)
+	}, 5*time.Minute)
+	state := s.run()
+	s.Equal(hookflow.StatusDelivered, state.Status)
+	s.Equal([]time.Duration{0, 5 * time.Minute}, s.sends)
+	s.Equal([]hookflow.Trigger{hookflow.TriggerAutomatic, hookflow.TriggerManual}, s.trigger)
+}
+
+func (s *DeliverySuite) TestScheduleContinuesAfterAManualAttemptFails() {
+	s.given(hookflow.StatusPending, 0, 2, 500, 500, 500)
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(workflows.RetrySignal, nil)
+	}, 5*time.Minute)
+	state := s.run()
+	s.Equal(hookflow.StatusFailed, state.Status)
+	// The manual attempt takes the place of retry 1; retry 2 then waits 2 units.
+	s.Equal([]time.Duration{0, 5 * time.Minute, 45 * time.Minute}, s.sends)
+}
+
+func (s *DeliverySuite) TestFailedDeliveryGetsExactlyOneManualAttempt() {
+	s.given(hookflow.StatusFailed, 4, 3, 500)
+	state := s.run()
+	s.Equal(hookflow.StatusFailed, state.Status)
+	s.Equal(5, state.Attempts)
+	s.Equal([]hookflow.Trigger{hookflow.TriggerManual}, s.trigger)
+	s.Equal(5, s.records[0].Attempt.Number)
+}
+
+func (s *DeliverySuite) TestDeliveredDeliveryIsNotAttemptedAgain() {
+	s.given(hookflow.StatusDelivered, 1, 3)
+	state := s.run()
+	s.Equal(hookflow.StatusDelivered, state.Status)
+	s.Empty(s.sends)
+}
+
+func (s *DeliverySuite) TestStateQueryDuringWait() {
+	s.given(hookflow.StatusPending, 0, 3, 500, 200)
+	var queried workflows.DeliveryState
+	s.env.RegisterDelayedCallback(func() {
+		v, err := s.env.QueryWorkflow(workflows.StateQuery)
+		s.Require().NoError(err)
+		s.Require().NoError(v.Get(&queried))
+	}, 10*time.Minute)
+	s.run()
+	s.Equal(hookflow.StatusRetrying, queried.Status)
+	s.Equal(1, queried.Attempts)
+	s.Require().NotNil(queried.NextAttemptAt)
+	s.Equal(s.start.Add(unit).UTC(), queried.NextAttemptAt.UTC())
+}
+
+func (s *DeliverySuite) TestSkippedWhenSubscriptionDeleted() {
+	s.env.OnActivity(a.StartDelivery, mock.Anything, mock.Anything).Return(
+		activities.StartResult{Status: hookflow.StatusRetrying, Attempts: 1, Policy: hookflow.LinearPolicy(3, unit)}, nil)
+	s.env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(activities.SendResult{Skipped: "the subscription was deleted"}, nil)
+	var failed activities.FailInput
+	s.env.OnActivity(a.FailWithoutAttempt, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FailInput) error {
+		failed = in
+		return nil
+	})
+	state := s.run()
+	s.Equal(hookflow.StatusFailed, state.Status)
+	s.Equal("the subscription was deleted", failed.Reason)
+}
