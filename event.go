@@ -35,6 +35,9 @@ func (in *EventInput) Validate() error {
 	if !ValidEventType(in.EventType) {
 		return Invalid("event_type", "must be dot-separated letters, digits, '_' or '-', at most %d characters", MaxEventTypeLength)
 	}
+	if in.EventType == FulfilmentPending {
+		return Invalid("event_type", "fulfilment_pending is fired by POST /v1/fulfilments")
+	}
 	if in.Action != "" && in.Action != "created" && in.Action != "updated" && in.Action != "deleted" {
 		return Invalid("action", `must be "created", "updated" or "deleted"`)
 	}

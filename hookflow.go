@@ -66,26 +66,30 @@ type Event struct {
 
 // Delivery is one event on its way to one subscription.
 type Delivery struct {
-	ID             string          `json:"id"`
-	AccountID      string          `json:"-"`
-	EventID        string          `json:"event_id"`
-	SubscriptionID string          `json:"subscription_id"`
-	EventType      string          `json:"event_type"`
-	Action         string          `json:"action"`
-	EntityType     string          `json:"entity_type"`
-	EntityID       string          `json:"entity_id"`
-	Status         Status          `json:"status"`
-	Attempts       int             `json:"attempts"`
-	ResponseCode   *int            `json:"response_code"`
-	ResponseBody   string          `json:"response_body"`
-	LastError      string          `json:"last_error"`
-	ObjectChanges  json.RawMessage `json:"object_changes"`
-	Payload        json.RawMessage `json:"payload"`
-	Test           bool            `json:"test"`
-	DeliveredAt    *time.Time      `json:"delivered_at"`
-	NextAttemptAt  *time.Time      `json:"next_attempt_at"`
-	CreatedAt      time.Time       `json:"created_at"`
-	AttemptLog     []Attempt       `json:"attempt_log,omitempty"`
+	ID             string `json:"id"`
+	AccountID      string `json:"-"`
+	EventID        string `json:"event_id"`
+	SubscriptionID string `json:"subscription_id,omitempty"`
+	// CampaignWebhookID is set instead of SubscriptionID for legacy campaign webhooks.
+	CampaignWebhookID string `json:"campaign_webhook_id,omitempty"`
+	// FulfilmentID is set on deliveries of fulfilment_pending.
+	FulfilmentID  string          `json:"fulfilment_id,omitempty"`
+	EventType     string          `json:"event_type"`
+	Action        string          `json:"action"`
+	EntityType    string          `json:"entity_type"`
+	EntityID      string          `json:"entity_id"`
+	Status        Status          `json:"status"`
+	Attempts      int             `json:"attempts"`
+	ResponseCode  *int            `json:"response_code"`
+	ResponseBody  string          `json:"response_body"`
+	LastError     string          `json:"last_error"`
+	ObjectChanges json.RawMessage `json:"object_changes"`
+	Payload       json.RawMessage `json:"payload"`
+	Test          bool            `json:"test"`
+	DeliveredAt   *time.Time      `json:"delivered_at"`
+	NextAttemptAt *time.Time      `json:"next_attempt_at"`
+	CreatedAt     time.Time       `json:"created_at"`
+	AttemptLog    []Attempt       `json:"attempt_log,omitempty"`
 }
 
 // Attempt is one HTTP request made for a delivery.
@@ -150,9 +154,10 @@ type Ingested struct {
 
 // IngestedDelivery is one delivery created by an ingest.
 type IngestedDelivery struct {
-	ID             string `json:"id" db:"id"`
-	SubscriptionID string `json:"subscription_id" db:"subscription_id"`
-	Status         Status `json:"status" db:"status"`
+	ID                string `json:"id" db:"id"`
+	SubscriptionID    string `json:"subscription_id,omitempty" db:"subscription_id"`
+	CampaignWebhookID string `json:"campaign_webhook_id,omitempty" db:"campaign_webhook_id"`
+	Status            Status `json:"status" db:"status"`
 }
 
 // DispatchItem is a committed delivery whose workflow has not been started yet.
@@ -170,6 +175,10 @@ type DeliveryState struct {
 	Status     Status
 	Attempts   int
 	MaxRetries int
+	Policy     PolicyKind
+	// Fulfilment is true for deliveries of fulfilment_pending: their answer decides the
+	// fulfilment (the fulfilment protocol).
+	Fulfilment bool
 }
 
 // SendRequest is everything one attempt needs, read just before it is made so a fixed URL
@@ -195,6 +204,10 @@ type AttemptRecord struct {
 	Attempt       Attempt
 	Status        Status
 	NextAttemptAt *time.Time
+	// CompleteFulfilment marks the delivery's fulfilment completed (the endpoint answered
+	// 200); FulfilmentIssues flags it (every attempt failed).
+	CompleteFulfilment bool
+	FulfilmentIssues   bool
 }
 
 // AccountService manages accounts and their API keys.

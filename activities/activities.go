@@ -23,6 +23,7 @@ type Store interface {
 	SendRequest(ctx context.Context, deliveryID string) (hookflow.SendRequest, error)
 	RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) error
 	FailWithoutAttempt(ctx context.Context, deliveryID, reason string) error
+	RefirePendingFulfilments(ctx context.Context, accountID string) (int, error)
 }
 
 // Activities holds the dependencies of every activity.
@@ -33,9 +34,11 @@ type Activities struct {
 	HTTP *http.Client
 	// RetryUnit is the linear backoff unit: retry n waits n × RetryUnit.
 	RetryUnit time.Duration
-	Now       func() time.Time
-	Logger    *slog.Logger
-	Metrics   Observer
+	// FulfilmentSchedule is the wait before each retry of a fulfilment_pending delivery.
+	FulfilmentSchedule []time.Duration
+	Now                func() time.Time
+	Logger             *slog.Logger
+	Metrics            Observer
 }
 
 // Observer receives the outcome of every attempt (metrics). Nil means none.
@@ -54,6 +57,8 @@ type StartResult struct {
 	Status   hookflow.Status
 	Attempts int
 	Policy   hookflow.Policy
+	// Fulfilment is true when the answer decides a fulfilment (fulfilment_pending).
+	Fulfilment bool
 }
 
 // StartDelivery reads the delivery's state and its subscription's retry settings.
@@ -62,7 +67,31 @@ func (a *Activities) StartDelivery(ctx context.Context, in StartInput) (StartRes
 	if err != nil {
 		return StartResult{}, classify(err)
 	}
-	return StartResult{Status: st.Status, Attempts: st.Attempts, Policy: hookflow.LinearPolicy(st.MaxRetries, a.RetryUnit)}, nil
+	res := StartResult{Status: st.Status, Attempts: st.Attempts, Fulfilment: st.Fulfilment}
+	switch st.Policy {
+	case hookflow.PolicySchedule:
+		res.Policy = hookflow.SchedulePolicy(a.FulfilmentSchedule)
+	case hookflow.PolicyNone:
+		res.Policy = hookflow.Policy{Kind: hookflow.PolicyNone}
+	default:
+		res.Policy = hookflow.LinearPolicy(st.MaxRetries, a.RetryUnit)
+	}
+	return res, nil
+}
+
+// FulfilmentCheckInput scopes a fulfilment check; an empty AccountID checks every account.
+type FulfilmentCheckInput struct {
+	AccountID string
+}
+
+// RefirePendingFulfilments fires fulfilment_pending again for every fulfilment still
+// pending, without issues and not in flight, and returns how many it fired.
+func (a *Activities) RefirePendingFulfilments(ctx context.Context, in FulfilmentCheckInput) (int, error) {
+	n, err := a.Store.RefirePendingFulfilments(ctx, in.AccountID)
+	if err == nil && n > 0 {
+		a.logger().Info("fulfilment check fired", "fulfilments", n, "account_id", in.AccountID)
+	}
+	return n, classify(err)
 }
 
 // Record writes an attempt and the delivery's new state.

@@ -30,7 +30,10 @@ type Deps struct {
 	Subscriptions hookflow.SubscriptionService
 	Events        hookflow.EventService
 	Deliveries    hookflow.DeliveryService
+	Campaigns     hookflow.CampaignService
+	Fulfilments   hookflow.FulfilmentService
 	Retrier       Retrier
+	Checker       FulfilmentChecker
 	URLs          URLChecker
 	AdminKey      string
 	// Ready reports whether the dependencies answer (PostgreSQL, Temporal).
@@ -85,6 +88,17 @@ func NewRouter(d Deps) *gin.Engine {
 	acc.GET("/deliveries", deliveries.List)
 	acc.GET("/deliveries/:id", deliveries.Get)
 	acc.POST("/deliveries/:id/retry", deliveries.Retry)
+
+	campaigns := &CampaignHandler{campaigns: d.Campaigns, urls: d.URLs}
+	acc.POST("/campaigns", campaigns.Create)
+	acc.GET("/campaigns/:id", campaigns.Get)
+	acc.PUT("/campaigns/:id/webhooks", campaigns.SetWebhooks)
+
+	fulfilments := &FulfilmentHandler{fulfilments: d.Fulfilments, checker: d.Checker}
+	acc.POST("/fulfilments", fulfilments.Create)
+	acc.GET("/fulfilments", fulfilments.List)
+	acc.GET("/fulfilments/:id", fulfilments.Get)
+	acc.POST("/fulfilment-checks", fulfilments.Check)
 
 	if d.Extra != nil {
 		d.Extra(r)

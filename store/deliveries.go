@@ -28,6 +28,8 @@ type deliveryRow struct {
 	AccountID      string         `db:"account_id"`
 	EventID        string         `db:"event_id"`
 	SubscriptionID sql.NullString `db:"subscription_id"`
+	CampaignHookID sql.NullString `db:"campaign_webhook_id"`
+	FulfilmentID   sql.NullString `db:"fulfilment_id"`
 	EventType      string         `db:"event_type"`
 	Action         string         `db:"action"`
 	EntityType     string         `db:"entity_type"`
@@ -45,7 +47,7 @@ type deliveryRow struct {
 	CreatedAt      time.Time      `db:"created_at"`
 }
 
-const deliverySelect = `SELECT d.id, d.account_id, d.event_id, d.subscription_id, d.event_type,
+const deliverySelect = `SELECT d.id, d.account_id, d.event_id, d.subscription_id, d.campaign_webhook_id, d.fulfilment_id, d.event_type,
 	e.action, e.entity_type, e.entity_id, d.status, d.attempts, d.response_code, d.response_body,
 	d.last_error, e.changes, d.payload, d.is_test, d.delivered_at, d.next_attempt_at, d.created_at
 	FROM deliveries d JOIN events e ON e.id = d.event_id`
@@ -53,6 +55,7 @@ const deliverySelect = `SELECT d.id, d.account_id, d.event_id, d.subscription_id
 func (r deliveryRow) delivery() hookflow.Delivery {
 	d := hookflow.Delivery{
 		ID: r.ID, AccountID: r.AccountID, EventID: r.EventID, SubscriptionID: r.SubscriptionID.String,
+		CampaignWebhookID: r.CampaignHookID.String, FulfilmentID: r.FulfilmentID.String,
 		EventType: r.EventType, Action: r.Action, EntityType: r.EntityType, EntityID: r.EntityID,
 		Status: hookflow.Status(r.Status), Attempts: r.Attempts, ResponseCode: r.ResponseCode,
 		ResponseBody: r.ResponseBody, LastError: r.LastError, ObjectChanges: json.RawMessage(r.Changes),
@@ -216,7 +219,8 @@ func (s *DB) CreateTestDelivery(ctx context.Context, accountID, subscriptionID s
 			return err
 		}
 		id = uuid.NewString()
-		if err := insertDelivery(ctx, tx, id, accountID, e, sub.ID, payload, true); err != nil {
+		d := deliveryInsert{ID: id, Event: e, SubscriptionID: sub.ID, Payload: payload, Test: true, Policy: hookflow.PolicyLinear}
+		if err := insertDelivery(ctx, tx, d); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, DispatchChannel)

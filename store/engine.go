@@ -31,11 +31,13 @@ func (s *DB) MarkDispatched(ctx context.Context, ids []string) error {
 // DeliveryState reads where a delivery stands and its subscription's retry settings.
 func (s *DB) DeliveryState(ctx context.Context, deliveryID string) (hookflow.DeliveryState, error) {
 	var row struct {
-		Status     string        `db:"status"`
-		Attempts   int           `db:"attempts"`
-		MaxRetries sql.NullInt64 `db:"max_retries"`
+		Status       string         `db:"status"`
+		Attempts     int            `db:"attempts"`
+		MaxRetries   sql.NullInt64  `db:"max_retries"`
+		Policy       string         `db:"policy"`
+		FulfilmentID sql.NullString `db:"fulfilment_id"`
 	}
-	err := s.db.GetContext(ctx, &row, `SELECT d.status, d.attempts, s.max_retries
+	err := s.db.GetContext(ctx, &row, `SELECT d.status, d.attempts, s.max_retries, d.policy, d.fulfilment_id
 		FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id WHERE d.id = $1`, deliveryID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return hookflow.DeliveryState{}, notFound("delivery")
@@ -44,33 +46,59 @@ func (s *DB) DeliveryState(ctx context.Context, deliveryID string) (hookflow.Del
 		return hookflow.DeliveryState{}, wrap(err)
 	}
 	return hookflow.DeliveryState{DeliveryID: deliveryID, Status: hookflow.Status(row.Status),
-		Attempts: row.Attempts, MaxRetries: int(row.MaxRetries.Int64)}, nil
+		Attempts: row.Attempts, MaxRetries: int(row.MaxRetries.Int64), Policy: hookflow.PolicyKind(row.Policy),
+		Fulfilment: row.FulfilmentID.Valid}, nil
 }
 
-// SendRequest reads what the next attempt of a delivery sends and where.
+// campaignWebhookTimeout bounds an attempt to a legacy campaign webhook, which has no
+// timeout setting of its own.
+const campaignWebhookTimeout = 30 * time.Second
+
+// SendRequest reads what the next attempt of a delivery sends and where: a subscription's
+// current URL, headers, timeout and secrets, or a campaign webhook's URL and the campaign's
+// secret.
 func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendRequest, error) {
-	var row struct {
-		EventID string `db:"event_id"`
-		Payload string `db:"payload"`
-		subscriptionRow
-		Deleted bool `db:"deleted"`
+	var target struct {
+		EventID        string         `db:"event_id"`
+		Payload        string         `db:"payload"`
+		SubscriptionID sql.NullString `db:"subscription_id"`
+		HookURL        sql.NullString `db:"hook_url"`
+		HookRemoved    bool           `db:"hook_removed"`
+		CampaignSecret sql.NullString `db:"campaign_secret"`
 	}
-	err := s.db.GetContext(ctx, &row, `SELECT d.event_id, d.payload, (s.deleted_at IS NOT NULL) AS deleted,
-		s.id, s.account_id, s.url, s.event_types, s.campaign_ids, s.description, s.active, s.timeout_seconds,
-		s.max_retries, s.headers, s.secret_key, s.previous_secret_key, s.previous_secret_expires_at,
-		s.disabled_reason, s.created_at, s.updated_at
-		FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id WHERE d.id = $1`, deliveryID)
+	err := s.db.GetContext(ctx, &target, `SELECT d.event_id, d.payload, d.subscription_id, w.url AS hook_url,
+		(w.removed_at IS NOT NULL) AS hook_removed, c.secret_key AS campaign_secret
+		FROM deliveries d
+		LEFT JOIN campaign_webhooks w ON w.id = d.campaign_webhook_id
+		LEFT JOIN campaigns c ON c.id = w.campaign_id
+		WHERE d.id = $1`, deliveryID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return hookflow.SendRequest{}, notFound("delivery")
 	}
 	if err != nil {
 		return hookflow.SendRequest{}, wrap(err)
 	}
-	sub := row.subscription()
-	req := hookflow.SendRequest{
-		DeliveryID: deliveryID, MessageID: row.EventID, URL: sub.URL, Headers: sub.Headers,
-		Timeout: time.Duration(sub.Timeout) * time.Second, Secrets: sub.Secrets(s.Now()), Payload: []byte(row.Payload),
+	req := hookflow.SendRequest{DeliveryID: deliveryID, MessageID: target.EventID, Payload: []byte(target.Payload)}
+	if !target.SubscriptionID.Valid {
+		req.URL, req.Headers, req.Timeout = target.HookURL.String, map[string]string{}, campaignWebhookTimeout
+		req.Secrets = []string{target.CampaignSecret.String}
+		if target.HookRemoved {
+			req.Skip = "the campaign webhook was removed"
+		}
+		return req, nil
 	}
+	var row struct {
+		subscriptionRow
+		Deleted bool `db:"deleted"`
+	}
+	err = s.db.GetContext(ctx, &row, `SELECT (deleted_at IS NOT NULL) AS deleted, `+subscriptionColumns+`
+		FROM subscriptions WHERE id = $1`, target.SubscriptionID.String)
+	if err != nil {
+		return hookflow.SendRequest{}, wrap(err)
+	}
+	sub := row.subscription()
+	req.URL, req.Headers = sub.URL, sub.Headers
+	req.Timeout, req.Secrets = time.Duration(sub.Timeout)*time.Second, sub.Secrets(s.Now())
 	switch {
 	case row.Deleted:
 		req.Skip = "the subscription was deleted"
@@ -110,6 +138,20 @@ func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) erro
 			rec.DeliveryID, string(rec.Status), a.Number, a.ResponseCode,
 			hookflow.Truncate(a.ResponseBody, hookflow.MaxResponseBodyChars), hookflow.Truncate(a.Error, hookflow.MaxErrorChars),
 			rec.NextAttemptAt, deliveredAt, a.StartedAt)
+		if err != nil {
+			return err
+		}
+		switch {
+		case rec.CompleteFulfilment:
+			_, err = tx.ExecContext(ctx, `UPDATE fulfilments SET status = 'completed', date_paid = $2,
+				has_issues = false, updated_at = $2
+				WHERE id = (SELECT fulfilment_id FROM deliveries WHERE id = $1) AND status = 'pending'`,
+				rec.DeliveryID, a.StartedAt.Add(time.Duration(a.DurationMS)*time.Millisecond))
+		case rec.FulfilmentIssues:
+			_, err = tx.ExecContext(ctx, `UPDATE fulfilments SET has_issues = true, updated_at = $2
+				WHERE id = (SELECT fulfilment_id FROM deliveries WHERE id = $1) AND status = 'pending'`,
+				rec.DeliveryID, s.Now())
+		}
 		return err
 	})
 }

@@ -83,26 +83,12 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 			out, err = repeatedIngest(ctx, tx, accountID, idempotencyKey, requestHash)
 			return err
 		}
-		subs, err := matchingSubscriptions(ctx, tx, accountID, e.EventType, e.CampaignID)
+		deliveries, err := fanOut(ctx, tx, e, "")
 		if err != nil {
 			return err
 		}
-		payload, err := hookflow.RenderPayload(e)
-		if err != nil {
-			return err
-		}
-		out = hookflow.Ingested{EventID: e.ID, Deliveries: []hookflow.IngestedDelivery{}}
-		for _, sub := range subs {
-			d := hookflow.IngestedDelivery{ID: uuid.NewString(), SubscriptionID: sub.ID, Status: hookflow.StatusPending}
-			if err := insertDelivery(ctx, tx, d.ID, accountID, e, sub.ID, payload, false); err != nil {
-				return err
-			}
-			out.Deliveries = append(out.Deliveries, d)
-		}
-		if len(subs) > 0 {
-			_, err = tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, DispatchChannel)
-		}
-		return err
+		out = hookflow.Ingested{EventID: e.ID, Deliveries: deliveries}
+		return nil
 	})
 	return out, err
 }
@@ -120,8 +106,9 @@ func repeatedIngest(ctx context.Context, tx *sqlx.Tx, accountID, key string, req
 		return hookflow.Ingested{}, hookflow.Errorf(hookflow.ECONFLICT, "Idempotency-Key was already used with a different request body")
 	}
 	out := hookflow.Ingested{EventID: first.ID, Deliveries: []hookflow.IngestedDelivery{}}
-	err = tx.SelectContext(ctx, &out.Deliveries, `SELECT id, subscription_id, status FROM deliveries
-		WHERE event_id = $1 ORDER BY id`, first.ID)
+	err = tx.SelectContext(ctx, &out.Deliveries, `SELECT id, COALESCE(subscription_id::text, '') AS subscription_id,
+		COALESCE(campaign_webhook_id::text, '') AS campaign_webhook_id, status FROM deliveries
+		WHERE event_id = $1 ORDER BY created_at, id`, first.ID)
 	return out, err
 }
 
@@ -142,11 +129,105 @@ func matchingSubscriptions(ctx context.Context, tx *sqlx.Tx, accountID, eventTyp
 	return subs, nil
 }
 
-func insertDelivery(ctx context.Context, tx *sqlx.Tx, id, accountID string, e hookflow.Event, subscriptionID string, payload []byte, test bool) error {
+// fanOut creates one pending delivery of the event for every active subscription that
+// matches it and, for a campaign's events, every campaign webhook URL of the right kind;
+// then it wakes the dispatchers (NOTIFY is delivered at commit). fulfilmentID ties the
+// deliveries of fulfilment_pending to their fulfilment.
+func fanOut(ctx context.Context, tx *sqlx.Tx, e hookflow.Event, fulfilmentID string) ([]hookflow.IngestedDelivery, error) {
+	out := []hookflow.IngestedDelivery{}
+	subs, err := matchingSubscriptions(ctx, tx, e.AccountID, e.EventType, e.CampaignID)
+	if err != nil {
+		return nil, err
+	}
+	fulfilment := e.EventType == hookflow.FulfilmentPending
+	if len(subs) > 0 {
+		payload, err := hookflow.RenderPayload(e)
+		if err != nil {
+			return nil, err
+		}
+		policy := hookflow.PolicyLinear
+		if fulfilment {
+			policy = hookflow.PolicySchedule
+		}
+		for _, sub := range subs {
+			d := deliveryInsert{ID: uuid.NewString(), Event: e, SubscriptionID: sub.ID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy}
+			if err := insertDelivery(ctx, tx, d); err != nil {
+				return nil, err
+			}
+			out = append(out, hookflow.IngestedDelivery{ID: d.ID, SubscriptionID: sub.ID, Status: hookflow.StatusPending})
+		}
+	}
+	hooks, err := campaignWebhooksFor(ctx, tx, e)
+	if err != nil {
+		return nil, err
+	}
+	if len(hooks) > 0 {
+		payload, err := hookflow.RenderLegacyPayload(e)
+		if err != nil {
+			return nil, err
+		}
+		// Standard legacy events are never retried automatically; fulfilment_pending
+		// follows the fulfilment schedule.
+		policy := hookflow.PolicyNone
+		if fulfilment {
+			policy = hookflow.PolicySchedule
+		}
+		for _, hookID := range hooks {
+			d := deliveryInsert{ID: uuid.NewString(), Event: e, CampaignWebhookID: hookID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy}
+			if err := insertDelivery(ctx, tx, d); err != nil {
+				return nil, err
+			}
+			out = append(out, hookflow.IngestedDelivery{ID: d.ID, CampaignWebhookID: hookID, Status: hookflow.StatusPending})
+		}
+	}
+	if len(out) > 0 {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, DispatchChannel); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// campaignWebhooksFor returns the ids of the campaign webhook URLs an event goes to: the
+// default ones for standard legacy events, the fulfilment ones for fulfilment_pending.
+func campaignWebhooksFor(ctx context.Context, tx *sqlx.Tx, e hookflow.Event) ([]string, error) {
+	var kind string
+	switch {
+	case e.EventType == hookflow.FulfilmentPending:
+		kind = hookflow.WebhookFulfilment
+	case hookflow.IsStandardLegacyEvent(e.EventType):
+		kind = hookflow.WebhookDefault
+	default:
+		return nil, nil
+	}
+	if uuid.Validate(e.CampaignID) != nil {
+		return nil, nil
+	}
+	var ids []string
+	err := tx.SelectContext(ctx, &ids, `SELECT w.id FROM campaign_webhooks w JOIN campaigns c ON c.id = w.campaign_id
+		WHERE c.id = $1 AND c.account_id = $2 AND w.kind = $3 AND w.removed_at IS NULL ORDER BY w.created_at, w.id`,
+		e.CampaignID, e.AccountID, kind)
+	return ids, err
+}
+
+type deliveryInsert struct {
+	ID                string
+	Event             hookflow.Event
+	SubscriptionID    string
+	CampaignWebhookID string
+	FulfilmentID      string
+	Payload           []byte
+	Test              bool
+	Policy            hookflow.PolicyKind
+}
+
+func insertDelivery(ctx context.Context, tx *sqlx.Tx, d deliveryInsert) error {
 	_, err := tx.ExecContext(ctx, `
-		INSERT INTO deliveries (id, account_id, event_id, subscription_id, event_type, payload, is_test, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		id, accountID, e.ID, subscriptionID, e.EventType, string(payload), test, e.CreatedAt)
+		INSERT INTO deliveries (id, account_id, event_id, subscription_id, campaign_webhook_id, fulfilment_id,
+			event_type, payload, is_test, policy, created_at)
+		VALUES ($1, $2, $3, NULLIF($4, '')::uuid, NULLIF($5, '')::uuid, NULLIF($6, '')::uuid, $7, $8, $9, $10, $11)`,
+		d.ID, d.Event.AccountID, d.Event.ID, d.SubscriptionID, d.CampaignWebhookID, d.FulfilmentID,
+		d.Event.EventType, string(d.Payload), d.Test, string(d.Policy), d.Event.CreatedAt)
 	return err
 }
 

@@ -17,6 +17,7 @@ import (
 // Register adds every workflow and activity to r.
 func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflow(workflows.DeliveryWorkflow)
+	r.RegisterWorkflow(workflows.FulfilmentCheckWorkflow)
 	r.RegisterActivity(acts)
 }
 

@@ -125,6 +125,10 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryState, er
 		wait, more := time.Duration(0), false
 		status := hookflow.StatusDelivered
 		var next *time.Time
+		record := hookflow.AttemptRecord{DeliveryID: in.DeliveryID, Attempt: sent.Attempt}
+		// The fulfilment protocol: 200 completes the fulfilment; another 2xx leaves it
+		// pending for the next check, with nothing scheduled.
+		record.CompleteFulfilment = start.Fulfilment && sent.Attempt.Succeeded() && *sent.Attempt.ResponseCode == 200
 		if !sent.Attempt.Succeeded() {
 			status = hookflow.StatusFailed
 			if !single {
@@ -136,7 +140,8 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryState, er
 				next = &at
 			}
 		}
-		record := hookflow.AttemptRecord{DeliveryID: in.DeliveryID, Attempt: sent.Attempt, Status: status, NextAttemptAt: next}
+		record.Status, record.NextAttemptAt = status, next
+		record.FulfilmentIssues = start.Fulfilment && status == hookflow.StatusFailed
 		if err := workflow.ExecuteLocalActivity(storeCtx, a.Record, record).Get(ctx, nil); err != nil {
 			return state, err
 		}

@@ -40,8 +40,17 @@ var a *activities.Activities
 
 // given sets up a delivery in the given state whose attempts answer codes in turn.
 func (s *DeliverySuite) given(status hookflow.Status, attempts, maxRetries int, codes ...int) {
-	s.env.OnActivity(a.StartDelivery, mock.Anything, mock.Anything).Return(
-		activities.StartResult{Status: status, Attempts: attempts, Policy: hookflow.LinearPolicy(maxRetries, unit)}, nil)
+	s.givenStart(activities.StartResult{Status: status, Attempts: attempts, Policy: hookflow.LinearPolicy(maxRetries, unit)})
+	s.givenCodes(codes...)
+}
+
+func (s *DeliverySuite) givenStart(start activities.StartResult) {
+	s.env.OnActivity(a.StartDelivery, mock.Anything, mock.Anything).Return(start, nil)
+}
+
+// givenCodes makes the n-th attempt answer codes[n-1] and records what the workflow
+// writes.
+func (s *DeliverySuite) givenCodes(codes ...int) {
 	s.env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.SendInput) (activities.SendResult, error) {
 			code := codes[len(s.sends)]

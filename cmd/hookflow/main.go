@@ -138,7 +138,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer stopWorker()
 
 	if *workerRole {
-		acts := &activities.Activities{Store: db, HTTP: guard.Client(), RetryUnit: cfg.RetryUnit, Logger: logger}
+		acts := &activities.Activities{Store: db, HTTP: guard.Client(), RetryUnit: cfg.RetryUnit,
+			FulfilmentSchedule: cfg.FulfilmentRetrySchedule, Logger: logger}
 		dispatcher := &dispatch.Dispatcher{Store: db, Client: temporal, DatabaseURL: cfg.DatabaseURL,
 			SweepInterval: cfg.DispatchSweepInterval, Logger: logger.With("component", "dispatcher")}
 		wg.Add(1)
@@ -146,6 +147,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			defer wg.Done()
 			if !waitForTemporal(workerCtx, temporal, logger) {
 				return
+			}
+			if err := dispatch.EnsureFulfilmentSchedule(workerCtx, temporal, cfg.FulfilmentCheckInterval); err != nil {
+				logger.Error("fulfilment check schedule", "error", err)
 			}
 			wg.Add(1)
 			go func() {
@@ -166,8 +170,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			logger.Warn("HOOKFLOW_ADMIN_KEY is not set: creating accounts is disabled")
 		}
 		router := api.NewRouter(api.Deps{
-			Accounts: db, Subscriptions: db, Events: db, Deliveries: db,
-			Retrier: dispatch.Retrier{Client: temporal}, URLs: guard, AdminKey: cfg.AdminKey,
+			Accounts: db, Subscriptions: db, Events: db, Deliveries: db, Campaigns: db, Fulfilments: db,
+			Retrier: dispatch.Retrier{Client: temporal}, Checker: dispatch.FulfilmentChecker{Client: temporal},
+			URLs: guard, AdminKey: cfg.AdminKey,
 			Ready:   func(ctx context.Context) error { return ready(ctx, db, temporal) },
 			Metrics: promhttp.Handler(),
 		})

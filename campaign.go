@@ -1,0 +1,218 @@
+package hookflow
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// Campaign webhook kinds.
+const (
+	// WebhookDefault receives the standard legacy events.
+	WebhookDefault = "default"
+	// WebhookFulfilment receives fulfilment_pending only.
+	WebhookFulfilment = "fulfilment"
+	// MaxCampaignWebhooks is how many webhook URLs a campaign may have.
+	MaxCampaignWebhooks = 3
+)
+
+// FulfilmentPending is the event fired for a fulfilment waiting to be paid out.
+const FulfilmentPending = "fulfilment_pending"
+
+// StandardLegacyEvents are the events a campaign's default webhook URLs receive.
+var StandardLegacyEvents = []string{"lead_signup", "lead_becomes_referral", "new_customer",
+	"lead_cancelled", "promoter_signed_up", "promoter_accepted", "reward_created"}
+
+// IsStandardLegacyEvent reports whether t is one of StandardLegacyEvents.
+func IsStandardLegacyEvent(t string) bool {
+	for _, e := range StandardLegacyEvents {
+		if e == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Campaign is a campaign of an account with its legacy webhook URLs.
+type Campaign struct {
+	ID        string            `json:"id"`
+	AccountID string            `json:"-"`
+	Name      string            `json:"name"`
+	Webhooks  []CampaignWebhook `json:"webhooks"`
+	// SecretKey signs the campaign's legacy webhooks.
+	SecretKey string    `json:"secret_key,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CampaignWebhook is one legacy webhook URL of a campaign.
+type CampaignWebhook struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	URL  string `json:"url"`
+}
+
+// ValidateCampaignWebhooks checks a full set of webhook URLs.
+func ValidateCampaignWebhooks(hooks []CampaignWebhook) error {
+	if len(hooks) > MaxCampaignWebhooks {
+		return Invalid("webhooks", "a campaign has at most %d webhook URLs", MaxCampaignWebhooks)
+	}
+	for i := range hooks {
+		h := &hooks[i]
+		h.URL = strings.TrimSpace(h.URL)
+		if h.Kind != WebhookDefault && h.Kind != WebhookFulfilment {
+			return Invalid("webhooks", `kind must be "default" or "fulfilment", got %q`, Truncate(h.Kind, 32))
+		}
+		if err := ValidateEndpointURL("webhooks", h.URL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LegacyPayload is the body a campaign webhook URL receives.
+type LegacyPayload struct {
+	Event LegacyEvent     `json:"event"`
+	Data  json.RawMessage `json:"data"`
+}
+
+// LegacyEvent is the envelope of a legacy payload.
+type LegacyEvent struct {
+	ID        string `json:"id"`
+	Type      string `json:"type"`
+	CreatedAt string `json:"created_at"`
+}
+
+// RenderLegacyPayload returns the exact bytes sent to a campaign webhook URL.
+func RenderLegacyPayload(e Event) ([]byte, error) {
+	data := e.Data
+	if isNull(data) {
+		data = json.RawMessage(`{}`)
+	}
+	return json.Marshal(LegacyPayload{
+		Event: LegacyEvent{ID: e.ID, Type: e.EventType, CreatedAt: e.CreatedAt.UTC().Format(time.RFC3339Nano)},
+		Data:  data,
+	})
+}
+
+// Fulfilment statuses.
+const (
+	FulfilmentStatusPending   = "pending"
+	FulfilmentStatusCompleted = "completed"
+)
+
+// Fulfilment is the pending payout of one non-monetary reward.
+type Fulfilment struct {
+	ID         string          `json:"id"`
+	AccountID  string          `json:"-"`
+	CampaignID string          `json:"campaign_id"`
+	RewardID   string          `json:"reward_id"`
+	Amount     float64         `json:"amount"`
+	Unit       string          `json:"unit"`
+	Promoter   json.RawMessage `json:"promoter"`
+	Status     string          `json:"status"`
+	DatePaid   *time.Time      `json:"date_paid"`
+	HasIssues  bool            `json:"has_issues"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+}
+
+// FulfilmentInput is the body of POST /v1/fulfilments.
+type FulfilmentInput struct {
+	CampaignID string          `json:"campaign_id"`
+	RewardID   string          `json:"reward_id"`
+	Amount     *float64        `json:"amount"`
+	Unit       string          `json:"unit"`
+	Promoter   json.RawMessage `json:"promoter"`
+}
+
+// Validate checks a fulfilment; whether the campaign exists is the store's to say.
+func (in *FulfilmentInput) Validate() error {
+	if in.CampaignID == "" {
+		return Invalid("campaign_id", "is required")
+	}
+	if strings.TrimSpace(in.RewardID) == "" || len(in.RewardID) > MaxEntityFieldLength || hasControl(in.RewardID) {
+		return Invalid("reward_id", "is required, at most %d characters", MaxEntityFieldLength)
+	}
+	if in.Amount == nil {
+		return Invalid("amount", "is required")
+	}
+	if *in.Amount <= 0 || *in.Amount > 1e12 {
+		return Invalid("amount", "must be a positive number")
+	}
+	if !validUnit(in.Unit) {
+		return Invalid("unit", "must be a unit name such as credits, free_months or cash (lowercase letters, digits, '_')")
+	}
+	if !isObject(in.Promoter) {
+		return Invalid("promoter", "must be an object with at least an id")
+	}
+	var p map[string]json.RawMessage
+	if err := json.Unmarshal(in.Promoter, &p); err != nil {
+		return Invalid("promoter", "must be an object with at least an id")
+	}
+	if id, ok := p["id"]; !ok || isNull(id) {
+		return Invalid("promoter", "id is required")
+	}
+	return nil
+}
+
+func validUnit(u string) bool {
+	if u == "" || len(u) > 32 {
+		return false
+	}
+	for _, c := range u {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// FulfilmentData is the data of a fulfilment_pending event.
+type FulfilmentData struct {
+	ID        string             `json:"id"`
+	Status    string             `json:"status"`
+	DatePaid  *time.Time         `json:"date_paid"`
+	Amount    float64            `json:"amount"`
+	Unit      string             `json:"unit"`
+	RewardID  string             `json:"reward_id"`
+	HasIssues bool               `json:"has_issues"`
+	Campaign  FulfilmentCampaign `json:"campaign"`
+	Promoter  json.RawMessage    `json:"promoter"`
+}
+
+// FulfilmentCampaign names the campaign inside a fulfilment_pending event.
+type FulfilmentCampaign struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// FulfilmentFilter selects fulfilments in a listing.
+type FulfilmentFilter struct {
+	Status    string
+	HasIssues *bool
+	Limit     int
+	Cursor    string
+}
+
+// FulfilmentPage is one page of fulfilments, newest first.
+type FulfilmentPage struct {
+	Data       []Fulfilment `json:"data"`
+	NextCursor *string      `json:"next_cursor"`
+}
+
+// CampaignService manages campaigns and their legacy webhooks.
+type CampaignService interface {
+	CreateCampaign(ctx context.Context, accountID, name, secret string) (Campaign, error)
+	FindCampaign(ctx context.Context, accountID, id string) (Campaign, error)
+	SetCampaignWebhooks(ctx context.Context, accountID, id string, hooks []CampaignWebhook) (Campaign, error)
+}
+
+// FulfilmentService manages fulfilments.
+type FulfilmentService interface {
+	// CreateFulfilment stores a pending fulfilment and fires fulfilment_pending, in one
+	// transaction.
+	CreateFulfilment(ctx context.Context, accountID string, in FulfilmentInput) (Fulfilment, error)
+	FindFulfilment(ctx context.Context, accountID, id string) (Fulfilment, error)
+	ListFulfilments(ctx context.Context, accountID string, filter FulfilmentFilter) (FulfilmentPage, error)
+}

@@ -1,0 +1,189 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/hookflow/hookflow"
+)
+
+type fulfilmentRow struct {
+	ID           string     `db:"id"`
+	AccountID    string     `db:"account_id"`
+	CampaignID   string     `db:"campaign_id"`
+	CampaignName string     `db:"campaign_name"`
+	RewardID     string     `db:"reward_id"`
+	Amount       float64    `db:"amount"`
+	Unit         string     `db:"unit"`
+	Promoter     []byte     `db:"promoter"`
+	Status       string     `db:"status"`
+	DatePaid     *time.Time `db:"date_paid"`
+	HasIssues    bool       `db:"has_issues"`
+	CreatedAt    time.Time  `db:"created_at"`
+	UpdatedAt    time.Time  `db:"updated_at"`
+}
+
+const fulfilmentSelect = `SELECT f.id, f.account_id, f.campaign_id, c.name AS campaign_name, f.reward_id, f.amount,
+	f.unit, f.promoter, f.status, f.date_paid, f.has_issues, f.created_at, f.updated_at
+	FROM fulfilments f JOIN campaigns c ON c.id = f.campaign_id`
+
+func (r fulfilmentRow) fulfilment() hookflow.Fulfilment {
+	return hookflow.Fulfilment{ID: r.ID, AccountID: r.AccountID, CampaignID: r.CampaignID, RewardID: r.RewardID,
+		Amount: r.Amount, Unit: r.Unit, Promoter: json.RawMessage(r.Promoter), Status: r.Status,
+		DatePaid: utc(r.DatePaid), HasIssues: r.HasIssues, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+}
+
+// data is the fulfilment as a fulfilment_pending event carries it.
+func (r fulfilmentRow) data() ([]byte, error) {
+	return json.Marshal(hookflow.FulfilmentData{ID: r.ID, Status: r.Status, DatePaid: utc(r.DatePaid), Amount: r.Amount,
+		Unit: r.Unit, RewardID: r.RewardID, HasIssues: r.HasIssues,
+		Campaign: hookflow.FulfilmentCampaign{ID: r.CampaignID, Name: r.CampaignName}, Promoter: json.RawMessage(r.Promoter)})
+}
+
+// CreateFulfilment stores a pending fulfilment and fires fulfilment_pending to the
+// campaign's fulfilment URLs and the matching subscriptions, in one transaction.
+func (s *DB) CreateFulfilment(ctx context.Context, accountID string, in hookflow.FulfilmentInput) (hookflow.Fulfilment, error) {
+	var f hookflow.Fulfilment
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := findCampaign(ctx, tx, accountID, in.CampaignID, false); err != nil {
+			if hookflow.ErrorCode(err) == hookflow.ENOTFOUND {
+				return hookflow.Invalid("campaign_id", "no such campaign")
+			}
+			return err
+		}
+		id, now := uuid.NewString(), s.Now()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO fulfilments (id, account_id, campaign_id, reward_id, amount,
+			unit, promoter, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
+			id, accountID, in.CampaignID, in.RewardID, *in.Amount, in.Unit, []byte(in.Promoter), now); err != nil {
+			return err
+		}
+		var row fulfilmentRow
+		if err := tx.GetContext(ctx, &row, fulfilmentSelect+` WHERE f.id = $1`, id); err != nil {
+			return err
+		}
+		if err := firePending(ctx, tx, row, now); err != nil {
+			return err
+		}
+		f = row.fulfilment()
+		return nil
+	})
+	return f, err
+}
+
+// firePending records a fulfilment_pending event for the fulfilment and fans it out.
+func firePending(ctx context.Context, tx *sqlx.Tx, row fulfilmentRow, now time.Time) error {
+	data, err := row.data()
+	if err != nil {
+		return err
+	}
+	e := hookflow.Event{ID: uuid.NewString(), AccountID: row.AccountID, EventType: hookflow.FulfilmentPending,
+		Action: "created", EntityType: "fulfilment", EntityID: row.ID, CampaignID: row.CampaignID,
+		Data: data, CreatedAt: now}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, account_id, event_type, action, entity_type, entity_id,
+		campaign_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		e.ID, e.AccountID, e.EventType, e.Action, e.EntityType, e.EntityID, e.CampaignID, data, now); err != nil {
+		return err
+	}
+	_, err = fanOut(ctx, tx, e, row.ID)
+	return err
+}
+
+// RefirePendingFulfilments fires fulfilment_pending again for every fulfilment that is
+// pending, without issues and with no delivery in flight; accountID "" means all accounts.
+// Row locks taken with SKIP LOCKED keep two concurrent checks from firing one fulfilment
+// twice.
+func (s *DB) RefirePendingFulfilments(ctx context.Context, accountID string) (int, error) {
+	fired := 0
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var rows []fulfilmentRow
+		err := tx.SelectContext(ctx, &rows, fulfilmentSelect+`
+			WHERE f.status = 'pending' AND NOT f.has_issues AND ($1 = '' OR f.account_id::text = $1)
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.fulfilment_id = f.id AND d.status IN ('pending', 'retrying'))
+			ORDER BY f.created_at LIMIT 1000 FOR UPDATE OF f SKIP LOCKED`, accountID)
+		if err != nil {
+			return err
+		}
+		now := s.Now()
+		for _, row := range rows {
+			if err := firePending(ctx, tx, row, now); err != nil {
+				return err
+			}
+		}
+		fired = len(rows)
+		return nil
+	})
+	return fired, err
+}
+
+// FindFulfilment returns one of the account's fulfilments.
+func (s *DB) FindFulfilment(ctx context.Context, accountID, id string) (hookflow.Fulfilment, error) {
+	if uuid.Validate(id) != nil {
+		return hookflow.Fulfilment{}, notFound("fulfilment")
+	}
+	var row fulfilmentRow
+	err := s.db.GetContext(ctx, &row, fulfilmentSelect+` WHERE f.id = $1 AND f.account_id = $2`, id, accountID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return hookflow.Fulfilment{}, notFound("fulfilment")
+	}
+	if err != nil {
+		return hookflow.Fulfilment{}, wrap(err)
+	}
+	return row.fulfilment(), nil
+}
+
+// ListFulfilments returns the account's fulfilments newest first.
+func (s *DB) ListFulfilments(ctx context.Context, accountID string, f hookflow.FulfilmentFilter) (hookflow.FulfilmentPage, error) {
+	limit := f.Limit
+	if limit == 0 {
+		limit = DefaultListLimit
+	}
+	if limit < 1 || limit > MaxListLimit {
+		return hookflow.FulfilmentPage{}, hookflow.Invalid("limit", "must be between 1 and %d", MaxListLimit)
+	}
+	where := []string{"f.account_id = $1"}
+	args := []any{accountID}
+	if f.Status != "" {
+		if f.Status != hookflow.FulfilmentStatusPending && f.Status != hookflow.FulfilmentStatusCompleted {
+			return hookflow.FulfilmentPage{}, hookflow.Invalid("status", "must be pending or completed")
+		}
+		args = append(args, f.Status)
+		where = append(where, fmt.Sprintf("f.status = $%d", len(args)))
+	}
+	if f.HasIssues != nil {
+		args = append(args, *f.HasIssues)
+		where = append(where, fmt.Sprintf("f.has_issues = $%d", len(args)))
+	}
+	if f.Cursor != "" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return hookflow.FulfilmentPage{}, hookflow.Invalid("cursor", "is not a cursor returned by this listing")
+		}
+		args = append(args, at, id)
+		where = append(where, fmt.Sprintf("(f.created_at, f.id) < ($%d, $%d)", len(args)-1, len(args)))
+	}
+	args = append(args, limit+1)
+	var rows []fulfilmentRow
+	err := s.db.SelectContext(ctx, &rows, fulfilmentSelect+` WHERE `+strings.Join(where, " AND ")+
+		fmt.Sprintf(` ORDER BY f.created_at DESC, f.id DESC LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return hookflow.FulfilmentPage{}, wrap(err)
+	}
+	page := hookflow.FulfilmentPage{Data: []hookflow.Fulfilment{}}
+	for i, r := range rows {
+		if i == limit {
+			c := encodeCursor(rows[limit-1].CreatedAt, rows[limit-1].ID)
+			page.NextCursor = &c
+			break
+		}
+		page.Data = append(page.Data, r.fulfilment())
+	}
+	return page, nil
+}
