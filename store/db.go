@@ -47,7 +47,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &DB{db: db, Now: func() time.Time { return time.Now().UTC() }}, nil
+	// Microseconds are what PostgreSQL keeps; truncating here makes a payload's timestamp
+	// equal the stored created_at.
+	return &DB{db: db, Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}, nil
 }
 
 // Close closes the connection pool.
