@@ -162,10 +162,11 @@ type IngestedDelivery struct {
 
 // DispatchItem is a committed delivery whose workflow has not been started yet.
 type DispatchItem struct {
-	DeliveryID     string `db:"id"`
-	AccountID      string `db:"account_id"`
-	SubscriptionID string `db:"subscription_id"`
-	EventType      string `db:"event_type"`
+	DeliveryID     string    `db:"id"`
+	AccountID      string    `db:"account_id"`
+	SubscriptionID string    `db:"subscription_id"`
+	EventType      string    `db:"event_type"`
+	CreatedAt      time.Time `db:"created_at"`
 }
 
 // DeliveryState is what a delivery's workflow reads when it starts: where the delivery

@@ -44,6 +44,7 @@ type Activities struct {
 // Observer receives the outcome of every attempt (metrics). Nil means none.
 type Observer interface {
 	ObserveAttempt(a hookflow.Attempt)
+	ObserveOutcome(status hookflow.Status)
 }
 
 // StartInput names the delivery a workflow run starts on.
@@ -96,7 +97,13 @@ func (a *Activities) RefirePendingFulfilments(ctx context.Context, in Fulfilment
 
 // Record writes an attempt and the delivery's new state.
 func (a *Activities) Record(ctx context.Context, rec hookflow.AttemptRecord) error {
-	return classify(a.Store.RecordAttempt(ctx, rec))
+	if err := a.Store.RecordAttempt(ctx, rec); err != nil {
+		return classify(err)
+	}
+	if a.Metrics != nil {
+		a.Metrics.ObserveOutcome(rec.Status)
+	}
+	return nil
 }
 
 // FailInput ends a delivery that cannot be attempted.

@@ -44,6 +44,8 @@ type Deps struct {
 	Extra func(*gin.Engine)
 	// Middleware runs before every route (metrics, rate limits).
 	Middleware []gin.HandlerFunc
+	// Probes serves only /healthz, /readyz and /metrics (a worker without the API).
+	Probes bool
 }
 
 // NewRouter builds the HTTP handler.
@@ -65,6 +67,9 @@ func NewRouter(d Deps) *gin.Engine {
 		r.GET("/metrics", gin.WrapH(d.Metrics))
 	}
 
+	if d.Probes {
+		return r
+	}
 	v1 := r.Group("/v1")
 	admin := v1.Group("", requireAdmin(d.AdminKey))
 	accounts := &AccountHandler{accounts: d.Accounts}

@@ -37,8 +37,8 @@ type Dispatcher struct {
 	// SweepInterval bounds how long a delivery can wait when a notification was missed.
 	SweepInterval time.Duration
 	Logger        *slog.Logger
-	// Observe, if set, is told how long each dispatched delivery waited since commit.
-	Observe func(started int)
+	// ObserveLag, if set, is told how long each started delivery waited since commit.
+	ObserveLag func(time.Duration)
 
 	startParallel int
 	batch         int
@@ -91,11 +91,20 @@ func (d *Dispatcher) DispatchPending(ctx context.Context) error {
 		}
 		started, startErr := d.startAll(ctx, items)
 		if len(started) > 0 {
-			if err := d.Store.MarkDispatched(ctx, started); err != nil {
+			ids := make([]string, 0, len(started))
+			for id := range started {
+				ids = append(ids, id)
+			}
+			if err := d.Store.MarkDispatched(ctx, ids); err != nil {
 				return err
 			}
-			if d.Observe != nil {
-				d.Observe(len(started))
+			if d.ObserveLag != nil {
+				now := time.Now()
+				for _, item := range items {
+					if started[item.DeliveryID] {
+						d.ObserveLag(now.Sub(item.CreatedAt))
+					}
+				}
 			}
 		}
 		if startErr != nil {
@@ -107,14 +116,14 @@ func (d *Dispatcher) DispatchPending(ctx context.Context) error {
 	}
 }
 
-func (d *Dispatcher) startAll(ctx context.Context, items []hookflow.DispatchItem) ([]string, error) {
+func (d *Dispatcher) startAll(ctx context.Context, items []hookflow.DispatchItem) (map[string]bool, error) {
 	parallel := d.startParallel
 	if parallel == 0 {
 		parallel = 16
 	}
 	var (
 		mu       sync.Mutex
-		started  []string
+		started  = map[string]bool{}
 		firstErr error
 		wg       sync.WaitGroup
 		slots    = make(chan struct{}, parallel)
@@ -133,7 +142,7 @@ func (d *Dispatcher) startAll(ctx context.Context, items []hookflow.DispatchItem
 				}
 				return
 			}
-			started = append(started, item.DeliveryID)
+			started[item.DeliveryID] = true
 		}(item)
 	}
 	wg.Wait()

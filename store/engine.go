@@ -16,9 +16,27 @@ import (
 // been started, oldest first.
 func (s *DB) UndispatchedDeliveries(ctx context.Context, limit int) ([]hookflow.DispatchItem, error) {
 	var items []hookflow.DispatchItem
-	err := s.db.SelectContext(ctx, &items, `SELECT id, account_id, COALESCE(subscription_id::text, '') AS subscription_id, event_type
-		FROM deliveries WHERE dispatched_at IS NULL ORDER BY created_at LIMIT $1`, limit)
+	err := s.db.SelectContext(ctx, &items, `SELECT id, account_id, COALESCE(subscription_id::text, '') AS subscription_id,
+		event_type, created_at FROM deliveries WHERE dispatched_at IS NULL ORDER BY created_at LIMIT $1`, limit)
 	return items, wrap(err)
+}
+
+// CountOpenDeliveries counts pending and retrying deliveries (the metrics gauges).
+func (s *DB) CountOpenDeliveries(ctx context.Context) (map[hookflow.Status]int64, error) {
+	var rows []struct {
+		Status string `db:"status"`
+		Count  int64  `db:"count"`
+	}
+	err := s.db.SelectContext(ctx, &rows, `SELECT status, count(*) AS count FROM deliveries
+		WHERE status IN ('pending', 'retrying') GROUP BY status`)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	counts := map[hookflow.Status]int64{}
+	for _, r := range rows {
+		counts[hookflow.Status(r.Status)] = r.Count
+	}
+	return counts, nil
 }
 
 // MarkDispatched records that the workflows of these deliveries exist.

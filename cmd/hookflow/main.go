@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 	temporallog "go.temporal.io/sdk/log"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/hookflow/hookflow/config"
 	"github.com/hookflow/hookflow/dispatch"
 	"github.com/hookflow/hookflow/egress"
+	"github.com/hookflow/hookflow/metrics"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/worker"
 )
@@ -120,12 +120,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
+	m := metrics.New()
+	m.RegisterOpenDeliveries(db, 5*time.Second)
+	temporalMetrics, stopTemporalMetrics := m.TemporalHandler()
+	defer stopTemporalMetrics()
+
 	// A lazy client connects on first use, so the API starts and keeps accepting events
 	// while Temporal is down.
 	temporal, err := client.NewLazyClient(client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    temporallog.NewStructuredLogger(logger.With("component", "temporal")),
+		HostPort:       cfg.TemporalAddress,
+		Namespace:      cfg.TemporalNamespace,
+		Logger:         temporallog.NewStructuredLogger(logger.With("component", "temporal")),
+		MetricsHandler: temporalMetrics,
 	})
 	if err != nil {
 		return fmt.Errorf("temporal client: %w", err)
@@ -139,9 +145,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	if *workerRole {
 		acts := &activities.Activities{Store: db, HTTP: guard.Client(), RetryUnit: cfg.RetryUnit,
-			FulfilmentSchedule: cfg.FulfilmentRetrySchedule, Logger: logger}
+			FulfilmentSchedule: cfg.FulfilmentRetrySchedule, Logger: logger, Metrics: m}
 		dispatcher := &dispatch.Dispatcher{Store: db, Client: temporal, DatabaseURL: cfg.DatabaseURL,
-			SweepInterval: cfg.DispatchSweepInterval, Logger: logger.With("component", "dispatcher")}
+			SweepInterval: cfg.DispatchSweepInterval, Logger: logger.With("component", "dispatcher"),
+			ObserveLag: m.ObserveDispatch}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -165,6 +172,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	var srv *http.Server
 	serveErr := make(chan error, 1)
+	if !*apiRole {
+		// A worker alone still answers probes and scrapes.
+		router := api.NewRouter(api.Deps{Metrics: m.Handler(), Ready: func(ctx context.Context) error { return ready(ctx, db, temporal) }, Probes: true})
+		srv = &http.Server{Addr: cfg.HTTPAddr, Handler: router, ReadHeaderTimeout: 10 * time.Second}
+		go func() { serveErr <- srv.ListenAndServe() }()
+		logger.Info("worker probes listening", "addr", cfg.HTTPAddr)
+	}
 	if *apiRole {
 		if cfg.AdminKey == "" {
 			logger.Warn("HOOKFLOW_ADMIN_KEY is not set: creating accounts is disabled")
@@ -174,7 +188,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			Retrier: dispatch.Retrier{Client: temporal}, Checker: dispatch.FulfilmentChecker{Client: temporal},
 			URLs: guard, AdminKey: cfg.AdminKey,
 			Ready:   func(ctx context.Context) error { return ready(ctx, db, temporal) },
-			Metrics: promhttp.Handler(),
+			Metrics: m.Handler(),
 		})
 		srv = &http.Server{Addr: cfg.HTTPAddr, Handler: router, ReadHeaderTimeout: 10 * time.Second}
 		go func() { serveErr <- srv.ListenAndServe() }()
