@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"time"
+	"unicode/utf8"
 )
 
 // Event limits.
@@ -45,6 +46,12 @@ func (in *EventInput) Validate() error {
 		if len(v) > MaxEntityFieldLength || hasControl(v) {
 			return Invalid(field, "must be at most %d characters without control characters", MaxEntityFieldLength)
 		}
+	}
+	if !storableJSON(in.Data) {
+		return Invalid("data", "must be UTF-8 JSON without \\u0000")
+	}
+	if !storableJSON(in.Changes) {
+		return Invalid("changes", "must be UTF-8 JSON without \\u0000")
 	}
 	if isNull(in.Data) {
 		in.Data = json.RawMessage(`{}`)
@@ -104,6 +111,29 @@ func RenderPayload(e Event) ([]byte, error) {
 
 // TestEventType is the event type of deliveries sent with "Send test".
 const TestEventType = "webhook.test"
+
+// storableJSON reports whether PostgreSQL's jsonb can hold raw: valid UTF-8, and no
+// \u0000 escape (an escape is one preceded by an even number of backslashes).
+func storableJSON(raw json.RawMessage) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	for i := bytes.Index(raw, []byte(`\u0000`)); i >= 0; {
+		backslashes := 0
+		for j := i - 1; j >= 0 && raw[j] == '\\'; j-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return false
+		}
+		next := bytes.Index(raw[i+1:], []byte(`\u0000`))
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	return true
+}
 
 func isNull(raw json.RawMessage) bool {
 	t := bytes.TrimSpace(raw)

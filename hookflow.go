@@ -209,6 +209,9 @@ type AttemptRecord struct {
 	// 200); FulfilmentIssues flags it (every attempt failed).
 	CompleteFulfilment bool
 	FulfilmentIssues   bool
+	// DisableSubscription turns the subscription off (the endpoint answered 410 Gone),
+	// recording why.
+	DisableSubscription bool
 }
 
 // AccountService manages accounts and their API keys.

@@ -3,8 +3,10 @@ package hookflow
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Subscription limits and defaults.
@@ -137,12 +139,12 @@ func (s *Subscription) Validate() error {
 		return Invalid("campaign_ids", "at most %d entries", MaxCampaignIDs)
 	}
 	for _, id := range s.CampaignIDs {
-		if strings.TrimSpace(id) == "" || len(id) > MaxCampaignIDLength || hasControl(id) {
+		if strings.TrimSpace(id) == "" || utf8.RuneCountInString(id) > MaxCampaignIDLength || hasControl(id) {
 			return Invalid("campaign_ids", "entries must be non-empty strings of at most %d characters", MaxCampaignIDLength)
 		}
 	}
-	if len(s.Description) > MaxDescriptionLength {
-		return Invalid("description", "at most %d characters", MaxDescriptionLength)
+	if utf8.RuneCountInString(s.Description) > MaxDescriptionLength || !ValidText(s.Description) {
+		return Invalid("description", "at most %d characters of text", MaxDescriptionLength)
 	}
 	if s.Timeout < MinTimeoutSeconds || s.Timeout > MaxTimeoutSeconds {
 		return Invalid("timeout", "must be between %d and %d seconds", MinTimeoutSeconds, MaxTimeoutSeconds)
@@ -160,7 +162,7 @@ func (s *Subscription) Validate() error {
 		if reservedHeader(name) {
 			return Invalid("headers", "%q is set by hookflow and cannot be overridden", name)
 		}
-		if len(value) > MaxHeaderValueLength || strings.ContainsAny(value, "\r\n\x00") {
+		if utf8.RuneCountInString(value) > MaxHeaderValueLength || hasControl(value) {
 			return Invalid("headers", "the value of %q must be at most %d characters without line breaks", name, MaxHeaderValueLength)
 		}
 	}
@@ -196,13 +198,9 @@ func ValidateEndpointURL(field, raw string) error {
 		return Invalid(field, "must not contain a fragment")
 	}
 	if p := u.Port(); p != "" {
-		for _, c := range p {
-			if c < '0' || c > '9' {
-				return Invalid(field, "has an invalid port")
-			}
-		}
-		if len(p) > 5 || p == "0" {
-			return Invalid(field, "has an invalid port")
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 || p[0] == '0' {
+			return Invalid(field, "has an invalid port (1–65535)")
 		}
 	}
 	return nil
@@ -312,7 +310,17 @@ func reservedHeader(name string) bool {
 	return false
 }
 
+// ValidText reports whether s is UTF-8 without NUL, which PostgreSQL text cannot hold.
+func ValidText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// hasControl reports control characters, and invalid UTF-8 as well: neither belongs in
+// names, ids or header values.
 func hasControl(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
 	for _, c := range s {
 		if c < 0x20 || c == 0x7f {
 			return true

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,7 +42,14 @@ type SendInput struct {
 type SendResult struct {
 	Attempt hookflow.Attempt
 	Skipped string
+	// RetryAfter is how long a 429 or 503 answer asked the sender to wait (0 if it did
+	// not say), capped at MaxRetryAfter.
+	RetryAfter time.Duration
 }
+
+// MaxRetryAfter caps how long an endpoint's Retry-After can push a retry back, so a
+// hostile or mistaken header cannot park a delivery for months.
+const MaxRetryAfter = 24 * time.Hour
 
 // Send makes one attempt: it signs the stored payload and POSTs it. Every HTTP outcome,
 // including timeouts and refused connections, is returned as data, so Temporal never
@@ -54,23 +63,24 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error)
 	if req.Skip != "" {
 		return SendResult{Skipped: req.Skip}, nil
 	}
-	attempt := a.post(ctx, req)
+	attempt, retryAfter := a.post(ctx, req)
 	attempt.Number, attempt.Trigger = in.Number, in.Trigger
 	if a.Metrics != nil {
 		a.Metrics.ObserveAttempt(attempt)
 	}
 	a.logger().Info("attempt", "delivery_id", in.DeliveryID, "event_id", req.MessageID, "attempt", in.Number,
 		"response_code", attempt.ResponseCode, "duration_ms", attempt.DurationMS, "error", attempt.Error)
-	return SendResult{Attempt: attempt}, nil
+	return SendResult{Attempt: attempt, RetryAfter: retryAfter}, nil
 }
 
-func (a *Activities) post(ctx context.Context, req hookflow.SendRequest) hookflow.Attempt {
+func (a *Activities) post(ctx context.Context, req hookflow.SendRequest) (hookflow.Attempt, time.Duration) {
 	started := a.now()
 	attempt := hookflow.Attempt{StartedAt: started}
-	finish := func(errText string) hookflow.Attempt {
+	var retryAfter time.Duration
+	finish := func(errText string) (hookflow.Attempt, time.Duration) {
 		attempt.DurationMS = time.Since(started).Milliseconds()
 		attempt.Error = hookflow.Truncate(errText, hookflow.MaxErrorChars)
-		return attempt
+		return attempt, retryAfter
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
@@ -99,6 +109,9 @@ func (a *Activities) post(ctx context.Context, req hookflow.SendRequest) hookflo
 	attempt.ResponseBody = hookflow.Truncate(string(bytes.ToValidUTF8(excerpt, []byte("\uFFFD"))), hookflow.MaxResponseBodyChars)
 	if readErr == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, responseDrainBytes))
+	}
+	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+		retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), a.now())
 	}
 	if code < 200 || code > 299 {
 		return finish(fmt.Sprintf("endpoint answered %d %s", code, http.StatusText(code)))
@@ -134,6 +147,26 @@ func describeSendError(err error, timeout time.Duration) string {
 		return "TLS: the endpoint did not answer with TLS (is it http rather than https?)"
 	}
 	return unwrapURLError(err)
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if at, err := http.ParseTime(v); err == nil {
+		d = at.Sub(now)
+	}
+	return min(max(d, 0), MaxRetryAfter)
 }
 
 func isTimeout(err error) bool {

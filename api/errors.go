@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -62,8 +63,14 @@ func writeError(c *gin.Context, err error) {
 // decodeJSON reads a JSON object body of at most limit bytes into v, strictly: unknown
 // fields, wrong types and trailing data are errors that name what is wrong.
 func decodeJSON(c *gin.Context, limit int64, v any) error {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
-	dec := json.NewDecoder(c.Request.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	if err != nil {
+		return decodeError(err, limit)
+	}
+	if trimmed := bytes.TrimSpace(body); bytes.Equal(trimmed, []byte("null")) {
+		return hookflow.Errorf(hookflow.EMALFORMED, "request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err, limit)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -18,7 +19,7 @@ type EventHandler struct {
 // Create answers 202 once the event and its deliveries are committed.
 func (h *EventHandler) Create(c *gin.Context) {
 	key := c.GetHeader("Idempotency-Key")
-	if len(key) > hookflow.MaxIdempotencyKeyChars || strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if len(key) > hookflow.MaxIdempotencyKeyChars || !utf8.ValidString(key) || strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		writeError(c, hookflow.Invalid("Idempotency-Key", "must be at most %d printable characters", hookflow.MaxIdempotencyKeyChars))
 		return
 	}
@@ -63,6 +64,10 @@ func (h *DeliveryHandler) List(c *gin.Context) {
 		EventType:      c.Query("event_type"),
 		EventID:        c.Query("event_id"),
 		Cursor:         c.Query("cursor"),
+	}
+	if f.EventType != "" && !hookflow.ValidEventType(f.EventType) {
+		writeError(c, hookflow.Invalid("event_type", "is not an event type"))
+		return
 	}
 	if raw := c.Query("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)

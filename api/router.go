@@ -44,6 +44,8 @@ type Deps struct {
 	Extra func(*gin.Engine)
 	// Middleware runs before every route (metrics, rate limits).
 	Middleware []gin.HandlerFunc
+	// IngestLimiter bounds each account's event rate; nil is unlimited.
+	IngestLimiter *IngestLimiter
 	// Probes serves only /healthz, /readyz and /metrics (a worker without the API).
 	Probes bool
 }
@@ -86,7 +88,7 @@ func NewRouter(d Deps) *gin.Engine {
 	acc.POST("/subscriptions/:id/test", subs.Test)
 
 	events := &EventHandler{events: d.Events}
-	acc.POST("/events", events.Create)
+	acc.POST("/events", limitIngest(d.IngestLimiter), events.Create)
 	acc.GET("/events/:id", events.Get)
 
 	deliveries := &DeliveryHandler{deliveries: d.Deliveries, retrier: d.Retrier}

@@ -29,7 +29,7 @@ type Config struct {
 	DispatchSweepInterval   time.Duration   `env:"HOOKFLOW_DISPATCH_SWEEP_INTERVAL" envDefault:"5s"`
 	ShutdownTimeout         time.Duration   `env:"HOOKFLOW_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	LogLevel                string          `env:"HOOKFLOW_LOG_LEVEL" envDefault:"info"`
-	IngestRatePerSecond     float64         `env:"HOOKFLOW_INGEST_RATE_PER_SECOND" envDefault:"0"`
+	IngestRatePerSecond     float64         `env:"HOOKFLOW_INGEST_RATE_PER_SECOND" envDefault:"1000"`
 }
 
 // FulfilmentRetries is the number of waits in the fulfilment retry schedule.

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
@@ -27,8 +28,8 @@ func (s *DB) CreateAccount(ctx context.Context, name string) (hookflow.NewAccoun
 	if name == "" {
 		return hookflow.NewAccount{}, hookflow.Invalid("name", "is required")
 	}
-	if len(name) > 200 {
-		return hookflow.NewAccount{}, hookflow.Invalid("name", "at most 200 characters")
+	if utf8.RuneCountInString(name) > 200 || !hookflow.ValidText(name) {
+		return hookflow.NewAccount{}, hookflow.Invalid("name", "at most 200 characters of text")
 	}
 	acc := hookflow.Account{ID: uuid.NewString(), Name: name, CreatedAt: s.Now()}
 	keyID, secret, key := newAPIKey()

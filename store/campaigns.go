@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
@@ -18,8 +19,8 @@ func (s *DB) CreateCampaign(ctx context.Context, accountID, name, secret string)
 	if name == "" {
 		return hookflow.Campaign{}, hookflow.Invalid("name", "is required")
 	}
-	if len(name) > 200 {
-		return hookflow.Campaign{}, hookflow.Invalid("name", "at most 200 characters")
+	if utf8.RuneCountInString(name) > 200 || !hookflow.ValidText(name) {
+		return hookflow.Campaign{}, hookflow.Invalid("name", "at most 200 characters of text")
 	}
 	c := hookflow.Campaign{ID: uuid.NewString(), AccountID: accountID, Name: name, SecretKey: secret,
 		Webhooks: []hookflow.CampaignWebhook{}, CreatedAt: s.Now()}

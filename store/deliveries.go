@@ -194,6 +194,11 @@ func decodeCursor(c string) (time.Time, string, error) {
 	if err != nil {
 		return time.Time{}, "", err
 	}
+	// Cursors come from rows, which are never older than 2000 or beyond 3000; anything
+	// else was not made by this listing (and PostgreSQL could not compare it).
+	if at := time.UnixMicro(n); at.Year() < 2000 || at.Year() > 3000 {
+		return time.Time{}, "", errors.New("bad cursor")
+	}
 	return time.UnixMicro(n).UTC(), id, nil
 }
 

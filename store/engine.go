@@ -159,6 +159,14 @@ func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) erro
 		if err != nil {
 			return err
 		}
+		if rec.DisableSubscription {
+			_, err = tx.ExecContext(ctx, `UPDATE subscriptions SET active = false, disabled_reason = $2, updated_at = $3
+				WHERE id = (SELECT subscription_id FROM deliveries WHERE id = $1) AND active`,
+				rec.DeliveryID, "the endpoint answered 410 Gone at "+a.StartedAt.UTC().Format(time.RFC3339), s.Now())
+			if err != nil {
+				return err
+			}
+		}
 		switch {
 		case rec.CompleteFulfilment:
 			_, err = tx.ExecContext(ctx, `UPDATE fulfilments SET status = 'completed', date_paid = $2,

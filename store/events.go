@@ -107,8 +107,12 @@ func repeatedIngest(ctx context.Context, tx *sqlx.Tx, accountID, key string, req
 	}
 	out := hookflow.Ingested{EventID: first.ID, Deliveries: []hookflow.IngestedDelivery{}}
 	err = tx.SelectContext(ctx, &out.Deliveries, `SELECT id, COALESCE(subscription_id::text, '') AS subscription_id,
-		COALESCE(campaign_webhook_id::text, '') AS campaign_webhook_id, status FROM deliveries
-		WHERE event_id = $1 ORDER BY created_at, id`, first.ID)
+		COALESCE(campaign_webhook_id::text, '') AS campaign_webhook_id, status FROM deliveries d
+		WHERE event_id = $1
+		-- The order of the first answer: subscriptions, then campaign webhooks, each oldest first.
+		ORDER BY campaign_webhook_id IS NOT NULL,
+			(SELECT created_at FROM subscriptions s WHERE s.id = d.subscription_id), subscription_id,
+			(SELECT created_at FROM campaign_webhooks w WHERE w.id = d.campaign_webhook_id), campaign_webhook_id`, first.ID)
 	return out, err
 }
 

@@ -4,6 +4,7 @@ package workflows
 
 import (
 	"errors"
+	"net/http"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -131,8 +132,11 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryState, er
 		record.CompleteFulfilment = start.Fulfilment && sent.Attempt.Succeeded() && *sent.Attempt.ResponseCode == 200
 		if !sent.Attempt.Succeeded() {
 			status = hookflow.StatusFailed
-			if !single {
+			if !single && !gone(sent.Attempt) {
 				wait, more = state.Policy.RetryWait(number)
+				// An endpoint that asks for time gets it, but never sooner than the
+				// policy's own wait.
+				wait = max(wait, sent.RetryAfter)
 			}
 			if more {
 				status = hookflow.StatusRetrying
@@ -142,6 +146,8 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryState, er
 		}
 		record.Status, record.NextAttemptAt = status, next
 		record.FulfilmentIssues = start.Fulfilment && status == hookflow.StatusFailed
+		// 410 Gone means the endpoint will never accept again: stop sending to it.
+		record.DisableSubscription = gone(sent.Attempt)
 		if err := workflow.ExecuteLocalActivity(storeCtx, a.Record, record).Get(ctx, nil); err != nil {
 			return state, err
 		}
@@ -168,6 +174,10 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryState, er
 		selector.Select(ctx)
 		cancelTimer()
 	}
+}
+
+func gone(a hookflow.Attempt) bool {
+	return a.ResponseCode != nil && *a.ResponseCode == http.StatusGone
 }
 
 func upsertStatus(ctx workflow.Context, status hookflow.Status) error {

@@ -51,22 +51,7 @@ func (s *DeliverySuite) givenStart(start activities.StartResult) {
 // givenCodes makes the n-th attempt answer codes[n-1] and records what the workflow
 // writes.
 func (s *DeliverySuite) givenCodes(codes ...int) {
-	s.env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.SendInput) (activities.SendResult, error) {
-			code := codes[len(s.sends)]
-			s.sends = append(s.sends, s.env.Now().Sub(s.start))
-			s.trigger = append(s.trigger, in.Trigger)
-			att := hookflow.Attempt{Number: in.Number, Trigger: in.Trigger, StartedAt: s.env.Now(), ResponseCode: &code}
-			if code >= 300 {
-				att.Error = "endpoint answered"
-			}
-			return activities.SendResult{Attempt: att}, nil
-		})
-	s.env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, rec hookflow.AttemptRecord) error {
-			s.records = append(s.records, rec)
-			return nil
-		})
+	s.givenAnswers(codes, make([]time.Duration, len(codes)))
 }
 
 func (s *DeliverySuite) run() workflows.DeliveryState {

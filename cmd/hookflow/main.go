@@ -186,7 +186,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		router := api.NewRouter(api.Deps{
 			Accounts: db, Subscriptions: db, Events: db, Deliveries: db, Campaigns: db, Fulfilments: db,
 			Retrier: dispatch.Retrier{Client: temporal}, Checker: dispatch.FulfilmentChecker{Client: temporal},
-			URLs: guard, AdminKey: cfg.AdminKey,
+			URLs: guard, AdminKey: cfg.AdminKey, IngestLimiter: api.NewIngestLimiter(cfg.IngestRatePerSecond),
 			Ready:   func(ctx context.Context) error { return ready(ctx, db, temporal) },
 			Metrics: m.Handler(),
 		})
