@@ -11,7 +11,7 @@ TEMPORAL_CACHE := $(HOME)/.cache/hookflow/temporal-cli-$(TEMPORAL_CLI)
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test bench build lint temporal clean
+.PHONY: run test bench build lint fuzz temporal clean
 
 build:
 	$(GO) build -o $(HOOKFLOW) ./cmd/hookflow
@@ -29,11 +29,20 @@ $(TEMPORAL): tools/temporal/go.mod tools/temporal/go.sum
 run: build $(TEMPORAL)
 	./scripts/run.sh
 
-test: $(TEMPORAL)
+test: $(TEMPORAL) lint
 	./scripts/ensure-postgres.sh
 	./scripts/ensure-chromium.sh
-	$(GO) vet ./...
 	$(GO) test -p 2 -count=1 -timeout 30m ./...
+	$(MAKE) fuzz
+
+# Each fuzz target runs briefly on top of its seed corpus (which every `go test` runs).
+FUZZTIME ?= 5s
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzMatchEventType$$' -fuzztime=$(FUZZTIME) .
+	$(GO) test -run='^$$' -fuzz='^FuzzSubscriptionValidate$$' -fuzztime=$(FUZZTIME) .
+	$(GO) test -run='^$$' -fuzz='^FuzzEventInput$$' -fuzztime=$(FUZZTIME) .
+	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=200x ./signing
+	$(GO) test -run='^$$' -fuzz='^FuzzForbidden$$' -fuzztime=$(FUZZTIME) ./egress
 
 bench: build $(TEMPORAL)
 	./scripts/ensure-postgres.sh
@@ -42,8 +51,8 @@ bench: build $(TEMPORAL)
 lint:
 	gofmt -l . | (! grep .)
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
-	$(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@latest ./...
+	$(GO) tool staticcheck ./...
+	$(GO) tool workflowcheck ./...
 
 clean:
 	rm -rf $(BIN) .data

@@ -243,10 +243,10 @@ func ready(ctx context.Context, db *store.DB, c client.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := db.Ping(ctx); err != nil {
-		return errors.New("PostgreSQL is not reachable")
+		return errors.New("the PostgreSQL server is not reachable")
 	}
 	if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		return errors.New("Temporal is not reachable")
+		return errors.New("the Temporal server is not reachable")
 	}
 	return nil
 }
