@@ -186,6 +186,9 @@ type DeliveryState struct {
 // or a rotated secret applies to the next attempt.
 type SendRequest struct {
 	DeliveryID string
+	// SubscriptionID or CampaignWebhookID names where it goes (for logs).
+	SubscriptionID    string
+	CampaignWebhookID string
 	// MessageID is the webhook-id header: the event id, the same on every attempt.
 	MessageID string
 	URL       string

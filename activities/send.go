@@ -68,7 +68,8 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error)
 	if a.Metrics != nil {
 		a.Metrics.ObserveAttempt(attempt)
 	}
-	a.logger().Info("attempt", "delivery_id", in.DeliveryID, "event_id", req.MessageID, "attempt", in.Number,
+	a.logger().Info("attempt", "delivery_id", in.DeliveryID, "event_id", req.MessageID,
+		"subscription_id", req.SubscriptionID, "campaign_webhook_id", req.CampaignWebhookID, "attempt", in.Number,
 		"response_code", attempt.ResponseCode, "duration_ms", attempt.DurationMS, "error", attempt.Error)
 	return SendResult{Attempt: attempt, RetryAfter: retryAfter}, nil
 }

@@ -247,6 +247,20 @@ func TestSignedPayloadAndFanOutWithFilters(t *testing.T) {
 	if string(d.Payload) != string(firstReq.Body) {
 		t.Errorf("the record's payload differs from what was sent:\n%s\n%s", d.Payload, firstReq.Body)
 	}
+
+	// The process logged every attempt with its ids, and never a key or a secret.
+	logs := app.logs.Tail(1 << 30)
+	if !strings.Contains(logs, first.Deliveries[0].ID) || !strings.Contains(logs, subs["all-promoter"].ID) {
+		t.Errorf("attempt logs lack the delivery or subscription id")
+	}
+	for name, sub := range subs {
+		if strings.Contains(logs, sub.SecretKey) || strings.Contains(logs, sub.SecretKey[len("whsec_"):]) {
+			t.Errorf("the log contains the secret of %s", name)
+		}
+	}
+	if strings.Contains(logs, key) || strings.Contains(logs, adminKey) {
+		t.Errorf("the log contains an API key")
+	}
 }
 
 func TestIdempotentIngest(t *testing.T) {

@@ -80,11 +80,12 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 		EventID        string         `db:"event_id"`
 		Payload        string         `db:"payload"`
 		SubscriptionID sql.NullString `db:"subscription_id"`
+		HookID         sql.NullString `db:"campaign_webhook_id"`
 		HookURL        sql.NullString `db:"hook_url"`
 		HookRemoved    bool           `db:"hook_removed"`
 		CampaignSecret sql.NullString `db:"campaign_secret"`
 	}
-	err := s.db.GetContext(ctx, &target, `SELECT d.event_id, d.payload, d.subscription_id, w.url AS hook_url,
+	err := s.db.GetContext(ctx, &target, `SELECT d.event_id, d.payload, d.subscription_id, d.campaign_webhook_id, w.url AS hook_url,
 		(w.removed_at IS NOT NULL) AS hook_removed, c.secret_key AS campaign_secret
 		FROM deliveries d
 		LEFT JOIN campaign_webhooks w ON w.id = d.campaign_webhook_id
@@ -96,7 +97,8 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 	if err != nil {
 		return hookflow.SendRequest{}, wrap(err)
 	}
-	req := hookflow.SendRequest{DeliveryID: deliveryID, MessageID: target.EventID, Payload: []byte(target.Payload)}
+	req := hookflow.SendRequest{DeliveryID: deliveryID, MessageID: target.EventID, Payload: []byte(target.Payload),
+		SubscriptionID: target.SubscriptionID.String, CampaignWebhookID: target.HookID.String}
 	if !target.SubscriptionID.Valid {
 		req.URL, req.Headers, req.Timeout = target.HookURL.String, map[string]string{}, campaignWebhookTimeout
 		req.Secrets = []string{target.CampaignSecret.String}
