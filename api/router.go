@@ -72,6 +72,7 @@ func NewRouter(d Deps) *gin.Engine {
 	if d.Probes {
 		return r
 	}
+	registerOpenAPI(r)
 	v1 := r.Group("/v1")
 	admin := v1.Group("", requireAdmin(d.AdminKey))
 	accounts := &AccountHandler{accounts: d.Accounts}

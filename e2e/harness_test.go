@@ -6,13 +6,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -22,11 +22,15 @@ import (
 	"github.com/jmoiron/sqlx"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/hookflow/hookflow/api/openapitest"
 	"github.com/hookflow/hookflow/store/storetest"
 	"github.com/hookflow/hookflow/temporaltest"
 )
 
 const adminKey = "e2e-admin-key-0123456789"
+
+// apiDoc checks exchanges against the served OpenAPI document.
+var apiDoc = sync.OnceValues(openapitest.New)
 
 var (
 	binary    string // the hookflow binary under test
@@ -66,6 +70,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer temporal.Stop()
+	defer writeReliabilityReport()
 	return m.Run()
 }
 
@@ -206,17 +211,21 @@ func (r Response) JSON(t *testing.T, v any) {
 // Do calls the API with the key; body is marshalled unless it is a string or nil.
 func (a *App) Do(method, path, key string, body any, headers ...string) Response {
 	a.t.Helper()
-	var reader io.Reader
+	var reqBody []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		reader = strings.NewReader(b)
+		reqBody = []byte(b)
 	default:
 		raw, err := json.Marshal(b)
 		if err != nil {
 			a.t.Fatal(err)
 		}
-		reader = bytes.NewReader(raw)
+		reqBody = raw
+	}
+	var reader io.Reader
+	if reqBody != nil {
+		reader = bytes.NewReader(reqBody)
 	}
 	req, err := http.NewRequest(method, a.URL+path, reader)
 	if err != nil {
@@ -238,6 +247,16 @@ func (a *App) Do(method, path, key string, body any, headers ...string) Response
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	// Every exchange is checked against the OpenAPI document: a request the document
+	// would reject (when the server accepted it) or an answer it does not describe fails.
+	checker, err := apiDoc()
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if err := checker.Check(method, a.URL+path, req.Header, reqBody, resp.StatusCode, resp.Header, raw); err != nil &&
+		!errors.Is(err, openapitest.ErrNotDocumented) {
+		a.t.Errorf("OpenAPI: %s %s: %v", method, path, err)
+	}
 	return Response{Status: resp.StatusCode, Body: raw, Header: resp.Header}
 }
 
