@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 	temporallog "go.temporal.io/sdk/log"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/hookflow/hookflow/egress"
 	"github.com/hookflow/hookflow/metrics"
 	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/web"
 	"github.com/hookflow/hookflow/worker"
 )
 
@@ -187,8 +189,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			Accounts: db, Subscriptions: db, Events: db, Deliveries: db, Campaigns: db, Fulfilments: db,
 			Retrier: dispatch.Retrier{Client: temporal}, Checker: dispatch.FulfilmentChecker{Client: temporal},
 			URLs: guard, AdminKey: cfg.AdminKey, IngestLimiter: api.NewIngestLimiter(cfg.IngestRatePerSecond),
-			Ready:   func(ctx context.Context) error { return ready(ctx, db, temporal) },
-			Metrics: m.Handler(),
+			Ready:      func(ctx context.Context) error { return ready(ctx, db, temporal) },
+			Metrics:    m.Handler(),
+			Middleware: []gin.HandlerFunc{api.RequestLog(logger)},
+			Extra: func(r *gin.Engine) {
+				web.Register(r, web.Deps{Accounts: db, Subscriptions: db, Deliveries: db, Fulfilments: db,
+					Sessions: db, Retrier: dispatch.Retrier{Client: temporal}, URLs: guard,
+					TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.TemporalNamespace})
+			},
 		})
 		srv = &http.Server{Addr: cfg.HTTPAddr, Handler: router, ReadHeaderTimeout: 10 * time.Second}
 		go func() { serveErr <- srv.ListenAndServe() }()

@@ -1,0 +1,473 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// browserWait bounds every wait for the page, generous for a shared 2-core machine.
+const browserWait = 30 * time.Second
+
+// TestBrowser drives the dashboard in a real headless Chromium against a real hookflow,
+// Temporal and PostgreSQL. One hookflow serves every case; each case has its own account
+// and, for the browser cases, its own fresh browser profile. The retry unit is an hour so
+// a failing delivery stays "retrying" until the person presses Retry.
+func TestBrowser(t *testing.T) {
+	t.Parallel()
+	app := startApp(t, AppOptions{Env: []string{"HOOKFLOW_RETRY_UNIT=1h"}})
+
+	t.Run("SignInCreateSubscriptionAndSendTest", func(t *testing.T) { browserSignInCreateAndSendTest(t, app) })
+	t.Run("RetryFailingDelivery", func(t *testing.T) { browserRetryFailingDelivery(t, app) })
+	t.Run("FormErrorBesideFieldCreatesNothing", func(t *testing.T) { browserFormError(t, app) })
+	t.Run("Fulfilments", func(t *testing.T) { browserFulfilments(t, app) })
+	t.Run("FormWithoutCSRFTokenIsRefused", func(t *testing.T) { dashboardCSRF(t, app) })
+	t.Run("OtherAccountsPagesAreNotFound", func(t *testing.T) { dashboardOtherAccount(t, app) })
+}
+
+func browserSignInCreateAndSendTest(t *testing.T, app *App) {
+	key := app.NewAccount("Acme Referrals")
+	rcv := newReceiver(t, always(http.StatusOK))
+	tab := openBrowser(t)
+
+	// A signed-out visit lands on the sign-in form.
+	tab.navigate(app.URL + "/")
+	tab.waitFor(`location.pathname === "/login" && !!document.querySelector("#api_key")`)
+	tab.screenshot("signin.png")
+
+	tab.do(chromedp.SendKeys(chromedp.ID("api_key"), "hfk_0123456789abcdef_not-the-key"),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)))
+	tab.waitText("#api_key-error", "not valid")
+
+	tab.do(chromedp.SendKeys(chromedp.ID("api_key"), key), chromedp.Click(chromedp.CSS(`button[type=submit]`)))
+	tab.waitText("h1", "Subscriptions")
+	tab.waitText("main", "No subscriptions yet")
+
+	tab.do(chromedp.Click(chromedp.CSS(`a[href="/subscriptions/new"]`)))
+	tab.waitFor(`!!document.querySelector("#url")`)
+	endpoint := rcv.URL + "/hooks"
+	tab.do(
+		chromedp.SendKeys(chromedp.ID("url"), endpoint),
+		chromedp.SetValue(chromedp.ID("event_types"), "webhook.test, promoter.*"),
+		chromedp.SetValue(chromedp.ID("description"), "Local receiver"),
+		chromedp.SetValue(chromedp.ID("headers"), "X-Team: growth"),
+		chromedp.Click(chromedp.CSS(`form.form button[type=submit]`)),
+	)
+	tab.waitText(".flash-notice", "Subscription created.")
+	tab.waitText("h1", endpoint)
+
+	tab.do(chromedp.Click(chromedp.ID("send-test")))
+	tab.waitText(".flash-notice", "Test delivery queued")
+	// No reload from the test: the page refreshes itself while the delivery is in flight.
+	tab.waitText(".deliveries-table .badge", "delivered")
+	tab.screenshot("subscription.png")
+
+	reqs := rcv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("receiver got %d requests, want the one test delivery", len(reqs))
+	}
+	var payload struct {
+		EventType string         `json:"event_type"`
+		Data      map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(reqs[0].Body, &payload); err != nil || payload.EventType != "webhook.test" || payload.Data["test"] != true {
+		t.Errorf("test delivery payload: %s (%v)", reqs[0].Body, err)
+	}
+	if got := reqs[0].Header.Get("X-Team"); got != "growth" {
+		t.Errorf("custom header X-Team = %q, want growth", got)
+	}
+
+	// A second, paused subscription shows what the list looks like with more than one.
+	app.Subscribe(key, rcv.URL+"/promoters", map[string]any{"event_types": []string{"promoter.*", "reward_created"},
+		"active": false, "description": "Paused during the CRM migration", "max_retries": 5})
+	tab.do(chromedp.Click(chromedp.CSS(`.mainnav a[href="/"]`)))
+	tab.waitFor(`document.querySelectorAll("table.list tbody tr").length === 2`)
+	tab.waitText("table.list", "disabled")
+	tab.screenshot("subscriptions.png")
+}
+
+func browserRetryFailingDelivery(t *testing.T, app *App) {
+	key := app.NewAccount("Acme Referrals")
+	rcv := newReceiver(t, always(http.StatusInternalServerError))
+	app.Subscribe(key, rcv.URL+"/leads", map[string]any{"event_types": []string{"lead.*"}, "max_retries": 5,
+		"description": "CRM sync"})
+	out := app.Publish(key, map[string]any{"event_type": "lead.created", "action": "created", "entity_type": "lead",
+		"entity_id": "L-1042", "data": map[string]any{"email": "sam@example.com", "source": "spring-campaign"}})
+	if len(out.Deliveries) != 1 {
+		t.Fatalf("ingest answer: %+v", out)
+	}
+	id := out.Deliveries[0].ID
+	app.WaitDelivery(key, id, browserWait, func(d Delivery) bool { return d.Status == "retrying" && d.Attempts == 1 })
+
+	tab := openBrowser(t)
+	tab.signIn(app, key)
+	tab.navigate(app.URL + "/deliveries/" + id)
+	tab.waitText("#delivery-status", "retrying")
+	tab.waitFor(`document.querySelectorAll("table.attempts tbody tr").length === 1`)
+	tab.waitText("table.attempts", "500")
+	tab.waitText("main", "endpoint answered 500")
+	tab.screenshot("delivery-retrying.png")
+
+	rcv.SetScript(always(http.StatusOK))
+	tab.do(chromedp.Click(chromedp.ID("retry")))
+	tab.waitText(".flash-notice", "Retry requested")
+	tab.waitText("#delivery-status", "delivered")
+	tab.waitFor(`document.querySelectorAll("table.attempts tbody tr").length === 2`)
+	tab.waitText("table.attempts tbody tr:nth-child(2)", "manual")
+	tab.waitText("table.attempts tbody tr:nth-child(2)", "200")
+	tab.waitFor(`!document.querySelector("#retry")`)
+	tab.screenshot("delivery-delivered.png")
+
+	d := app.Delivery(key, id)
+	if d.Status != "delivered" || d.Attempts != 2 || len(d.AttemptLog) != 2 || d.AttemptLog[1].Trigger != "manual" {
+		t.Errorf("after the retry: status %s, attempts %d, log %+v", d.Status, d.Attempts, d.AttemptLog)
+	}
+}
+
+func browserFormError(t *testing.T, app *App) {
+	key := app.NewAccount("Acme Referrals")
+	tab := openBrowser(t)
+	tab.signIn(app, key)
+	tab.navigate(app.URL + "/subscriptions/new")
+	tab.waitFor(`!!document.querySelector("#url")`)
+	tab.do(
+		chromedp.SendKeys(chromedp.ID("url"), "https://hooks.example.com/referrals"),
+		chromedp.SetValue(chromedp.ID("event_types"), "lead.*, reward_created"),
+		chromedp.SetValue(chromedp.ID("timeout"), "500"),
+		chromedp.Click(chromedp.CSS(`form.form button[type=submit]`)),
+	)
+	tab.waitText("#timeout-error", "must be between 1 and 120 seconds")
+	// The error sits in the timeout field's own block, and what was typed is kept.
+	tab.waitFor(`document.querySelector("#timeout-error").closest(".field").querySelector("#timeout") !== null`)
+	tab.waitFor(`document.querySelector("#timeout").value === "500"`)
+	tab.waitFor(`document.querySelector("#url").value === "https://hooks.example.com/referrals"`)
+	tab.waitFor(`document.querySelector("#event_types").value === "lead.*, reward_created"`)
+	tab.screenshot("form-error.png")
+
+	tab.do(
+		chromedp.SetValue(chromedp.ID("url"), "ftp://x"),
+		chromedp.SetValue(chromedp.ID("timeout"), "30"),
+		chromedp.Click(chromedp.CSS(`form.form button[type=submit]`)),
+	)
+	tab.waitText("#url-error", "must be an http or https URL")
+	tab.waitFor(`!document.querySelector("#timeout-error")`)
+
+	var list struct {
+		Data []Subscription `json:"data"`
+	}
+	app.MustDo(http.StatusOK, "GET", "/v1/subscriptions", key, nil).JSON(t, &list)
+	if len(list.Data) != 0 {
+		t.Errorf("a rejected form created %d subscriptions", len(list.Data))
+	}
+}
+
+func browserFulfilments(t *testing.T, app *App) {
+	key := app.NewAccount("Acme Referrals")
+	paid := newReceiver(t, always(http.StatusOK))
+	later := newReceiver(t, always(http.StatusAccepted))
+	broken := newReceiver(t, always(http.StatusBadGateway))
+	var ids []string
+	for _, rcv := range []*Receiver{paid, later, broken} {
+		camp := app.campaign(key, map[string]string{"kind": "fulfilment", "url": rcv.URL})
+		ids = append(ids, app.fulfilment(key, camp.ID).ID)
+	}
+	app.waitFulfilment(key, ids[0], browserWait, func(f Fulfilment) bool { return f.Status == "completed" })
+	waitRequests(t, later, 1, browserWait)
+	app.waitFulfilment(key, ids[2], browserWait, func(f Fulfilment) bool { return f.HasIssues })
+
+	tab := openBrowser(t)
+	tab.signIn(app, key)
+	tab.do(chromedp.Click(chromedp.CSS(`.mainnav a[href="/fulfilments"]`)))
+	tab.waitText("h1", "Fulfilments")
+	tab.waitFor(`document.querySelectorAll("table.list tbody tr").length === 3`)
+	tab.waitText("table.list", "completed")
+	tab.waitText("table.list", "issues")
+	tab.screenshot("fulfilments.png")
+
+	tab.do(chromedp.SetValue(chromedp.ID("issues-filter"), "yes"), chromedp.Submit(chromedp.ID("issues-filter")))
+	tab.waitFor(`location.search.includes("issues=yes")`)
+	tab.waitFor(`document.querySelectorAll("table.list tbody tr").length === 1`)
+	tab.waitText("table.list", "issues")
+}
+
+func dashboardCSRF(t *testing.T, app *App) {
+	key := app.NewAccount("Acme Referrals")
+	sub := app.Subscribe(key, "http://127.0.0.1:9/hooks", nil)
+	c := signInHTTP(t, app, key)
+	page := c.get("/subscriptions/" + sub.ID)
+	if page.status != http.StatusOK || c.csrf == "" {
+		t.Fatalf("subscription page: %d, csrf %q", page.status, c.csrf)
+	}
+
+	for name, form := range map[string]url.Values{
+		"no token":    {},
+		"empty token": {"csrf": {""}},
+		"wrong token": {"csrf": {c.csrf[:len(c.csrf)-2] + "xx"}},
+	} {
+		p := c.post("/subscriptions/"+sub.ID+"/delete", form)
+		if p.status != http.StatusForbidden || !strings.Contains(p.body, "Request refused") {
+			t.Errorf("%s: status %d, want a 403 page", name, p.status)
+		}
+	}
+	p := c.post("/subscriptions/"+sub.ID+"/delete", url.Values{"csrf": {c.csrf}}, "Origin", "https://evil.example")
+	if p.status != http.StatusForbidden {
+		t.Errorf("foreign Origin with the right token: status %d, want 403", p.status)
+	}
+	app.MustDo(http.StatusOK, "GET", "/v1/subscriptions/"+sub.ID, key, nil)
+
+	p = c.post("/subscriptions/"+sub.ID+"/delete", url.Values{"csrf": {c.csrf}}, "Origin", app.URL)
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("delete with the token: status %d: %s", p.status, p.body)
+	}
+	app.MustDo(http.StatusNotFound, "GET", "/v1/subscriptions/"+sub.ID, key, nil)
+}
+
+func dashboardOtherAccount(t *testing.T, app *App) {
+	keyA := app.NewAccount("Account A")
+	keyB := app.NewAccount("Account B")
+	rcv := newReceiver(t, always(http.StatusOK))
+	subA := app.Subscribe(keyA, rcv.URL+"/a-private-endpoint", nil)
+	out := app.Publish(keyA, map[string]any{"event_type": "lead.created"})
+	deliveryA := out.Deliveries[0].ID
+	app.WaitStatus(keyA, deliveryA, "delivered", browserWait)
+
+	b := signInHTTP(t, app, keyB)
+	if home := b.get("/"); strings.Contains(home.body, "a-private-endpoint") {
+		t.Errorf("B's list shows A's subscription")
+	}
+	for _, path := range []string{"/subscriptions/" + subA.ID, "/subscriptions/" + subA.ID + "/edit",
+		"/subscriptions/" + subA.ID + "/delete", "/deliveries/" + deliveryA,
+		"/subscriptions/00000000-0000-0000-0000-000000000000", "/deliveries/not-a-uuid"} {
+		p := b.get(path)
+		if p.status != http.StatusNotFound || !strings.Contains(p.body, "Not found") {
+			t.Errorf("GET %s as B: status %d, want the 404 page", path, p.status)
+		}
+		if text := html.UnescapeString(p.body); strings.Contains(text, "a-private-endpoint") || strings.Contains(text, subA.SecretKey) {
+			t.Errorf("GET %s as B shows A's data", path)
+		}
+	}
+	for _, path := range []string{"/subscriptions/" + subA.ID + "/test", "/subscriptions/" + subA.ID + "/rotate-secret",
+		"/deliveries/" + deliveryA + "/retry"} {
+		if p := b.post(path, url.Values{"csrf": {b.csrf}}); p.status != http.StatusNotFound {
+			t.Errorf("POST %s as B: status %d, want 404", path, p.status)
+		}
+	}
+	if n := len(rcv.Requests()); n != 1 {
+		t.Errorf("A's endpoint got %d requests, want only A's own event", n)
+	}
+}
+
+// tab is one page of a headless Chromium with a profile of its own.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	t.Fatal("chromium is not installed: run scripts/ensure-chromium.sh (make test does)")
+	return ""
+}
+
+func openBrowser(t *testing.T) *tab {
+	t.Helper()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	// Cleanups run last-in first-out: the browser is gone before its profile directory
+	// is removed.
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	// The first call starts the browser. A deadline on it would close the browser when
+	// the deadline passes, so a watchdog bounds the start instead.
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(ctx, chromedp.EmulateViewport(1280, 860)) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatalf("start chromium: %v", err)
+		}
+	case <-time.After(browserWait):
+		cancel()
+		t.Fatalf("chromium did not start within %s", browserWait)
+	}
+	return &tab{t: t, ctx: ctx}
+}
+
+func (b *tab) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("browser: %v\npage: %s", err, b.pageText())
+	}
+}
+
+func (b *tab) navigate(u string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(u))
+}
+
+// waitFor polls a JavaScript condition until it holds. It polls from Go rather than in
+// the page because pages reload themselves while deliveries are in flight, which would
+// end a wait running inside the page.
+func (b *tab) waitFor(condition string) {
+	b.t.Helper()
+	deadline := time.Now().Add(browserWait)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](condition))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("the page did not reach %s within %s (last error: %v)\npage: %s", condition, browserWait, err, b.pageText())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitText waits until the first element matching selector contains text.
+func (b *tab) waitText(selector, text string) {
+	b.t.Helper()
+	sel, _ := json.Marshal(selector)
+	want, _ := json.Marshal(text)
+	b.waitFor(fmt.Sprintf(`(() => { const el = document.querySelector(%s); return !!el && el.textContent.includes(%s); })()`, sel, want))
+}
+
+func (b *tab) pageText() string {
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
+	if err != nil {
+		return fmt.Sprintf("(unreadable: %v)", err)
+	}
+	return text
+}
+
+func (b *tab) signIn(app *App, key string) {
+	b.t.Helper()
+	b.navigate(app.URL + "/login")
+	b.waitFor(`!!document.querySelector("#api_key")`)
+	b.do(chromedp.SendKeys(chromedp.ID("api_key"), key), chromedp.Click(chromedp.CSS(`button[type=submit]`)))
+	b.waitFor(`location.pathname === "/" && !!document.querySelector(".mainnav")`)
+}
+
+// screenshot saves the whole page as a PNG in the test's directory and, when
+// HOOKFLOW_SCREENSHOTS names a directory, there too under name.
+func (b *tab) screenshot(name string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.t.TempDir(), name), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	if dir := os.Getenv("HOOKFLOW_SCREENSHOTS"); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+}
+
+// dashboardClient is a cookie-keeping HTTP client for the dashboard that does not follow
+// redirects, for the checks that need no browser.
+type dashboardClient struct {
+	t    *testing.T
+	base string
+	http *http.Client
+	csrf string
+}
+
+type dashboardPage struct {
+	status int
+	body   string
+}
+
+var csrfInput = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func signInHTTP(t *testing.T, app *App, key string) *dashboardClient {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &dashboardClient{t: t, base: app.URL, http: &http.Client{Jar: jar, Timeout: browserWait,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	c.get("/login")
+	if p := c.post("/login", url.Values{"api_key": {key}, "csrf": {c.csrf}}); p.status != http.StatusSeeOther {
+		t.Fatalf("sign in: status %d: %s", p.status, p.body)
+	}
+	if p := c.get("/"); p.status != http.StatusOK {
+		t.Fatalf("home after sign-in: status %d", p.status)
+	}
+	return c
+}
+
+func (c *dashboardClient) do(req *http.Request) dashboardPage {
+	c.t.Helper()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if m := csrfInput.FindSubmatch(raw); m != nil {
+		c.csrf = string(m[1])
+	}
+	return dashboardPage{status: resp.StatusCode, body: string(raw)}
+}
+
+func (c *dashboardClient) get(path string) dashboardPage {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, c.base+path, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.do(req)
+}
+
+func (c *dashboardClient) post(path string, form url.Values, headers ...string) dashboardPage {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, c.base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return c.do(req)
+}

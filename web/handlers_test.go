@@ -1,0 +1,507 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/storetest"
+)
+
+// recordingRetrier stands in for Temporal: it notes which deliveries were asked to retry.
+type recordingRetrier struct {
+	mu  sync.Mutex
+	ids []string
+	err error
+}
+
+func (r *recordingRetrier) RetryDelivery(_ context.Context, d hookflow.Delivery) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ids = append(r.ids, d.ID)
+	return r.err
+}
+
+// allowAll is an egress policy that accepts every URL the domain accepts.
+type allowAll struct{}
+
+func (allowAll) CheckURL(context.Context, string) error { return nil }
+
+type dashboardEnv struct {
+	t       *testing.T
+	db      *store.DB
+	url     string
+	retrier *recordingRetrier
+}
+
+// newDashboard serves the dashboard, behind the real API router, on a fresh database.
+func newDashboard(t *testing.T, wrap func(*Deps)) *dashboardEnv {
+	t.Helper()
+	db := storetest.MustOpen(t)
+	e := &dashboardEnv{t: t, db: db, retrier: &recordingRetrier{}}
+	deps := Deps{Accounts: db, Subscriptions: db, Deliveries: db, Fulfilments: db, Sessions: db,
+		Retrier: e.retrier, URLs: allowAll{}, TemporalUIURL: "http://temporal.example:8233", Namespace: "prod"}
+	if wrap != nil {
+		wrap(&deps)
+	}
+	router := api.NewRouter(api.Deps{Accounts: db, Extra: func(r *gin.Engine) { Register(r, deps) }})
+	srv := httptest.NewServer(router)
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	return e
+}
+
+// browser is a cookie-keeping client that does not follow redirects, so tests see them.
+type browser struct {
+	t    *testing.T
+	base string
+	http *http.Client
+	csrf string
+}
+
+func (e *dashboardEnv) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: e.t, base: e.url, http: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type page struct {
+	status int
+	body   string
+	header http.Header
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (b *browser) do(req *http.Request) page {
+	b.t.Helper()
+	resp, err := b.http.Do(req)
+	require.NoError(b.t, err)
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if m := csrfField.FindStringSubmatch(string(raw)); m != nil {
+		b.csrf = m[1]
+	}
+	return page{status: resp.StatusCode, body: string(raw), header: resp.Header}
+}
+
+func (b *browser) get(path string) page {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, b.base+path, nil)
+	require.NoError(b.t, err)
+	return b.do(req)
+}
+
+// post sends a form; the page's CSRF token is added unless the form has one already.
+func (b *browser) post(path string, form url.Values, headers ...string) page {
+	b.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, ok := form["csrf"]; !ok {
+		form.Set("csrf", b.csrf)
+	}
+	req, err := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	require.NoError(b.t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return b.do(req)
+}
+
+func (b *browser) signIn(key string) {
+	b.t.Helper()
+	require.Equal(b.t, http.StatusOK, b.get("/login").status)
+	p := b.post("/login", url.Values{"api_key": {key}})
+	require.Equal(b.t, http.StatusSeeOther, p.status, p.body)
+	home := b.get("/")
+	require.Equal(b.t, http.StatusOK, home.status)
+}
+
+func (e *dashboardEnv) account(name string) hookflow.NewAccount {
+	acc, err := e.db.CreateAccount(context.Background(), name)
+	require.NoError(e.t, err)
+	return acc
+}
+
+func (e *dashboardEnv) subscription(accountID, rawURL string) hookflow.Subscription {
+	u := rawURL
+	sub := hookflow.NewSubscription(hookflow.SubscriptionUpdate{URL: &u})
+	sub.SecretKey = "whsec_dGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQ="
+	require.NoError(e.t, e.db.CreateSubscription(context.Background(), accountID, &sub))
+	return sub
+}
+
+func TestSignedOutPagesRedirectToLogin(t *testing.T) {
+	e := newDashboard(t, nil)
+	b := e.browser()
+	p := b.get("/")
+	assert.Equal(t, http.StatusSeeOther, p.status)
+	assert.Equal(t, "/login", p.header.Get("Location"))
+	p = b.get("/subscriptions/abc?status=failed")
+	assert.Equal(t, http.StatusSeeOther, p.status)
+	assert.Equal(t, "/login?next="+url.QueryEscape("/subscriptions/abc?status=failed"), p.header.Get("Location"))
+	p = b.post("/subscriptions", url.Values{"url": {"https://example.com"}})
+	assert.Equal(t, http.StatusSeeOther, p.status)
+	assert.Equal(t, "/login", p.header.Get("Location"))
+}
+
+func TestSignInOutAndCookie(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	b := e.browser()
+
+	login := b.get("/login")
+	assert.Contains(t, login.body, `name="api_key"`)
+	assert.Equal(t, contentSecurityPolicy, login.header.Get("Content-Security-Policy"))
+
+	wrong := b.post("/login", url.Values{"api_key": {"hfk_0123456789abcdef_nope"}})
+	assert.Equal(t, http.StatusUnauthorized, wrong.status)
+	assert.Contains(t, wrong.body, "That API key is not valid")
+	assert.NotContains(t, wrong.body, "hfk_0123456789abcdef_nope", "the key typed is not echoed back")
+
+	ok := b.post("/login", url.Values{"api_key": {acc.APIKey}, "next": {"/fulfilments"}})
+	require.Equal(t, http.StatusSeeOther, ok.status, ok.body)
+	assert.Equal(t, "/fulfilments", ok.header.Get("Location"))
+	cookie := findCookie(ok.header, sessionCookie)
+	require.NotNil(t, cookie)
+	assert.True(t, cookie.HttpOnly)
+	assert.Equal(t, http.SameSiteLaxMode, cookie.SameSite)
+	assert.False(t, cookie.Secure, "plain HTTP cannot carry a Secure cookie")
+	assert.Equal(t, int(SessionTTL.Seconds()), cookie.MaxAge)
+
+	home := b.get("/")
+	assert.Equal(t, http.StatusOK, home.status)
+	assert.Contains(t, home.body, "acme")
+	assert.Contains(t, home.body, "No subscriptions yet")
+
+	out := b.post("/logout", nil)
+	assert.Equal(t, http.StatusSeeOther, out.status)
+	assert.Equal(t, "/login", out.header.Get("Location"))
+	_, _, err := e.db.Session(context.Background(), cookie.Value)
+	assert.Equal(t, hookflow.EUNAUTHORIZED, hookflow.ErrorCode(err), "signing out ends the session server-side")
+	assert.Equal(t, http.StatusSeeOther, b.get("/").status)
+}
+
+func TestSessionCookieIsSecureBehindTLS(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	b := e.browser()
+	b.get("/login")
+	p := b.post("/login", url.Values{"api_key": {acc.APIKey}}, "X-Forwarded-Proto", "https")
+	require.Equal(t, http.StatusSeeOther, p.status)
+	cookie := findCookie(p.header, sessionCookie)
+	require.NotNil(t, cookie)
+	assert.True(t, cookie.Secure)
+}
+
+func TestLoginFormNeedsItsToken(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	b := e.browser()
+	p := b.post("/login", url.Values{"api_key": {acc.APIKey}, "csrf": {"made-up"}})
+	assert.Equal(t, http.StatusForbidden, p.status)
+	assert.Nil(t, findCookie(p.header, sessionCookie))
+}
+
+func TestFormsNeedTheSessionTokenAndOrigin(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	sub := e.subscription(acc.ID, "https://example.com/hooks")
+	b := e.browser()
+	b.signIn(acc.APIKey)
+
+	missing := b.post("/subscriptions/"+sub.ID+"/delete", url.Values{"csrf": {""}})
+	assert.Equal(t, http.StatusForbidden, missing.status)
+	assert.Contains(t, missing.body, "Request refused")
+	wrong := b.post("/subscriptions/"+sub.ID+"/delete", url.Values{"csrf": {b.csrf + "x"}})
+	assert.Equal(t, http.StatusForbidden, wrong.status)
+	foreign := b.post("/subscriptions/"+sub.ID+"/delete", nil, "Origin", "https://evil.example")
+	assert.Equal(t, http.StatusForbidden, foreign.status)
+	_, err := e.db.FindSubscription(context.Background(), acc.ID, sub.ID)
+	require.NoError(t, err, "a refused form changes nothing")
+
+	same := b.post("/subscriptions/"+sub.ID+"/delete", nil, "Origin", e.url)
+	assert.Equal(t, http.StatusSeeOther, same.status)
+	_, err = e.db.FindSubscription(context.Background(), acc.ID, sub.ID)
+	assert.Equal(t, hookflow.ENOTFOUND, hookflow.ErrorCode(err))
+}
+
+func TestCreateSubscriptionThroughTheForm(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	b := e.browser()
+	b.signIn(acc.APIKey)
+	require.Contains(t, b.get("/subscriptions/new").body, `value="*"`)
+
+	p := b.post("/subscriptions", url.Values{"url": {"https://example.com/hooks"}, "event_types": {"promoter.* lead.created"},
+		"campaign_ids": {"c1, c2"}, "description": {"primary"}, "active": {"on"}, "timeout": {"12"},
+		"max_retries": {"5"}, "headers": {"X-Team: payments\nX-Env: prod"}})
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	subs, err := e.db.ListSubscriptions(context.Background(), acc.ID)
+	require.NoError(t, err)
+	require.Len(t, subs, 1)
+	s := subs[0]
+	assert.Equal(t, "/subscriptions/"+s.ID+"?notice=created", p.header.Get("Location"))
+	assert.Equal(t, []string{"promoter.*", "lead.created"}, s.EventTypes)
+	assert.Equal(t, []string{"c1", "c2"}, s.CampaignIDs)
+	assert.Equal(t, 12, s.Timeout)
+	assert.Equal(t, 5, s.MaxRetries)
+	assert.Equal(t, map[string]string{"X-Team": "payments", "X-Env": "prod"}, s.Headers)
+	assert.True(t, strings.HasPrefix(s.SecretKey, "whsec_"))
+
+	page := b.get(p.header.Get("Location"))
+	assert.Contains(t, page.body, "Subscription created.")
+	assert.Contains(t, html.UnescapeString(page.body), s.SecretKey, "the owner can reveal the secret")
+}
+
+func TestFormErrorsShowBesideTheFieldAndKeepInput(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	b := e.browser()
+	b.signIn(acc.APIKey)
+
+	p := b.post("/subscriptions", url.Values{"url": {"https://example.com/hooks"}, "event_types": {"lead.*"},
+		"timeout": {"500"}, "max_retries": {"3"}, "headers": {"X-Team: payments"}, "description": {"keep <me>"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, p.status)
+	assert.Contains(t, p.body, `<p class="field-error" id="timeout-error">must be between 1 and 120 seconds</p>`)
+	assert.Contains(t, p.body, `value="500"`)
+	assert.Contains(t, p.body, `value="lead.*"`)
+	assert.Contains(t, p.body, "keep &lt;me&gt;")
+	assert.Contains(t, p.body, "X-Team: payments")
+
+	p = b.post("/subscriptions", url.Values{"url": {"ftp://x"}, "event_types": {"*"}, "timeout": {"30"}, "max_retries": {"3"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, p.status)
+	assert.Contains(t, p.body, `id="url-error">must be an http or https URL</p>`)
+
+	subs, err := e.db.ListSubscriptions(context.Background(), acc.ID)
+	require.NoError(t, err)
+	assert.Empty(t, subs)
+}
+
+func TestEditSubscription(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	sub := e.subscription(acc.ID, "https://example.com/hooks")
+	b := e.browser()
+	b.signIn(acc.APIKey)
+
+	edit := b.get("/subscriptions/" + sub.ID + "/edit")
+	require.Equal(t, http.StatusOK, edit.status)
+	assert.Contains(t, edit.body, `value="https://example.com/hooks"`)
+
+	bad := b.post("/subscriptions/"+sub.ID+"/edit", url.Values{"url": {"https://example.com/v2"}, "event_types": {"*"},
+		"timeout": {"30"}, "max_retries": {"11"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, bad.status)
+	assert.Contains(t, bad.body, `id="max_retries-error"`)
+	assert.Contains(t, bad.body, `value="https://example.com/v2"`)
+
+	ok := b.post("/subscriptions/"+sub.ID+"/edit", url.Values{"url": {"https://example.com/v2"}, "event_types": {"*"},
+		"timeout": {"30"}, "max_retries": {"0"}})
+	require.Equal(t, http.StatusSeeOther, ok.status, ok.body)
+	got, err := e.db.FindSubscription(context.Background(), acc.ID, sub.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "https://example.com/v2", got.URL)
+	assert.False(t, got.Active, "the unticked box turned it off")
+	assert.Equal(t, 0, got.MaxRetries)
+}
+
+func TestRotateSecretAndSendTest(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	sub := e.subscription(acc.ID, "https://example.com/hooks")
+	b := e.browser()
+	b.signIn(acc.APIKey)
+	b.get("/subscriptions/" + sub.ID)
+
+	p := b.post("/subscriptions/"+sub.ID+"/rotate-secret", nil)
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	got, err := e.db.FindSubscription(context.Background(), acc.ID, sub.ID)
+	require.NoError(t, err)
+	assert.NotEqual(t, sub.SecretKey, got.SecretKey)
+	assert.Equal(t, sub.SecretKey, got.PreviousSecretKey)
+	page := b.get(p.header.Get("Location"))
+	assert.Contains(t, html.UnescapeString(page.body), got.SecretKey)
+	assert.Contains(t, page.body, `<details class="secret" open>`)
+
+	p = b.post("/subscriptions/"+sub.ID+"/test", nil)
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	page = b.get(p.header.Get("Location"))
+	assert.Contains(t, page.body, hookflow.TestEventType)
+	assert.Contains(t, page.body, `badge-pending`)
+	assert.Contains(t, page.body, `<meta http-equiv="refresh" content="2">`, "an in-flight delivery refreshes the page")
+}
+
+func TestDeliveryPageAndRetry(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	sub := e.subscription(acc.ID, "https://example.com/hooks")
+	d, err := e.db.CreateTestDelivery(context.Background(), acc.ID, sub.ID)
+	require.NoError(t, err)
+	b := e.browser()
+	b.signIn(acc.APIKey)
+
+	p := b.get("/deliveries/" + d.ID)
+	require.Equal(t, http.StatusOK, p.status)
+	assert.Contains(t, p.body, `<meta http-equiv="refresh" content="2">`)
+	assert.Contains(t, p.body, `href="http://temporal.example:8233/namespaces/prod/workflows/delivery-`+d.ID+`"`)
+	assert.Contains(t, p.body, "&#34;test&#34;: true", "the payload is indented")
+	assert.Contains(t, p.body, `id="retry"`)
+
+	r := b.post("/deliveries/"+d.ID+"/retry", nil)
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	assert.Equal(t, "/deliveries/"+d.ID+"?notice=retry-requested&after=0", r.header.Get("Location"))
+	assert.Equal(t, []string{d.ID}, e.retrier.ids)
+
+	_, err = e.db.SQL().Exec(`UPDATE deliveries SET status = 'delivered', attempts = 1, response_code = 200 WHERE id = $1`, d.ID)
+	require.NoError(t, err)
+	p = b.get("/deliveries/" + d.ID)
+	assert.NotContains(t, p.body, `id="retry"`, "a delivered delivery has no Retry button")
+	assert.NotContains(t, p.body, `http-equiv="refresh"`)
+	conflict := b.post("/deliveries/"+d.ID+"/retry", nil)
+	assert.Equal(t, http.StatusConflict, conflict.status)
+	assert.Contains(t, conflict.body, "already delivered")
+	assert.Len(t, e.retrier.ids, 1)
+
+	e.retrier.err = &hookflow.Error{Code: hookflow.EUNAVAILABLE, Message: "the workflow service is unavailable, retry later"}
+	_, err = e.db.SQL().Exec(`UPDATE deliveries SET status = 'failed' WHERE id = $1`, d.ID)
+	require.NoError(t, err)
+	down := b.post("/deliveries/"+d.ID+"/retry", nil)
+	assert.Equal(t, http.StatusServiceUnavailable, down.status)
+	assert.Contains(t, down.body, "the workflow service is unavailable")
+}
+
+func TestAnotherAccountsIDsAreNotFound(t *testing.T) {
+	e := newDashboard(t, nil)
+	a := e.account("a")
+	bAcc := e.account("b")
+	sub := e.subscription(a.ID, "https://a.example/private-endpoint")
+	d, err := e.db.CreateTestDelivery(context.Background(), a.ID, sub.ID)
+	require.NoError(t, err)
+
+	b := e.browser()
+	b.signIn(bAcc.APIKey)
+	for _, path := range []string{"/subscriptions/" + sub.ID, "/subscriptions/" + sub.ID + "/edit",
+		"/subscriptions/" + sub.ID + "/delete", "/deliveries/" + d.ID, "/subscriptions/not-a-uuid",
+		"/deliveries/00000000-0000-0000-0000-000000000000", "/deliveries/%27%3B--", "/static/nope.css"} {
+		p := b.get(path)
+		assert.Equal(t, http.StatusNotFound, p.status, path)
+		assert.Contains(t, p.body, "belongs to another account", path)
+		assert.NotContains(t, p.body, "a.example", path)
+	}
+	for _, path := range []string{"/subscriptions/" + sub.ID + "/test", "/subscriptions/" + sub.ID + "/rotate-secret",
+		"/subscriptions/" + sub.ID + "/delete", "/deliveries/" + d.ID + "/retry"} {
+		assert.Equal(t, http.StatusNotFound, b.post(path, nil).status, path)
+	}
+	edit := b.post("/subscriptions/"+sub.ID+"/edit", url.Values{"url": {"https://b.example"}, "event_types": {"*"},
+		"timeout": {"30"}, "max_retries": {"3"}})
+	assert.Equal(t, http.StatusNotFound, edit.status)
+	edit = b.post("/subscriptions/"+sub.ID+"/edit", url.Values{"url": {"ftp://b"}, "event_types": {"*"},
+		"timeout": {"30"}, "max_retries": {"3"}})
+	assert.Equal(t, http.StatusNotFound, edit.status, "a bad form does not reveal that the id exists")
+	assert.Empty(t, e.retrier.ids)
+	got, err := e.db.FindSubscription(context.Background(), a.ID, sub.ID)
+	require.NoError(t, err)
+	assert.Equal(t, sub.SecretKey, got.SecretKey)
+}
+
+// failingSubscriptions makes listings fail the way the store fails.
+type failingSubscriptions struct {
+	hookflow.SubscriptionService
+	err error
+}
+
+func (f failingSubscriptions) ListSubscriptions(context.Context, string) ([]hookflow.Subscription, error) {
+	return nil, f.err
+}
+
+func TestDependencyErrorsArePages(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		shows  string
+	}{
+		{&hookflow.Error{Code: hookflow.EUNAVAILABLE, Message: "the database is unavailable, retry later"}, http.StatusServiceUnavailable, "the database is unavailable"},
+		{errors.New("pq: relation secret_table does not exist"), http.StatusInternalServerError, "Something went wrong"},
+	} {
+		e := newDashboard(t, func(d *Deps) { d.Subscriptions = failingSubscriptions{d.Subscriptions, tc.err} })
+		acc := e.account("acme")
+		b := e.browser()
+		b.get("/login")
+		require.Equal(t, http.StatusSeeOther, b.post("/login", url.Values{"api_key": {acc.APIKey}}).status)
+		p := b.get("/")
+		assert.Equal(t, tc.status, p.status)
+		assert.Contains(t, p.body, tc.shows)
+		assert.NotContains(t, p.body, "secret_table", "internal error text never reaches the page")
+		assert.Contains(t, p.header.Get("Content-Type"), "text/html")
+	}
+}
+
+func TestDeliveryFiltersAndPaging(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	sub := e.subscription(acc.ID, "https://example.com/hooks")
+	for i := 0; i < deliveriesPerPage+2; i++ {
+		_, err := e.db.CreateTestDelivery(context.Background(), acc.ID, sub.ID)
+		require.NoError(t, err)
+	}
+	_, err := e.db.SQL().Exec(`UPDATE deliveries SET status = 'delivered'`)
+	require.NoError(t, err)
+	b := e.browser()
+	b.signIn(acc.APIKey)
+
+	first := b.get("/subscriptions/" + sub.ID + "?status=delivered")
+	require.Equal(t, http.StatusOK, first.status)
+	assert.Equal(t, deliveriesPerPage, strings.Count(first.body, `class="badge badge-delivered"`))
+	older := regexp.MustCompile(`href="([^"]+)" class="older">Older →`).FindStringSubmatch(first.body)
+	require.NotNil(t, older, "a full page links to older deliveries")
+	next := strings.ReplaceAll(older[1], "&amp;", "&")
+	assert.Contains(t, next, "status=delivered")
+	second := b.get(next)
+	assert.Equal(t, 2, strings.Count(second.body, `class="badge badge-delivered"`))
+	assert.NotContains(t, second.body, "Older →")
+	assert.Contains(t, second.body, "← Newest")
+
+	none := b.get("/subscriptions/" + sub.ID + "?status=failed")
+	assert.Contains(t, none.body, "No deliveries match this filter.")
+	wrong := b.get("/subscriptions/" + sub.ID + "?event_type=lead.created")
+	assert.Contains(t, wrong.body, "No deliveries match this filter.")
+	bad := b.get("/subscriptions/" + sub.ID + "?status=bogus")
+	assert.Equal(t, http.StatusBadRequest, bad.status)
+	assert.Contains(t, bad.body, "status: must be pending, delivered, retrying or failed")
+}
+
+func TestStaticFilesAreEmbedded(t *testing.T) {
+	e := newDashboard(t, nil)
+	resp, err := http.Get(e.url + "/static/style.css")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, resp.Header.Get("Content-Type"), "text/css")
+}
+
+func findCookie(h http.Header, name string) *http.Cookie {
+	for _, c := range (&http.Response{Header: h}).Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}

@@ -1,0 +1,368 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/signing"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// deliveriesPerPage keeps a subscription page short enough to scan and to refresh every
+// two seconds.
+const deliveriesPerPage = 25
+
+// notices are the messages a redirect after an action may show, by code: a query string
+// can pick one but never put its own text on the page.
+var notices = map[string]string{
+	"created":         "Subscription created. Its signing secret is under “Signing secret” below.",
+	"updated":         "Changes saved.",
+	"deleted":         "Subscription deleted.",
+	"test-sent":       "Test delivery queued. It appears below, and this page updates by itself until it is done.",
+	"rotated":         fmt.Sprintf("Secret rotated. The previous secret keeps signing requests for %d hours, so receivers can switch without missing a delivery.", int(hookflow.SecretRotationGrace.Hours())),
+	"retry-requested": "Retry requested: a new attempt is on its way.",
+}
+
+func notice(c *gin.Context) string { return notices[c.Query("notice")] }
+
+// subscriptionList is the home page: every subscription of the account.
+func (h *handler) subscriptionList(c *gin.Context) {
+	subs, err := h.Subscriptions.ListSubscriptions(c.Request.Context(), account(c).ID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.render(c, http.StatusOK, "subscriptions", view{Title: "Subscriptions", Nav: "subscriptions",
+		Notice: notice(c), Data: subs})
+}
+
+// formPage is the data of the create and edit forms.
+type formPage struct {
+	Form   subscriptionForm
+	Sub    *hookflow.Subscription
+	Action string
+}
+
+func (h *handler) newSubscription(c *gin.Context) {
+	h.render(c, http.StatusOK, "subscription_form", view{Title: "New subscription", Nav: "subscriptions",
+		Data: formPage{Form: newSubscriptionForm(), Action: "/subscriptions"}})
+}
+
+// check is the API's validation of a subscription: its fields, then the egress policy.
+func (h *handler) check(ctx context.Context, s *hookflow.Subscription) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if h.URLs != nil {
+		return h.URLs.CheckURL(ctx, s.URL)
+	}
+	return nil
+}
+
+func (h *handler) createSubscription(c *gin.Context) {
+	ctx := c.Request.Context()
+	form := formFromValues(c.Request.PostForm)
+	u, err := form.update()
+	var sub hookflow.Subscription
+	if err == nil {
+		sub = hookflow.NewSubscription(u)
+		err = h.check(ctx, &sub)
+	}
+	if err == nil {
+		sub.SecretKey, err = signing.NewSecret()
+	}
+	if err == nil {
+		err = h.Subscriptions.CreateSubscription(ctx, account(c).ID, &sub)
+	}
+	if hookflow.ErrorCode(err) == hookflow.EINVALID {
+		form.setError(err)
+		h.render(c, http.StatusUnprocessableEntity, "subscription_form", view{Title: "New subscription",
+			Nav: "subscriptions", Data: formPage{Form: form, Action: "/subscriptions"}})
+		return
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/subscriptions/"+sub.ID+"?notice=created")
+}
+
+func (h *handler) editSubscription(c *gin.Context) {
+	sub, err := h.Subscriptions.FindSubscription(c.Request.Context(), account(c).ID, c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.render(c, http.StatusOK, "subscription_form", view{Title: "Edit subscription", Nav: "subscriptions",
+		Data: formPage{Form: formFromSubscription(sub), Sub: &sub, Action: "/subscriptions/" + sub.ID + "/edit"}})
+}
+
+func (h *handler) updateSubscription(c *gin.Context) {
+	ctx := c.Request.Context()
+	accountID, id := account(c).ID, c.Param("id")
+	form := formFromValues(c.Request.PostForm)
+	u, err := form.update()
+	var sub hookflow.Subscription
+	if err == nil {
+		sub, err = h.Subscriptions.UpdateSubscription(ctx, accountID, id, u,
+			func(s *hookflow.Subscription) error { return h.check(ctx, s) })
+	}
+	if hookflow.ErrorCode(err) == hookflow.EINVALID {
+		// The form is shown again for the subscription as stored, which must still be
+		// the account's: another account's id stays a 404 even with a bad form.
+		current, findErr := h.Subscriptions.FindSubscription(ctx, accountID, id)
+		if findErr != nil {
+			h.fail(c, findErr)
+			return
+		}
+		form.setError(err)
+		h.render(c, http.StatusUnprocessableEntity, "subscription_form", view{Title: "Edit subscription",
+			Nav: "subscriptions", Data: formPage{Form: form, Sub: &current, Action: "/subscriptions/" + id + "/edit"}})
+		return
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/subscriptions/"+sub.ID+"?notice=updated")
+}
+
+// subscriptionPage is a subscription with one page of its deliveries.
+type subscriptionPage struct {
+	Sub        hookflow.Subscription
+	Headers    []header
+	Deliveries []hookflow.Delivery
+	Status     string
+	EventType  string
+	Statuses   []hookflow.Status
+	// OlderURL continues the listing; NewestURL goes back to its first page.
+	OlderURL   string
+	NewestURL  string
+	ShowSecret bool
+}
+
+var allStatuses = []hookflow.Status{hookflow.StatusPending, hookflow.StatusRetrying,
+	hookflow.StatusDelivered, hookflow.StatusFailed}
+
+func (h *handler) subscription(c *gin.Context) {
+	ctx := c.Request.Context()
+	accountID := account(c).ID
+	sub, err := h.Subscriptions.FindSubscription(ctx, accountID, c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	p := subscriptionPage{Sub: sub, Headers: sortedHeaders(sub.Headers), Statuses: allStatuses,
+		Status: c.Query("status"), EventType: c.Query("event_type"), ShowSecret: c.Query("notice") == "rotated"}
+	v := view{Title: sub.URL, Nav: "subscriptions", Notice: notice(c)}
+	filter := hookflow.DeliveryFilter{SubscriptionID: sub.ID, Status: hookflow.Status(p.Status),
+		EventType: p.EventType, Cursor: c.Query("cursor"), Limit: deliveriesPerPage}
+	status := http.StatusOK
+	page, err := h.Deliveries.ListDeliveries(ctx, accountID, filter)
+	switch {
+	case hookflow.ErrorCode(err) == hookflow.EINVALID:
+		// A hand-edited filter or cursor: say so above an empty list rather than fail
+		// the whole page.
+		status = http.StatusBadRequest
+		v.Alert = hookflow.ErrorMessage(err)
+	case err != nil:
+		h.fail(c, err)
+		return
+	}
+	p.Deliveries = page.Data
+	for _, d := range p.Deliveries {
+		if inFlight(d.Status) {
+			v.Refresh = true
+		}
+	}
+	base := url.Values{}
+	if p.Status != "" {
+		base.Set("status", p.Status)
+	}
+	if p.EventType != "" {
+		base.Set("event_type", p.EventType)
+	}
+	if page.NextCursor != nil {
+		older := url.Values{"cursor": {*page.NextCursor}}
+		for k, vs := range base {
+			older[k] = vs
+		}
+		p.OlderURL = "/subscriptions/" + sub.ID + "?" + older.Encode()
+	}
+	if filter.Cursor != "" {
+		p.NewestURL = "/subscriptions/" + sub.ID
+		if len(base) > 0 {
+			p.NewestURL += "?" + base.Encode()
+		}
+	}
+	v.Data = p
+	h.render(c, status, "subscription", v)
+}
+
+func (h *handler) sendTest(c *gin.Context) {
+	id := c.Param("id")
+	if _, err := h.Deliveries.CreateTestDelivery(c.Request.Context(), account(c).ID, id); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/subscriptions/"+id+"?notice=test-sent")
+}
+
+func (h *handler) rotateSecret(c *gin.Context) {
+	secret, err := signing.NewSecret()
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	sub, err := h.Subscriptions.RotateSecret(c.Request.Context(), account(c).ID, c.Param("id"), secret, hookflow.SecretRotationGrace)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/subscriptions/"+sub.ID+"?notice=rotated#secret")
+}
+
+// confirmDelete asks before deleting, so the button works the same with or without
+// JavaScript.
+func (h *handler) confirmDelete(c *gin.Context) {
+	sub, err := h.Subscriptions.FindSubscription(c.Request.Context(), account(c).ID, c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.render(c, http.StatusOK, "subscription_delete", view{Title: "Delete subscription", Nav: "subscriptions", Data: sub})
+}
+
+func (h *handler) deleteSubscription(c *gin.Context) {
+	if err := h.Subscriptions.DeleteSubscription(c.Request.Context(), account(c).ID, c.Param("id")); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/?notice=deleted")
+}
+
+// deliveryPage is one delivery with everything known about it.
+type deliveryPage struct {
+	D hookflow.Delivery
+	// Sub is the subscription it goes to, nil for a deleted one or a campaign webhook.
+	Sub         *hookflow.Subscription
+	WorkflowURL string
+}
+
+func (h *handler) delivery(c *gin.Context) {
+	d, err := h.Deliveries.FindDelivery(c.Request.Context(), account(c).ID, c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	v := h.deliveryView(c, d)
+	v.Notice = notice(c)
+	// After a retry the delivery may be failed, not in flight, until the new attempt is
+	// recorded: keep refreshing until the attempt count passes the one at the request.
+	if after, err := strconv.Atoi(c.Query("after")); err == nil && d.Attempts <= after {
+		v.Refresh = true
+	}
+	h.render(c, http.StatusOK, "delivery", v)
+}
+
+func (h *handler) deliveryView(c *gin.Context, d hookflow.Delivery) view {
+	p := deliveryPage{D: d}
+	if d.SubscriptionID != "" {
+		// Only for the endpoint's URL: a deleted subscription leaves the page without it.
+		if sub, err := h.Subscriptions.FindSubscription(c.Request.Context(), account(c).ID, d.SubscriptionID); err == nil {
+			p.Sub = &sub
+		}
+	}
+	if h.TemporalUIURL != "" {
+		p.WorkflowURL = h.TemporalUIURL + "/namespaces/" + url.PathEscape(h.Namespace) +
+			"/workflows/" + url.PathEscape(workflows.WorkflowID(d.ID))
+	}
+	return view{Title: d.EventType + " delivery", Nav: "subscriptions", Refresh: inFlight(d.Status), Data: p}
+}
+
+func (h *handler) retryDelivery(c *gin.Context) {
+	d, err := h.Deliveries.FindDelivery(c.Request.Context(), account(c).ID, c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if d.Status == hookflow.StatusDelivered {
+		v := h.deliveryView(c, d)
+		v.Alert = "This delivery was already delivered: there is nothing to retry."
+		h.render(c, http.StatusConflict, "delivery", v)
+		return
+	}
+	if err := h.Retrier.RetryDelivery(c.Request.Context(), d); err != nil {
+		if hookflow.ErrorCode(err) == hookflow.EINTERNAL {
+			h.fail(c, err)
+			return
+		}
+		v := h.deliveryView(c, d)
+		v.Alert = hookflow.ErrorMessage(err)
+		h.render(c, api.HTTPStatus(err), "delivery", v)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/deliveries/%s?notice=retry-requested&after=%d", d.ID, d.Attempts))
+}
+
+// fulfilmentsPage is one page of the account's fulfilments.
+type fulfilmentsPage struct {
+	Fulfilments []hookflow.Fulfilment
+	Issues      string
+	Status      string
+	OlderURL    string
+	NewestURL   string
+}
+
+func (h *handler) fulfilmentList(c *gin.Context) {
+	p := fulfilmentsPage{Issues: c.Query("issues"), Status: c.Query("status")}
+	filter := hookflow.FulfilmentFilter{Status: p.Status, Cursor: c.Query("cursor")}
+	switch p.Issues {
+	case "yes", "no":
+		hasIssues := p.Issues == "yes"
+		filter.HasIssues = &hasIssues
+	default:
+		p.Issues = ""
+	}
+	v := view{Title: "Fulfilments", Nav: "fulfilments"}
+	status := http.StatusOK
+	page, err := h.Fulfilments.ListFulfilments(c.Request.Context(), account(c).ID, filter)
+	switch {
+	case hookflow.ErrorCode(err) == hookflow.EINVALID:
+		status = http.StatusBadRequest
+		v.Alert = hookflow.ErrorMessage(err)
+	case err != nil:
+		h.fail(c, err)
+		return
+	}
+	p.Fulfilments = page.Data
+	base := url.Values{}
+	if p.Issues != "" {
+		base.Set("issues", p.Issues)
+	}
+	if p.Status != "" {
+		base.Set("status", p.Status)
+	}
+	if page.NextCursor != nil {
+		older := url.Values{"cursor": {*page.NextCursor}}
+		for k, vs := range base {
+			older[k] = vs
+		}
+		p.OlderURL = "/fulfilments?" + older.Encode()
+	}
+	if filter.Cursor != "" {
+		p.NewestURL = "/fulfilments"
+		if len(base) > 0 {
+			p.NewestURL += "?" + base.Encode()
+		}
+	}
+	v.Data = p
+	h.render(c, status, "fulfilments", v)
+}

@@ -1,0 +1,82 @@
+// Package web is hookflow's dashboard: server-rendered pages where the people of an
+// account see every delivery and act on it. Templates, the stylesheet and a few lines of
+// optional script are embedded, so the binary serves the dashboard with no build step and
+// no files beside it, and every page works without JavaScript.
+package web
+
+import (
+	"context"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookflow/hookflow"
+)
+
+// SessionTTL is how long a dashboard sign-in lasts: a working day, after which the API key
+// is asked for again.
+const SessionTTL = 12 * time.Hour
+
+// Sessions keeps dashboard sign-ins server-side, so signing out or an expiry really ends
+// them.
+type Sessions interface {
+	// CreateSession returns the cookie token of a new session and the CSRF token its forms
+	// carry.
+	CreateSession(ctx context.Context, accountID string, ttl time.Duration) (token, csrf string, err error)
+	// Session returns the signed-in account and the session's CSRF token; an unknown or
+	// expired token is EUNAUTHORIZED.
+	Session(ctx context.Context, token string) (hookflow.Account, string, error)
+	DeleteSession(ctx context.Context, token string) error
+}
+
+// Deps are the dashboard's dependencies.
+type Deps struct {
+	Accounts      hookflow.AccountService
+	Subscriptions hookflow.SubscriptionService
+	Deliveries    hookflow.DeliveryService
+	Fulfilments   hookflow.FulfilmentService
+	Sessions      Sessions
+	// Retrier asks a delivery for an attempt now.
+	Retrier interface {
+		RetryDelivery(ctx context.Context, d hookflow.Delivery) error
+	}
+	// URLs decides whether an endpoint URL may be used (egress policy).
+	URLs interface {
+		CheckURL(ctx context.Context, rawURL string) error
+	}
+	// TemporalUIURL is the Temporal Web UI each delivery page links its workflow in; empty
+	// leaves the link out.
+	TemporalUIURL string
+	// Namespace is the Temporal namespace of the delivery workflows.
+	Namespace string
+}
+
+// Register adds the dashboard's routes. The JSON API owns /v1 and the probes; every
+// dashboard route is registered here by name because the API's NoRoute answers JSON.
+func Register(r *gin.Engine, d Deps) {
+	h := newHandler(d)
+
+	r.GET("/static/*file", h.static)
+	r.GET("/login", h.loginPage)
+	r.POST("/login", h.sameOrigin, h.login)
+
+	signedIn := r.Group("", h.sameOrigin, h.requireSession)
+	signedIn.POST("/logout", h.logout)
+
+	signedIn.GET("/", h.subscriptionList)
+	signedIn.GET("/subscriptions", h.subscriptionList)
+	signedIn.GET("/subscriptions/new", h.newSubscription)
+	signedIn.POST("/subscriptions", h.createSubscription)
+	signedIn.GET("/subscriptions/:id", h.subscription)
+	signedIn.GET("/subscriptions/:id/edit", h.editSubscription)
+	signedIn.POST("/subscriptions/:id/edit", h.updateSubscription)
+	signedIn.POST("/subscriptions/:id/test", h.sendTest)
+	signedIn.POST("/subscriptions/:id/rotate-secret", h.rotateSecret)
+	signedIn.GET("/subscriptions/:id/delete", h.confirmDelete)
+	signedIn.POST("/subscriptions/:id/delete", h.deleteSubscription)
+
+	signedIn.GET("/deliveries/:id", h.delivery)
+	signedIn.POST("/deliveries/:id/retry", h.retryDelivery)
+
+	signedIn.GET("/fulfilments", h.fulfilmentList)
+}
