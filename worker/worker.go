@@ -5,6 +5,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -34,8 +35,18 @@ func Options() sdkworker.Options {
 	}
 }
 
+// StickyCacheSize bounds how many workflows a worker keeps in memory between tasks. A
+// parked delivery (waiting on its backoff timer) needs none of it until the timer fires,
+// and then replays its short history; the SDK's default of 10,000 would hold ~64 KB for
+// each of them.
+const StickyCacheSize = 2000
+
+var setCacheSize sync.Once
+
 // New creates a worker on the delivery task queue with everything registered.
 func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
+	// The cache size is process-wide and may be set only before the first worker starts.
+	setCacheSize.Do(func() { sdkworker.SetStickyWorkflowCacheSize(StickyCacheSize) })
 	w := sdkworker.New(c, workflows.TaskQueue, Options())
 	Register(w, acts)
 	return w

@@ -78,10 +78,13 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryState, er
 			NonRetryableErrorTypes: []string{activities.ErrTypeNotFound},
 		},
 	})
-	// The send step may take as long as the subscription's timeout (at most 120 s). Its
-	// HTTP outcome is a result, never an error: only a failure to prepare the request (the
-	// database is down) or a lost worker makes Temporal run it again.
-	sendCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	// The send step is a local activity too: it runs in the same workflow task as the
+	// steps around it, so an attempt costs no round trip through a task queue and no
+	// activity events in the history. It may take as long as the subscription's timeout
+	// (at most 120 s; the SDK heartbeats the workflow task meanwhile). Its HTTP outcome is
+	// a result, never an error: only a failure to prepare the request (the database is
+	// down) or a lost worker makes it run again.
+	sendCtx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 150 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Second,
@@ -114,7 +117,7 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryState, er
 		}
 		number := state.Attempts + 1
 		var sent activities.SendResult
-		if err := workflow.ExecuteActivity(sendCtx, a.Send, activities.SendInput{DeliveryID: in.DeliveryID, Number: number, Trigger: trigger}).Get(ctx, &sent); err != nil {
+		if err := workflow.ExecuteLocalActivity(sendCtx, a.Send, activities.SendInput{DeliveryID: in.DeliveryID, Number: number, Trigger: trigger}).Get(ctx, &sent); err != nil {
 			return state, err
 		}
 		if sent.Skipped != "" {
