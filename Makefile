@@ -46,7 +46,7 @@ fuzz:
 
 bench: build $(TEMPORAL)
 	./scripts/ensure-postgres.sh
-	$(GO) run ./bench -report bench/report.md
+	$(GO) run ./bench -report bench/report.md -hookflow $(HOOKFLOW) -profile bench/hookflow-cpu.pprof
 
 lint:
 	gofmt -l . | (! grep .)

@@ -225,11 +225,7 @@ func (s *DB) CreateTestDelivery(ctx context.Context, accountID, subscriptionID s
 		}
 		id = uuid.NewString()
 		d := deliveryInsert{ID: id, Event: e, SubscriptionID: sub.ID, Payload: payload, Test: true, Policy: hookflow.PolicyLinear}
-		if err := insertDelivery(ctx, tx, d); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, DispatchChannel)
-		return err
+		return insertDeliveries(ctx, tx, d)
 	})
 	if err != nil {
 		return hookflow.Delivery{}, err

@@ -7,6 +7,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,7 +17,8 @@ import (
 	"github.com/hookflow/hookflow"
 )
 
-// DispatchChannel is the NOTIFY channel that wakes dispatchers when deliveries commit.
+// DispatchChannel is the NOTIFY channel that wakes dispatchers when deliveries commit; the
+// insert trigger of schema/00006_dispatch_trigger.sql notifies it.
 const DispatchChannel = "hookflow_dispatch"
 
 type eventRow struct {
@@ -153,12 +156,13 @@ func fanOut(ctx context.Context, tx *sqlx.Tx, e hookflow.Event, fulfilmentID str
 		if fulfilment {
 			policy = hookflow.PolicySchedule
 		}
-		for _, sub := range subs {
-			d := deliveryInsert{ID: uuid.NewString(), Event: e, SubscriptionID: sub.ID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy}
-			if err := insertDelivery(ctx, tx, d); err != nil {
-				return nil, err
-			}
-			out = append(out, hookflow.IngestedDelivery{ID: d.ID, SubscriptionID: sub.ID, Status: hookflow.StatusPending})
+		batch := make([]deliveryInsert, len(subs))
+		for i, sub := range subs {
+			batch[i] = deliveryInsert{ID: uuid.NewString(), Event: e, SubscriptionID: sub.ID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy}
+			out = append(out, hookflow.IngestedDelivery{ID: batch[i].ID, SubscriptionID: sub.ID, Status: hookflow.StatusPending})
+		}
+		if err := insertDeliveries(ctx, tx, batch...); err != nil {
+			return nil, err
 		}
 	}
 	hooks, err := campaignWebhooksFor(ctx, tx, e)
@@ -176,16 +180,12 @@ func fanOut(ctx context.Context, tx *sqlx.Tx, e hookflow.Event, fulfilmentID str
 		if fulfilment {
 			policy = hookflow.PolicySchedule
 		}
-		for _, hookID := range hooks {
-			d := deliveryInsert{ID: uuid.NewString(), Event: e, CampaignWebhookID: hookID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy}
-			if err := insertDelivery(ctx, tx, d); err != nil {
-				return nil, err
-			}
-			out = append(out, hookflow.IngestedDelivery{ID: d.ID, CampaignWebhookID: hookID, Status: hookflow.StatusPending})
+		batch := make([]deliveryInsert, len(hooks))
+		for i, hookID := range hooks {
+			batch[i] = deliveryInsert{ID: uuid.NewString(), Event: e, CampaignWebhookID: hookID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy}
+			out = append(out, hookflow.IngestedDelivery{ID: batch[i].ID, CampaignWebhookID: hookID, Status: hookflow.StatusPending})
 		}
-	}
-	if len(out) > 0 {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, DispatchChannel); err != nil {
+		if err := insertDeliveries(ctx, tx, batch...); err != nil {
 			return nil, err
 		}
 	}
@@ -225,13 +225,28 @@ type deliveryInsert struct {
 	Policy            hookflow.PolicyKind
 }
 
-func insertDelivery(ctx context.Context, tx *sqlx.Tx, d deliveryInsert) error {
-	_, err := tx.ExecContext(ctx, `
-		INSERT INTO deliveries (id, account_id, event_id, subscription_id, campaign_webhook_id, fulfilment_id,
-			event_type, payload, is_test, policy, created_at)
-		VALUES ($1, $2, $3, NULLIF($4, '')::uuid, NULLIF($5, '')::uuid, NULLIF($6, '')::uuid, $7, $8, $9, $10, $11)`,
-		d.ID, d.Event.AccountID, d.Event.ID, d.SubscriptionID, d.CampaignWebhookID, d.FulfilmentID,
-		d.Event.EventType, string(d.Payload), d.Test, string(d.Policy), d.Event.CreatedAt)
+// insertDeliveries writes the deliveries in one statement: one round trip per event
+// however many subscriptions match (the insert trigger wakes the dispatchers).
+func insertDeliveries(ctx context.Context, tx *sqlx.Tx, ds ...deliveryInsert) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	const columns = 11
+	var sb strings.Builder
+	sb.WriteString(`INSERT INTO deliveries (id, account_id, event_id, subscription_id, campaign_webhook_id, fulfilment_id,
+		event_type, payload, is_test, policy, created_at) VALUES `)
+	args := make([]any, 0, len(ds)*columns)
+	for i, d := range ds {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		n := i * columns
+		fmt.Fprintf(&sb, "($%d, $%d, $%d, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, $%d, $%d, $%d, $%d, $%d)",
+			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11)
+		args = append(args, d.ID, d.Event.AccountID, d.Event.ID, d.SubscriptionID, d.CampaignWebhookID, d.FulfilmentID,
+			d.Event.EventType, string(d.Payload), d.Test, string(d.Policy), d.Event.CreatedAt)
+	}
+	_, err := tx.ExecContext(ctx, sb.String(), args...)
 	return err
 }
 

@@ -112,6 +112,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	startPprof(os.Getenv("HOOKFLOW_PPROF_ADDR"))
 
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -186,7 +187,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			logger.Warn("HOOKFLOW_ADMIN_KEY is not set: creating accounts is disabled")
 		}
 		router := api.NewRouter(api.Deps{
-			Accounts: db, Subscriptions: db, Events: db, Deliveries: db, Campaigns: db, Fulfilments: db,
+			// Keys are cached briefly; a revoked key stops working within the TTL.
+			Accounts:      &api.KeyCache{AccountService: db, TTL: 30 * time.Second, MaxEntries: 10000},
+			Subscriptions: db, Events: db, Deliveries: db, Campaigns: db, Fulfilments: db,
 			Retrier: dispatch.Retrier{Client: temporal}, Checker: dispatch.FulfilmentChecker{Client: temporal},
 			URLs: guard, AdminKey: cfg.AdminKey, IngestLimiter: api.NewIngestLimiter(cfg.IngestRatePerSecond),
 			Ready:      func(ctx context.Context) error { return ready(ctx, db, temporal) },

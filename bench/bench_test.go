@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSmoke runs the whole harness at -smoke sizes, through the same flags and code as
+// `make bench`, and checks the report it writes: every figure present and positive, every
+// delivery delivered. It needs PostgreSQL and bin/temporal like the e2e tests, and it does
+// not skip without them: a harness nobody runs rots.
+func TestSmoke(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "report.md")
+	if err := cli(ctx, []string{"-smoke", "-report", path}, testLog{t}); err != nil {
+		t.Fatal(err)
+	}
+
+	raw, err := os.ReadFile(strings.TrimSuffix(path, ".md") + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatalf("report.json: %v", err)
+	}
+	for name, v := range rep.Figures() {
+		if !(v > 0) || math.IsInf(v, 0) {
+			t.Errorf("figure %s = %v, want a positive number", name, v)
+		}
+	}
+	want := SmokeConfig()
+	if rep.Config.Events != want.Events || rep.Config.Subscriptions != want.Subscriptions || rep.Config.Parked != want.Parked {
+		t.Errorf("config %+v, want the smoke sizes", rep.Config)
+	}
+	if got, want := rep.EndToEnd.Delivered, want.Events*want.Subscriptions; got != want || rep.EndToEnd.Deliveries != want {
+		t.Errorf("(b) delivered %d of %d, want %d", got, rep.EndToEnd.Deliveries, want)
+	}
+	if rep.Latency.Delivered == 0 || rep.Latency.Delivered != rep.Latency.Deliveries {
+		t.Errorf("(d) delivered %d of %d", rep.Latency.Delivered, rep.Latency.Deliveries)
+	}
+	if rep.Parked.Delivered != want.Parked {
+		t.Errorf("(e) delivered %d of %d", rep.Parked.Delivered, want.Parked)
+	}
+	if rep.Ingest.Accepted == 0 || rep.Ingest.Stored != rep.Ingest.Accepted {
+		t.Errorf("(c) accepted %d, stored %d", rep.Ingest.Accepted, rep.Ingest.Stored)
+	}
+	if len(rep.Targets) != 6 {
+		t.Errorf("%d targets, want 6", len(rep.Targets))
+	}
+
+	md, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, section := range []string{"## Machine", "## Figures", "## Ratios", "## Targets", "## CPU during (b)", "model", "in memory"} {
+		if !strings.Contains(string(md), section) {
+			t.Errorf("report.md lacks %q", section)
+		}
+	}
+}
+
+// testLog sends the harness's progress lines to the test log.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

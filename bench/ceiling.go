@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	hfworker "github.com/hookflow/hookflow/worker"
+)
+
+// ceilingTaskQueue is apart from hookflow's so the ceiling never shares pollers with it.
+const ceilingTaskQueue = "bench-ceiling"
+
+// ceilingInput is one minimal delivery: POST a fixed body to URL with a webhook-id.
+type ceilingInput struct {
+	ID  string
+	URL string
+}
+
+// ceilingPoster is the one local activity of the ceiling workflow.
+type ceilingPoster struct {
+	HTTP *http.Client
+}
+
+var ceilingBody = []byte(`{"event_type":"promoter.created","data":{"email":"promoter@example.com"}}`)
+
+// Post sends the request; like hookflow's send, a non-2xx answer is an outcome, and here
+// an error because the receiver always answers 200.
+func (p *ceilingPoster) Post(ctx context.Context, in ceilingInput) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.URL, bytes.NewReader(ceilingBody))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("webhook-id", in.ID)
+	resp, err := p.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("receiver answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// ceilingWorkflow is the least a delivery on Temporal can be: one local activity, so its
+// whole history is the start, one workflow task and a marker.
+func ceilingWorkflow(ctx workflow.Context, in ceilingInput) error {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 30 * time.Second})
+	var p *ceilingPoster
+	return workflow.ExecuteLocalActivity(ctx, p.Post, in).Get(ctx, nil)
+}
+
+// CeilingResult is figure (a).
+type CeilingResult struct {
+	Workflows   int     `json:"workflows"`
+	Concurrency int     `json:"concurrency"`
+	Seconds     float64 `json:"seconds"`
+	PerSecond   float64 `json:"workflows_per_second"`
+	// HistoryEvents is the length of one ceiling workflow's history, to set against a
+	// hookflow delivery's.
+	HistoryEvents int `json:"history_events"`
+	// CPU is over the timed run; its bench share is the in-process worker, the starters
+	// and the receiver together.
+	CPU            CPUSplit       `json:"cpu"`
+	CPUPerWorkflow CPUPerDelivery `json:"cpu_ms_per_workflow"`
+}
+
+// ceilingConcurrency bounds the workflows in flight (started, not yet completed): enough
+// to keep the worker's task slots full without queueing thousands of starts at once.
+const ceilingConcurrency = 64
+
+// runCeiling runs n ceiling workflows through an in-process worker using the same worker
+// settings as hookflow, with eager start as hookflow's dispatcher uses.
+func runCeiling(ctx context.Context, c client.Client, receiverURL string, n, temporalPID int) (CeilingResult, error) {
+	res := CeilingResult{Workflows: n, Concurrency: ceilingConcurrency}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 256
+	w := sdkworker.New(c, ceilingTaskQueue, hfworker.Options())
+	w.RegisterWorkflow(ceilingWorkflow)
+	w.RegisterActivity(&ceilingPoster{HTTP: &http.Client{Transport: transport, Timeout: 30 * time.Second}})
+	if err := w.Start(); err != nil {
+		return res, fmt.Errorf("start ceiling worker: %w", err)
+	}
+	defer w.Stop()
+
+	nonce := time.Now().UnixNano()
+	run := func(i int) error {
+		id := fmt.Sprintf("ceiling-%d-%d", nonce, i)
+		wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: id, TaskQueue: ceilingTaskQueue, EnableEagerStart: true,
+		}, ceilingWorkflow, ceilingInput{ID: id, URL: receiverURL + okPath + "ceiling"})
+		if err != nil {
+			return err
+		}
+		return wr.Get(ctx, nil)
+	}
+	// One workflow first, outside the clock, so connection set-up and the worker's first
+	// poll are not part of the figure.
+	if err := run(-1); err != nil {
+		return res, fmt.Errorf("ceiling warm-up: %w", err)
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		next     = make(chan int)
+	)
+	window, err := startCPUWindow(ctx, 0, temporalPID, nil)
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
+	for range ceilingConcurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := run(i); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	res.Seconds = time.Since(start).Seconds()
+	if res.CPU, err = window.finish(ctx); err != nil {
+		return res, err
+	}
+	res.CPUPerWorkflow = res.CPU.perDelivery(n)
+	if firstErr != nil {
+		return res, fmt.Errorf("ceiling workflow: %w", firstErr)
+	}
+	res.PerSecond = float64(n) / res.Seconds
+	events, err := historyLength(ctx, c, fmt.Sprintf("ceiling-%d-%d", nonce, 0))
+	if err != nil {
+		return res, err
+	}
+	res.HistoryEvents = events
+	return res, nil
+}
+
+// historyLength counts the events of a workflow's history.
+func historyLength(ctx context.Context, c client.Client, workflowID string) (int, error) {
+	it := c.GetWorkflowHistory(ctx, workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	n := 0
+	for it.HasNext() {
+		if _, err := it.Next(); err != nil {
+			return 0, fmt.Errorf("history of %s: %w", workflowID, err)
+		}
+		n++
+	}
+	return n, nil
+}
