@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -8,6 +9,17 @@ import (
 
 	"github.com/hookflow/hookflow"
 )
+
+// Deadline gives every request's context a deadline; store calls past it fail as
+// "unavailable" (503).
+func Deadline(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
+}
 
 // RequestLog logs one structured line per request: method, route, status, duration and
 // the account. It never logs headers or bodies, so keys and secrets stay out of logs.

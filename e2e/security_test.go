@@ -30,6 +30,8 @@ func TestPrivateEndpointsRefusedAtCreateAndAtDial(t *testing.T) {
 	if err := app.DB.Get(&n, `SELECT count(*) FROM subscriptions`); err != nil || n != 0 {
 		t.Fatalf("%d subscriptions stored (%v), want none", n, err)
 	}
+	recordReliability("security", "SSRF: private, loopback and non-HTTP endpoint URLs refused at create", resultOf(t),
+		map[string]int{"urls_tried": len(hostile), "refused": len(hostile) - n, "stored": n})
 	// A URL that was allowed when saved but resolves to loopback when dialled (DNS
 	// rebinding, or a policy change) is refused again at dial time.
 	rcv := newReceiver(t, always(200))
@@ -46,6 +48,8 @@ func TestPrivateEndpointsRefusedAtCreateAndAtDial(t *testing.T) {
 	if !strings.Contains(d.LastError, "loopback") || len(rcv.Requests()) != 0 {
 		t.Errorf("dial-time refusal: last_error %q, %d requests reached the endpoint", d.LastError, len(rcv.Requests()))
 	}
+	recordReliability("security", "SSRF: a stored URL resolving to loopback refused at dial time", resultOf(t),
+		map[string]int{"attempts": d.Attempts, "requests_reached_endpoint": len(rcv.Requests())})
 }
 
 func TestRedirectsAreNotFollowed(t *testing.T) {
@@ -63,6 +67,8 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	if d.ResponseCode == nil || *d.ResponseCode != http.StatusTemporaryRedirect || len(target.Requests()) != 0 {
 		t.Errorf("redirect: code %v, %d requests followed it", d.ResponseCode, len(target.Requests()))
 	}
+	recordReliability("security", "redirects are not followed", resultOf(t),
+		map[string]int{"response_code": intOr(d.ResponseCode, 0), "requests_followed": len(target.Requests())})
 }
 
 func TestIngestRateLimit(t *testing.T) {
@@ -97,6 +103,8 @@ func TestIngestRateLimit(t *testing.T) {
 		t.Errorf("%d events stored, want %d (rate-limited requests store nothing)", events, 30-limited+1)
 	}
 	t.Logf("30 events at 5/s: %d accepted, %d answered 429 (Retry-After %s)", 30-limited, limited, retryAfter)
+	recordReliability("security", "ingest rate limit per account (5/s, burst 10)", resultOf(t),
+		map[string]int{"posted": 30, "accepted": 30 - limited, "limited_429": limited, "retry_after_s": atoiOr(retryAfter, 0), "events_stored": events})
 }
 
 func TestGoneDisablesSubscriptionAndRetryAfterIsHonoured(t *testing.T) {
@@ -121,6 +129,8 @@ func TestGoneDisablesSubscriptionAndRetryAfterIsHonoured(t *testing.T) {
 	if again := app.Publish(key, map[string]any{"event_type": "a.b"}); len(again.Deliveries) != 0 {
 		t.Errorf("a disabled subscription still gets deliveries")
 	}
+	recordReliability("security", "410 Gone disables the subscription", resultOf(t),
+		map[string]int{"attempts": d.Attempts, "subscription_active": boolInt(s.Active)})
 
 	// 503 with Retry-After: 2 s pushes the retry past the 300 ms unit.
 	busy := newReceiver(t, failTimes(1))
@@ -138,6 +148,8 @@ func TestGoneDisablesSubscriptionAndRetryAfterIsHonoured(t *testing.T) {
 	if gap := reqs[1].At.Sub(reqs[0].At); gap < 2*time.Second {
 		t.Errorf("retry %v after a 503 with Retry-After: 2, want ≥ 2 s", gap)
 	}
+	recordReliability("security", "Retry-After on a 503 is honoured", resultOf(t),
+		map[string]int{"retry_after_s": 2, "retry_gap_ms": int(reqs[1].At.Sub(reqs[0].At).Milliseconds()), "requests": len(reqs)})
 }
 
 // retryAfterWriter answers 503 with a Retry-After header whatever the handler writes.

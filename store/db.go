@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"syscall"
 	"time"
 
@@ -32,7 +33,7 @@ type DB struct {
 
 // Open connects to the database at dsn and checks that it answers.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	db, err := sqlx.Open("postgres", dsn)
+	db, err := sqlx.Open("postgres", withConnectTimeout(dsn))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -50,6 +51,21 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	// Microseconds are what PostgreSQL keeps; truncating here makes a payload's timestamp
 	// equal the stored created_at.
 	return &DB{db: db, Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}, nil
+}
+
+// withConnectTimeout adds connect_timeout=5 to a URL that sets none, so a database host
+// that does not answer fails a connection attempt in seconds instead of hanging on TCP.
+func withConnectTimeout(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return dsn
+	}
+	q := u.Query()
+	if q.Get("connect_timeout") == "" {
+		q.Set("connect_timeout", "5")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // Close closes the connection pool.

@@ -30,7 +30,8 @@ func Options() sdkworker.Options {
 		MaxConcurrentLocalActivityExecutionSize: 200,
 		MaxConcurrentWorkflowTaskExecutionSize:  100,
 		// On SIGTERM, in-flight attempts get this long to finish before their tasks are
-		// handed back to Temporal to run elsewhere.
+		// handed back to Temporal to run elsewhere (Run sets the configured shutdown
+		// timeout).
 		WorkerStopTimeout: 20 * time.Second,
 	}
 }
@@ -43,18 +44,23 @@ const StickyCacheSize = 2000
 
 var setCacheSize sync.Once
 
-// New creates a worker on the delivery task queue with everything registered.
-func New(c client.Client, acts *activities.Activities) sdkworker.Worker {
+// New creates a worker on the delivery task queue with everything registered; stopTimeout
+// is how long Stop lets attempts in flight finish.
+func New(c client.Client, acts *activities.Activities, stopTimeout time.Duration) sdkworker.Worker {
 	// The cache size is process-wide and may be set only before the first worker starts.
 	setCacheSize.Do(func() { sdkworker.SetStickyWorkflowCacheSize(StickyCacheSize) })
-	w := sdkworker.New(c, workflows.TaskQueue, Options())
+	opts := Options()
+	if stopTimeout > 0 {
+		opts.WorkerStopTimeout = stopTimeout
+	}
+	w := sdkworker.New(c, workflows.TaskQueue, opts)
 	Register(w, acts)
 	return w
 }
 
-// Run runs a worker until ctx is done.
-func Run(ctx context.Context, c client.Client, acts *activities.Activities) error {
-	w := New(c, acts)
+// Run runs a worker until ctx is done, then stops it within stopTimeout.
+func Run(ctx context.Context, c client.Client, acts *activities.Activities, stopTimeout time.Duration) error {
+	w := New(c, acts, stopTimeout)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

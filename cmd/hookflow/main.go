@@ -166,7 +166,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 				defer wg.Done()
 				_ = dispatcher.Run(workerCtx)
 			}()
-			if err := worker.Run(workerCtx, temporal, acts); err != nil {
+			if err := worker.Run(workerCtx, temporal, acts, cfg.ShutdownTimeout); err != nil {
 				logger.Error("worker stopped", "error", err)
 			}
 		}()
@@ -194,14 +194,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			URLs: guard, AdminKey: cfg.AdminKey, IngestLimiter: api.NewIngestLimiter(cfg.IngestRatePerSecond),
 			Ready:      func(ctx context.Context) error { return ready(ctx, db, temporal) },
 			Metrics:    m.Handler(),
-			Middleware: []gin.HandlerFunc{api.RequestLog(logger)},
+			Middleware: []gin.HandlerFunc{api.RequestLog(logger), api.Deadline(requestDeadline)},
 			Extra: func(r *gin.Engine) {
 				web.Register(r, web.Deps{Accounts: db, Subscriptions: db, Deliveries: db, Fulfilments: db,
 					Sessions: db, Retrier: dispatch.Retrier{Client: temporal}, URLs: guard,
 					TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.TemporalNamespace})
 			},
 		})
-		srv = &http.Server{Addr: cfg.HTTPAddr, Handler: router, ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Addr: cfg.HTTPAddr, Handler: router, ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 		go func() { serveErr <- srv.ListenAndServe() }()
 		logger.Info("api listening", "addr", cfg.HTTPAddr)
 	}
@@ -227,6 +228,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	wg.Wait()
 	return nil
 }
+
+// requestDeadline bounds every API request, so a database that stops answering (rather
+// than refusing) turns into a 503 instead of a hung client.
+const requestDeadline = 20 * time.Second
 
 // waitForTemporal blocks until Temporal answers, so a worker started before Temporal
 // comes up waits instead of failing.
