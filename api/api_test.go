@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
@@ -897,6 +899,24 @@ func TestAuthenticationOnEveryAccountRoute(t *testing.T) {
 	assert.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 }
 
+// routePattern turns a concrete path back into its gin pattern (ids become :id).
+func routePattern(path string) string {
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		if uuid.Validate(p) == nil {
+			parts[i] = ":id"
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+func decodeMap(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &m), rec.Body.String())
+	return m
+}
+
 func TestTenantIsolation(t *testing.T) {
 	t.Parallel()
 	e := newAPI(t)
@@ -908,12 +928,19 @@ func TestTenantIsolation(t *testing.T) {
 	require.Len(t, out.Deliveries, 1, "B's subscription must not receive A's event")
 	deliveryA := out.Deliveries[0].ID
 
+	campaignA := decodeMap(t, e.do(http.MethodPost, "/v1/campaigns", keyA, `{"name":"A's campaign"}`))["id"].(string)
+	rec := e.do(http.MethodPost, "/v1/fulfilments", keyA, `{"campaign_id":"`+campaignA+`","reward_id":"r1","amount":1,"unit":"credits","promoter":{"id":1}}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	fulfilmentA := decodeMap(t, rec)["id"].(string)
+
 	snapshot := func() string {
-		return fmt.Sprint(e.count("subscriptions"), e.count("events"), e.count("deliveries"),
-			e.row("subscriptions", subA), e.row("deliveries", deliveryA), e.row("events", out.EventID))
+		return fmt.Sprint(e.count("subscriptions"), e.count("events"), e.count("deliveries"), e.count("campaigns"),
+			e.count("campaign_webhooks"), e.count("fulfilments"),
+			e.row("subscriptions", subA), e.row("deliveries", deliveryA), e.row("events", out.EventID),
+			e.row("campaigns", campaignA), e.row("fulfilments", fulfilmentA))
 	}
 	before := snapshot()
-	for _, r := range []struct{ method, path, body string }{
+	routes := []struct{ method, path, body string }{
 		{http.MethodGet, "/v1/subscriptions/" + subA, ""},
 		{http.MethodPatch, "/v1/subscriptions/" + subA, `{"url":"http://127.0.0.1:10/stolen"}`},
 		{http.MethodDelete, "/v1/subscriptions/" + subA, ""},
@@ -922,12 +949,34 @@ func TestTenantIsolation(t *testing.T) {
 		{http.MethodGet, "/v1/deliveries/" + deliveryA, ""},
 		{http.MethodPost, "/v1/deliveries/" + deliveryA + "/retry", ""},
 		{http.MethodGet, "/v1/events/" + out.EventID, ""},
-	} {
+		{http.MethodGet, "/v1/campaigns/" + campaignA, ""},
+		{http.MethodPut, "/v1/campaigns/" + campaignA + "/webhooks", `{"webhooks":[{"kind":"default","url":"http://127.0.0.1:10/stolen"}]}`},
+		{http.MethodGet, "/v1/fulfilments/" + fulfilmentA, ""},
+	}
+	// Every route that names an object is in the table: a new route cannot skip this test.
+	covered := map[string]bool{}
+	for _, r := range routes {
+		covered[r.method+" "+routePattern(r.path)] = true
+	}
+	for _, info := range e.router.(*gin.Engine).Routes() {
+		if strings.Contains(info.Path, ":id") && !covered[info.Method+" "+info.Path] {
+			t.Errorf("route %s %s is missing from the tenant isolation table", info.Method, info.Path)
+		}
+	}
+	for _, r := range routes {
 		t.Run("B cannot "+r.method+" "+r.path, func(t *testing.T) {
 			requireError(t, e.do(r.method, r.path, keyB, r.body), http.StatusNotFound, hookflow.ENOTFOUND, "")
 		})
 	}
+	// A body that names A's campaign is refused as a field, not leaked.
+	requireError(t, e.do(http.MethodPost, "/v1/fulfilments", keyB, `{"campaign_id":"`+campaignA+`","reward_id":"r1","amount":1,"unit":"credits","promoter":{"id":1}}`),
+		http.StatusUnprocessableEntity, hookflow.EINVALID, "campaign_id")
 	assert.Equal(t, before, snapshot(), "B's requests leave A's rows alone")
+	t.Run("B lists no A fulfilments", func(t *testing.T) {
+		rec := e.do(http.MethodGet, "/v1/fulfilments", keyB, "")
+		require.Equal(t, http.StatusOK, rec.Code)
+		assert.NotContains(t, rec.Body.String(), fulfilmentA)
+	})
 
 	for _, query := range []string{"subscription_id=" + subA, "event_id=" + out.EventID, ""} {
 		t.Run("B lists no A deliveries: "+query, func(t *testing.T) {

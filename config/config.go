@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"reflect"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -39,9 +41,44 @@ const FulfilmentRetries = 7
 func Load() (Config, error) {
 	var c Config
 	if err := env.Parse(&c); err != nil {
-		return Config{}, fmt.Errorf("configuration: %w", err)
+		return Config{}, describeParseError(err)
 	}
 	return c, c.Validate()
+}
+
+// describeParseError names the environment variables whose values did not parse (the
+// library names the Go fields).
+func describeParseError(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
+				errs = append(errs, fmt.Errorf("%s: cannot parse %q as %s", f.Tag.Get("env"), os.Getenv(f.Tag.Get("env")), kindName(pe.Type)))
+				continue
+			}
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+func kindName(t reflect.Type) string {
+	switch t {
+	case reflect.TypeFor[time.Duration]():
+		return "a duration (like 150ms or 20m)"
+	case reflect.TypeFor[[]time.Duration]():
+		return "a comma-separated list of durations"
+	case reflect.TypeFor[bool]():
+		return "true or false"
+	case reflect.TypeFor[float64]():
+		return "a number"
+	}
+	return t.String()
 }
 
 // Validate checks every value and names the variable of the first bad one.
