@@ -11,7 +11,7 @@ TEMPORAL_CACHE := $(HOME)/.cache/hookflow/temporal-cli-$(TEMPORAL_CLI)
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test bench build lint fuzz temporal clean
+.PHONY: run test bench build lint fuzz reliability temporal clean
 
 build:
 	$(GO) build -o $(HOOKFLOW) ./cmd/hookflow
@@ -50,6 +50,13 @@ fuzz:
 bench: build $(TEMPORAL)
 	./scripts/ensure-postgres.sh
 	$(GO) run ./bench -report bench/report.md -hookflow $(HOOKFLOW) -profile bench/hookflow-cpu.pprof
+
+# Runs the fault and security end-to-end tests and writes their tables to docs/ (the
+# README's "Reliability and security" section).
+reliability: $(TEMPORAL)
+	./scripts/ensure-postgres.sh
+	HOOKFLOW_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md $(GO) test -count=1 -run 'Fault|Private|Redirect|RateLimit|Gone' ./e2e
+	HOOKFLOW_BAD_INPUTS_REPORT=$(CURDIR)/docs/bad-inputs.md $(GO) test -count=1 -run TestBadInputCatalogue ./api
 
 lint:
 	gofmt -l . | (! grep .)

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -1140,5 +1142,42 @@ func TestHealthAndUnknownRoutes(t *testing.T) {
 		t.Run(path, func(t *testing.T) {
 			requireError(t, e.do(http.MethodGet, path, "", ""), http.StatusNotFound, hookflow.ENOTFOUND, "")
 		})
+	}
+}
+
+// TestBadInputCatalogue lists the invalid subscription fields and malformed bodies the
+// tests above send, by field; with HOOKFLOW_BAD_INPUTS_REPORT set (make reliability) it
+// writes them as the README's table of bad inputs tried.
+func TestBadInputCatalogue(t *testing.T) {
+	byField := map[string][]string{}
+	for _, tc := range invalidSubscriptionFields() {
+		field := tc.field
+		if field == "" {
+			field = "(whole body)"
+		}
+		byField[field] = append(byField[field], tc.name)
+	}
+	for _, tc := range malformedBodies {
+		byField["(malformed JSON)"] = append(byField["(malformed JSON)"], tc.name)
+	}
+	if len(byField["url"]) == 0 || len(byField["timeout"]) == 0 || len(byField["(malformed JSON)"]) == 0 {
+		t.Fatalf("the catalogue lost its cases: %v", byField)
+	}
+	path := os.Getenv("HOOKFLOW_BAD_INPUTS_REPORT")
+	if path == "" {
+		return
+	}
+	fields := make([]string, 0, len(byField))
+	for f := range byField {
+		fields = append(fields, f)
+	}
+	sort.Strings(fields)
+	var b strings.Builder
+	b.WriteString("| subscription input | cases (each sent to POST and PATCH; each refused, nothing written) |\n|---|---|\n")
+	for _, f := range fields {
+		fmt.Fprintf(&b, "| %s | %d: %s |\n", f, len(byField[f]), strings.Join(byField[f], "; "))
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/hookflow/hookflow/store/storetest"
 	"github.com/hookflow/hookflow/temporaltest"
+	hfworker "github.com/hookflow/hookflow/worker"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -164,7 +165,10 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 
 func (b *bench) dial(namespace string) (client.Client, error) {
 	logger := temporallog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
-	return client.Dial(client.Options{HostPort: b.temporal, Namespace: namespace, Logger: logger})
+	// The ceiling's client uses hookflow's connection settings, so (a) and (b) differ
+	// only in what the workflows do.
+	return client.Dial(client.Options{HostPort: b.temporal, Namespace: namespace, Logger: logger,
+		ConnectionOptions: hfworker.ConnectionOptions()})
 }
 
 // (a): the ceiling.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	hfworker "github.com/hookflow/hookflow/worker"
 )
 
 // Report is everything one run measured; report.json is this struct.
@@ -164,7 +166,7 @@ const (
 	goalP99MS           = 250
 	goalParked          = 100000
 	goalParkedRSSMB     = 300
-	stickyCacheDefaults = 10000
+	stickyCacheDefaults = hfworker.StickyCacheSize
 )
 
 // atLeast and atMost build a target and say by how much it was met or missed.
@@ -220,7 +222,7 @@ func (r *Report) finish() {
 	rss := atMost("(e) hookflow RSS with 100,000 parked", "≤ 300 MB at K = 100,000", "MB", mb(p.RSSParkedBytes), goalParkedRSSMB)
 	if p.Parked < goalParked {
 		// Not measured at the goal's size. The linear projection from this run's baseline
-		// is given as a hint only: the SDK's sticky cache holds at most 10,000 workflows,
+		// is given as a hint only: the worker's sticky cache holds at most worker.StickyCacheSize workflows,
 		// so beyond that the real growth is smaller, and a small K is dominated by fixed
 		// costs (pools, goroutines), so the projection over-estimates.
 		projected := (float64(p.RSSBeforeBytes) + p.RSSPerParkedBytes*goalParked) / (1 << 20)
@@ -256,7 +258,7 @@ func (r *Report) finish() {
 		if r.Config.ParkedAuto {
 			how = fmt.Sprintf("what (b)'s rate parks in %d s, capped at %d, so the run stays within minutes", autoParkSeconds, autoParkMax)
 		}
-		r.Notes = append(r.Notes, fmt.Sprintf("(e) ran with K = %d (%s), not the issue's 100,000: parking a delivery costs about as much as delivering it, and releasing them takes as long again plus the retry unit; `-k 100000` measures the target itself. The SDK keeps up to %d workflows in its sticky cache, so RSS is not linear in K beyond that.", p.Parked, how, stickyCacheDefaults))
+		r.Notes = append(r.Notes, fmt.Sprintf("(e) ran with K = %d (%s), not the issue's 100,000: parking a delivery costs about as much as delivering it, and releasing them takes as long again plus the retry unit; `-k 100000` measures the target itself. The worker keeps at most %d workflows in its sticky cache (worker.StickyCacheSize), so RSS is not linear in K.", p.Parked, how, stickyCacheDefaults))
 	}
 	if p.FiredEarly > 0 || p.ManualRetries > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("(e) %d retries fired before the measurement ended and %d deliveries were retried by hand: the retry unit was too short for K (set -retry-unit).", p.FiredEarly, p.ManualRetries))

@@ -56,44 +56,56 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 		sum := sha256.Sum256(canonical)
 		requestHash, key = sum[:], idempotencyKey
 	}
-	var out hookflow.Ingested
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		e := hookflow.Event{
-			ID: uuid.NewString(), AccountID: accountID, EventType: in.EventType, Action: in.Action,
-			EntityType: in.EntityType, EntityID: in.EntityID, CampaignID: in.CampaignID,
-			Data: in.Data, Changes: in.Changes, CreatedAt: s.Now(),
-		}
-		var changes any
-		if len(e.Changes) > 0 {
-			changes = []byte(e.Changes)
-		}
-		rows, err := tx.QueryContext(ctx, `
+	e := hookflow.Event{
+		ID: uuid.NewString(), AccountID: accountID, EventType: in.EventType, Action: in.Action,
+		EntityType: in.EntityType, EntityID: in.EntityID, CampaignID: in.CampaignID,
+		Data: in.Data, Changes: in.Changes, CreatedAt: s.Now(),
+	}
+	// Who gets the event is read first; the event and its deliveries are then written by
+	// one statement, atomic on its own: ingest costs two round trips to PostgreSQL.
+	deliveries, err := planFanOut(ctx, s.db, e, "")
+	if err != nil {
+		return hookflow.Ingested{}, wrap(err)
+	}
+	var changes any
+	if len(e.Changes) > 0 {
+		changes = []byte(e.Changes)
+	}
+	args := []any{e.ID, accountID, e.EventType, e.Action, e.EntityType, e.EntityID, e.CampaignID,
+		[]byte(e.Data), changes, key, requestHash, e.CreatedAt}
+	query := `WITH ev AS (
 			INSERT INTO events (id, account_id, event_type, action, entity_type, entity_id, campaign_id,
 				data, changes, idempotency_key, request_hash, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-			RETURNING id`,
-			e.ID, accountID, e.EventType, e.Action, e.EntityType, e.EntityID, e.CampaignID,
-			[]byte(e.Data), changes, key, requestHash, e.CreatedAt)
-		if err != nil {
-			return err
-		}
-		inserted := rows.Next()
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return err
-		}
-		if !inserted {
+			RETURNING id)`
+	if len(deliveries) > 0 {
+		values, valueArgs := deliveryValues(deliveries, len(args))
+		args = append(args, valueArgs...)
+		query += `, d AS (INSERT INTO deliveries (` + deliveryColumns + `)
+			SELECT * FROM (` + values + `) AS v WHERE EXISTS (SELECT 1 FROM ev))`
+	}
+	query += ` SELECT count(*) FROM ev`
+	var inserted int
+	if err := s.db.GetContext(ctx, &inserted, query, args...); err != nil {
+		return hookflow.Ingested{}, wrap(err)
+	}
+	if inserted == 0 {
+		// The idempotency key was used before: answer what the first request got.
+		var out hookflow.Ingested
+		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+			var err error
 			out, err = repeatedIngest(ctx, tx, accountID, idempotencyKey, requestHash)
 			return err
-		}
-		deliveries, err := fanOut(ctx, tx, e, "")
-		if err != nil {
-			return err
-		}
-		out = hookflow.Ingested{EventID: e.ID, Deliveries: deliveries}
-		return nil
-	})
-	return out, err
+		})
+		return out, err
+	}
+	out := hookflow.Ingested{EventID: e.ID, Deliveries: make([]hookflow.IngestedDelivery, len(deliveries))}
+	for i, d := range deliveries {
+		out.Deliveries[i] = hookflow.IngestedDelivery{ID: d.ID, SubscriptionID: d.SubscriptionID,
+			CampaignWebhookID: d.CampaignWebhookID, Status: hookflow.StatusPending}
+	}
+	return out, nil
 }
 
 func repeatedIngest(ctx context.Context, tx *sqlx.Tx, accountID, key string, requestHash []byte) (hookflow.Ingested, error) {
@@ -119,9 +131,9 @@ func repeatedIngest(ctx context.Context, tx *sqlx.Tx, accountID, key string, req
 	return out, err
 }
 
-func matchingSubscriptions(ctx context.Context, tx *sqlx.Tx, accountID, eventType, campaignID string) ([]hookflow.Subscription, error) {
+func matchingSubscriptions(ctx context.Context, q sqlx.QueryerContext, accountID, eventType, campaignID string) ([]hookflow.Subscription, error) {
 	var rows []subscriptionRow
-	err := tx.SelectContext(ctx, &rows, `SELECT `+subscriptionColumns+` FROM subscriptions
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+subscriptionColumns+` FROM subscriptions
 		WHERE account_id = $1 AND active AND deleted_at IS NULL ORDER BY created_at, id`, accountID)
 	if err != nil {
 		return nil, err
@@ -137,12 +149,30 @@ func matchingSubscriptions(ctx context.Context, tx *sqlx.Tx, accountID, eventTyp
 }
 
 // fanOut creates one pending delivery of the event for every active subscription that
-// matches it and, for a campaign's events, every campaign webhook URL of the right kind;
-// then it wakes the dispatchers (NOTIFY is delivered at commit). fulfilmentID ties the
-// deliveries of fulfilment_pending to their fulfilment.
+// matches it and, for a campaign's events, every campaign webhook URL of the right kind.
+// The insert trigger wakes the dispatchers when the transaction commits. fulfilmentID
+// ties the deliveries of fulfilment_pending to their fulfilment.
 func fanOut(ctx context.Context, tx *sqlx.Tx, e hookflow.Event, fulfilmentID string) ([]hookflow.IngestedDelivery, error) {
-	out := []hookflow.IngestedDelivery{}
-	subs, err := matchingSubscriptions(ctx, tx, e.AccountID, e.EventType, e.CampaignID)
+	ds, err := planFanOut(ctx, tx, e, fulfilmentID)
+	if err != nil {
+		return nil, err
+	}
+	if err := insertDeliveries(ctx, tx, ds...); err != nil {
+		return nil, err
+	}
+	out := make([]hookflow.IngestedDelivery, len(ds))
+	for i, d := range ds {
+		out[i] = hookflow.IngestedDelivery{ID: d.ID, SubscriptionID: d.SubscriptionID,
+			CampaignWebhookID: d.CampaignWebhookID, Status: hookflow.StatusPending}
+	}
+	return out, nil
+}
+
+// planFanOut decides the deliveries of an event: subscriptions first (oldest first), then
+// campaign webhooks, each with its payload and retry policy.
+func planFanOut(ctx context.Context, q sqlx.QueryerContext, e hookflow.Event, fulfilmentID string) ([]deliveryInsert, error) {
+	var ds []deliveryInsert
+	subs, err := matchingSubscriptions(ctx, q, e.AccountID, e.EventType, e.CampaignID)
 	if err != nil {
 		return nil, err
 	}
@@ -156,16 +186,11 @@ func fanOut(ctx context.Context, tx *sqlx.Tx, e hookflow.Event, fulfilmentID str
 		if fulfilment {
 			policy = hookflow.PolicySchedule
 		}
-		batch := make([]deliveryInsert, len(subs))
-		for i, sub := range subs {
-			batch[i] = deliveryInsert{ID: uuid.NewString(), Event: e, SubscriptionID: sub.ID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy}
-			out = append(out, hookflow.IngestedDelivery{ID: batch[i].ID, SubscriptionID: sub.ID, Status: hookflow.StatusPending})
-		}
-		if err := insertDeliveries(ctx, tx, batch...); err != nil {
-			return nil, err
+		for _, sub := range subs {
+			ds = append(ds, deliveryInsert{ID: uuid.NewString(), Event: e, SubscriptionID: sub.ID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy})
 		}
 	}
-	hooks, err := campaignWebhooksFor(ctx, tx, e)
+	hooks, err := campaignWebhooksFor(ctx, q, e)
 	if err != nil {
 		return nil, err
 	}
@@ -180,21 +205,16 @@ func fanOut(ctx context.Context, tx *sqlx.Tx, e hookflow.Event, fulfilmentID str
 		if fulfilment {
 			policy = hookflow.PolicySchedule
 		}
-		batch := make([]deliveryInsert, len(hooks))
-		for i, hookID := range hooks {
-			batch[i] = deliveryInsert{ID: uuid.NewString(), Event: e, CampaignWebhookID: hookID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy}
-			out = append(out, hookflow.IngestedDelivery{ID: batch[i].ID, CampaignWebhookID: hookID, Status: hookflow.StatusPending})
-		}
-		if err := insertDeliveries(ctx, tx, batch...); err != nil {
-			return nil, err
+		for _, hookID := range hooks {
+			ds = append(ds, deliveryInsert{ID: uuid.NewString(), Event: e, CampaignWebhookID: hookID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy})
 		}
 	}
-	return out, nil
+	return ds, nil
 }
 
 // campaignWebhooksFor returns the ids of the campaign webhook URLs an event goes to: the
 // default ones for standard legacy events, the fulfilment ones for fulfilment_pending.
-func campaignWebhooksFor(ctx context.Context, tx *sqlx.Tx, e hookflow.Event) ([]string, error) {
+func campaignWebhooksFor(ctx context.Context, q sqlx.QueryerContext, e hookflow.Event) ([]string, error) {
 	var kind string
 	switch {
 	case e.EventType == hookflow.FulfilmentPending:
@@ -208,7 +228,7 @@ func campaignWebhooksFor(ctx context.Context, tx *sqlx.Tx, e hookflow.Event) ([]
 		return nil, nil
 	}
 	var ids []string
-	err := tx.SelectContext(ctx, &ids, `SELECT w.id FROM campaign_webhooks w JOIN campaigns c ON c.id = w.campaign_id
+	err := sqlx.SelectContext(ctx, q, &ids, `SELECT w.id FROM campaign_webhooks w JOIN campaigns c ON c.id = w.campaign_id
 		WHERE c.id = $1 AND c.account_id = $2 AND w.kind = $3 AND w.removed_at IS NULL ORDER BY w.created_at, w.id`,
 		e.CampaignID, e.AccountID, kind)
 	return ids, err
@@ -225,28 +245,37 @@ type deliveryInsert struct {
 	Policy            hookflow.PolicyKind
 }
 
-// insertDeliveries writes the deliveries in one statement: one round trip per event
-// however many subscriptions match (the insert trigger wakes the dispatchers).
-func insertDeliveries(ctx context.Context, tx *sqlx.Tx, ds ...deliveryInsert) error {
-	if len(ds) == 0 {
-		return nil
-	}
+const deliveryColumns = `id, account_id, event_id, subscription_id, campaign_webhook_id, fulfilment_id,
+	event_type, payload, is_test, policy, created_at`
+
+// deliveryValues renders ds as a VALUES list whose parameters start after argOffset, with
+// casts so it also works as a subquery.
+func deliveryValues(ds []deliveryInsert, argOffset int) (string, []any) {
 	const columns = 11
 	var sb strings.Builder
-	sb.WriteString(`INSERT INTO deliveries (id, account_id, event_id, subscription_id, campaign_webhook_id, fulfilment_id,
-		event_type, payload, is_test, policy, created_at) VALUES `)
+	sb.WriteString("VALUES ")
 	args := make([]any, 0, len(ds)*columns)
 	for i, d := range ds {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		n := i * columns
-		fmt.Fprintf(&sb, "($%d, $%d, $%d, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, $%d, $%d, $%d, $%d, $%d)",
+		n := argOffset + i*columns
+		fmt.Fprintf(&sb, "($%d::uuid, $%d::uuid, $%d::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, $%d::text, $%d::text, $%d::boolean, $%d::text, $%d::timestamptz)",
 			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11)
 		args = append(args, d.ID, d.Event.AccountID, d.Event.ID, d.SubscriptionID, d.CampaignWebhookID, d.FulfilmentID,
 			d.Event.EventType, string(d.Payload), d.Test, string(d.Policy), d.Event.CreatedAt)
 	}
-	_, err := tx.ExecContext(ctx, sb.String(), args...)
+	return sb.String(), args
+}
+
+// insertDeliveries writes the deliveries in one statement (the insert trigger wakes the
+// dispatchers).
+func insertDeliveries(ctx context.Context, tx *sqlx.Tx, ds ...deliveryInsert) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	values, args := deliveryValues(ds, 0)
+	_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (`+deliveryColumns+`) `+values, args...)
 	return err
 }
 

@@ -134,7 +134,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		HostPort:       cfg.TemporalAddress,
 		Namespace:      cfg.TemporalNamespace,
 		Logger:         temporallog.NewStructuredLogger(logger.With("component", "temporal")),
-		MetricsHandler: temporalMetrics,
+		MetricsHandler:    temporalMetrics,
+		ConnectionOptions: worker.ConnectionOptions(),
 	})
 	if err != nil {
 		return fmt.Errorf("temporal client: %w", err)
