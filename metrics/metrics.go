@@ -139,7 +139,6 @@ func (m *Metrics) TemporalHandler() (client.MetricsHandler, func()) {
 		CachedReporter:  reporter,
 		Separator:       "_",
 		SanitizeOptions: &sdktally.PrometheusSanitizeOptions,
-		Prefix:          "temporal",
 	}, time.Second)
 	scope = sdktally.NewPrometheusNamingScope(scope)
 	return sdktally.NewMetricsHandler(scope), func() { _ = closer.Close() }
