@@ -140,14 +140,12 @@ func (h *FulfilmentHandler) List(c *gin.Context) {
 		}
 		f.HasIssues = &v
 	}
-	if raw := c.Query("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 {
-			writeError(c, hookflow.Invalid("limit", "must be an integer between 1 and 100"))
-			return
-		}
-		f.Limit = n
+	limit, err := queryLimit(c)
+	if err != nil {
+		writeError(c, err)
+		return
 	}
+	f.Limit = limit
 	page, err := h.fulfilments.ListFulfilments(c.Request.Context(), account(c).ID, f)
 	if err != nil {
 		writeError(c, err)

@@ -69,18 +69,12 @@ func (h *DeliveryHandler) List(c *gin.Context) {
 		writeError(c, hookflow.Invalid("event_type", "is not an event type"))
 		return
 	}
-	if raw := c.Query("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil {
-			writeError(c, hookflow.Invalid("limit", "must be an integer"))
-			return
-		}
-		if n < 1 {
-			writeError(c, hookflow.Invalid("limit", "must be between 1 and 100"))
-			return
-		}
-		f.Limit = n
+	limit, err := queryLimit(c)
+	if err != nil {
+		writeError(c, err)
+		return
 	}
+	f.Limit = limit
 	page, err := h.deliveries.ListDeliveries(c.Request.Context(), account(c).ID, f)
 	if err != nil {
 		writeError(c, err)
@@ -101,6 +95,20 @@ func (h *DeliveryHandler) Get(c *gin.Context) {
 		log = []hookflow.Attempt{}
 	}
 	c.JSON(http.StatusOK, deliveryView{Delivery: d, AttemptLog: log})
+}
+
+// queryLimit reads the limit of a listing: absent is 0 (the store's default); the store
+// checks the upper bound.
+func queryLimit(c *gin.Context) (int, error) {
+	raw := c.Query("limit")
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 {
+		return 0, hookflow.Invalid("limit", "must be an integer between 1 and 100")
+	}
+	return n, nil
 }
 
 // deliveryView always shows the attempt log, empty or not; listings leave it out.

@@ -103,11 +103,18 @@ type AppOptions struct {
 	Args            []string
 }
 
-// startApp runs hookflow with short waits: the retry unit is 300 ms.
+// startApp runs hookflow on a fresh database with short waits: the retry unit is 300 ms.
 func startApp(t *testing.T, opts AppOptions) *App {
 	t.Helper()
 	dsn, drop := storetest.CreateDatabase(t)
 	t.Cleanup(drop)
+	return startAppOn(t, dsn, opts)
+}
+
+// startAppOn is startApp against a database the test provides (a private PostgreSQL
+// server in the fault tests).
+func startAppOn(t *testing.T, dsn string, opts AppOptions) *App {
+	t.Helper()
 	addr, err := temporaltest.FreeAddr()
 	if err != nil {
 		t.Fatal(err)

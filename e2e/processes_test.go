@@ -165,47 +165,6 @@ func privateTemporal(t *testing.T) string {
 	return srv.FrontendHostPort()
 }
 
-// startAppOn is startApp against a database the test provides (a private PostgreSQL
-// server) instead of a fresh one on the shared server; the settings are startApp's.
-func startAppOn(t *testing.T, dsn string, opts AppOptions) *App {
-	t.Helper()
-	addr, err := temporaltest.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if opts.TemporalAddress == "" {
-		opts.TemporalAddress = temporal.FrontendHostPort()
-	}
-	if opts.Namespace == "" {
-		opts.Namespace = nextNamespace(t)
-	}
-	app := &App{t: t, URL: "http://" + addr, DSN: dsn, logs: &syncBuffer{}}
-	app.env = append(os.Environ(),
-		"DATABASE_URL="+dsn,
-		"TEMPORAL_ADDRESS="+opts.TemporalAddress,
-		"TEMPORAL_NAMESPACE="+opts.Namespace,
-		"HOOKFLOW_HTTP_ADDR="+addr,
-		"HOOKFLOW_ADMIN_KEY="+adminKey,
-		"HOOKFLOW_RETRY_UNIT=300ms",
-		"HOOKFLOW_FULFILMENT_RETRY_SCHEDULE=100ms,100ms,100ms,100ms,100ms,100ms,100ms",
-		"HOOKFLOW_FULFILMENT_CHECK_INTERVAL=1h",
-		"HOOKFLOW_ALLOW_PRIVATE_NETWORKS=true",
-		"HOOKFLOW_DISPATCH_SWEEP_INTERVAL=250ms",
-		"HOOKFLOW_SHUTDOWN_TIMEOUT=5s",
-	)
-	app.env = append(app.env, opts.Env...)
-	app.DB = sqlx.MustOpen("postgres", dsn)
-	t.Cleanup(func() { app.DB.Close() })
-	app.Start(opts.Args...)
-	t.Cleanup(func() {
-		app.Stop()
-		if t.Failed() {
-			t.Logf("hookflow log:\n%s", app.logs.Tail(8000))
-		}
-	})
-	return app
-}
-
 // privatePostgres is a PostgreSQL server of one test, which it stops and starts at will.
 // The machine's shared server is never touched. PostgreSQL refuses to run as root, so
 // its files belong to the postgres OS user and its programs run under that user.

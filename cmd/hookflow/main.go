@@ -131,9 +131,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// A lazy client connects on first use, so the API starts and keeps accepting events
 	// while Temporal is down.
 	temporal, err := client.NewLazyClient(client.Options{
-		HostPort:       cfg.TemporalAddress,
-		Namespace:      cfg.TemporalNamespace,
-		Logger:         temporallog.NewStructuredLogger(logger.With("component", "temporal")),
+		HostPort:          cfg.TemporalAddress,
+		Namespace:         cfg.TemporalNamespace,
+		Logger:            temporallog.NewStructuredLogger(logger.With("component", "temporal")),
 		MetricsHandler:    temporalMetrics,
 		ConnectionOptions: worker.ConnectionOptions(),
 	})
