@@ -24,9 +24,14 @@ import (
 
 // Store is what the dispatcher needs of the database.
 type Store interface {
-	UndispatchedDeliveries(ctx context.Context, limit int) ([]hookflow.DispatchItem, error)
+	ClaimUndispatched(ctx context.Context, limit int, lease time.Duration) ([]hookflow.DispatchItem, error)
+	ReleaseClaims(ctx context.Context, ids []string) error
 	MarkDispatched(ctx context.Context, ids []string) error
 }
+
+// claimLease is how long a dispatcher holds deliveries it is starting: far longer than a
+// batch of starts takes, short enough that a crashed worker's claims come back soon.
+const claimLease = 15 * time.Second
 
 // Dispatcher starts delivery workflows.
 type Dispatcher struct {
@@ -82,7 +87,7 @@ func (d *Dispatcher) DispatchPending(ctx context.Context) error {
 		batch = 500
 	}
 	for {
-		items, err := d.Store.UndispatchedDeliveries(ctx, batch)
+		items, err := d.Store.ClaimUndispatched(ctx, batch, claimLease)
 		if err != nil {
 			return err
 		}
@@ -108,7 +113,16 @@ func (d *Dispatcher) DispatchPending(ctx context.Context) error {
 			}
 		}
 		if startErr != nil {
-			return startErr
+			var unstarted []string
+			for _, item := range items {
+				if !started[item.DeliveryID] {
+					unstarted = append(unstarted, item.DeliveryID)
+				}
+			}
+			// A fresh context: the claims must be released even when ctx is done.
+			releaseCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return errors.Join(startErr, d.Store.ReleaseClaims(releaseCtx, unstarted))
 		}
 		if len(items) < batch {
 			return nil

@@ -12,13 +12,30 @@ import (
 	"github.com/hookflow/hookflow"
 )
 
-// UndispatchedDeliveries returns up to limit committed deliveries whose workflow has not
-// been started, oldest first.
-func (s *DB) UndispatchedDeliveries(ctx context.Context, limit int) ([]hookflow.DispatchItem, error) {
+// ClaimUndispatched claims up to limit committed deliveries whose workflow has not been
+// started, oldest first, for lease: other dispatchers skip them until it expires, so
+// replicas share the work instead of repeating it, and a claim left by a dead process
+// only delays its deliveries by the lease.
+func (s *DB) ClaimUndispatched(ctx context.Context, limit int, lease time.Duration) ([]hookflow.DispatchItem, error) {
+	now := s.Now()
 	var items []hookflow.DispatchItem
-	err := s.db.SelectContext(ctx, &items, `SELECT id, account_id, COALESCE(subscription_id::text, '') AS subscription_id,
-		event_type, created_at FROM deliveries WHERE dispatched_at IS NULL ORDER BY created_at LIMIT $1`, limit)
+	err := s.db.SelectContext(ctx, &items, `
+		UPDATE deliveries d SET dispatch_lease_until = $2
+		FROM (SELECT id FROM deliveries
+			WHERE dispatched_at IS NULL AND (dispatch_lease_until IS NULL OR dispatch_lease_until < $3)
+			ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED) AS claimed
+		WHERE d.id = claimed.id
+		RETURNING d.id, d.account_id, COALESCE(d.subscription_id::text, '') AS subscription_id, d.event_type, d.created_at`,
+		limit, now.Add(lease), now)
 	return items, wrap(err)
+}
+
+// ReleaseClaims gives deliveries whose workflows could not be started back to the next
+// sweep at once.
+func (s *DB) ReleaseClaims(ctx context.Context, ids []string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET dispatch_lease_until = NULL
+		WHERE id = ANY($1) AND dispatched_at IS NULL`, pq.StringArray(ids))
+	return wrap(err)
 }
 
 // CountOpenDeliveries counts pending and retrying deliveries (the metrics gauges).

@@ -713,7 +713,7 @@ func TestCreateTestDelivery(t *testing.T) {
 	assert.JSONEq(t, `{"test":true}`, string(ev.Data))
 
 	// It is queued like any delivery, so the dispatcher starts it.
-	items, err := db.UndispatchedDeliveries(ctx, 100)
+	items, err := db.ClaimUndispatched(ctx, 100, time.Minute)
 	require.NoError(t, err)
 	var queued bool
 	for _, it := range items {
@@ -762,4 +762,50 @@ func TestFindEventAndDeliveryAreScopedToTheAccount(t *testing.T) {
 	requireCode(t, err, hookflow.ENOTFOUND)
 	_, err = db.FindDelivery(ctx, acc.ID, uuid.NewString())
 	requireCode(t, err, hookflow.ENOTFOUND)
+}
+
+func TestDispatchClaimsAreSharedAndExpire(t *testing.T) {
+	t.Parallel()
+	db := storetest.MustOpen(t)
+	ctx := context.Background()
+	acc := newAccount(t, db, "acme")
+	sub := hookflow.NewSubscription(hookflow.SubscriptionUpdate{})
+	sub.URL, sub.SecretKey = "http://127.0.0.1:9/hook", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	require.NoError(t, db.CreateSubscription(ctx, acc.ID, &sub))
+	var ids []string
+	for i := 0; i < 5; i++ {
+		out, err := db.IngestEvent(ctx, acc.ID, hookflow.EventInput{EventType: "a.b", Data: []byte(`{}`)}, "")
+		require.NoError(t, err)
+		ids = append(ids, out.Deliveries[0].ID)
+	}
+	claimIDs := func(items []hookflow.DispatchItem) []string {
+		var out []string
+		for _, it := range items {
+			out = append(out, it.DeliveryID)
+		}
+		return out
+	}
+
+	first, err := db.ClaimUndispatched(ctx, 3, time.Minute)
+	require.NoError(t, err)
+	second, err := db.ClaimUndispatched(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	assert.Len(t, first, 3, "oldest three")
+	assert.ElementsMatch(t, ids, append(claimIDs(first), claimIDs(second)...), "two dispatchers split the work without overlap")
+	none, err := db.ClaimUndispatched(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	assert.Empty(t, none, "leased deliveries are skipped")
+
+	// A failed start gives its claims back; a successful one marks the delivery for good.
+	require.NoError(t, db.ReleaseClaims(ctx, claimIDs(first)))
+	require.NoError(t, db.MarkDispatched(ctx, claimIDs(second)))
+	again, err := db.ClaimUndispatched(ctx, 10, 0)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, claimIDs(first), claimIDs(again))
+
+	// A claim whose lease ran out (its dispatcher died) is claimed again.
+	time.Sleep(5 * time.Millisecond)
+	expired, err := db.ClaimUndispatched(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, claimIDs(first), claimIDs(expired))
 }
