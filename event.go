@@ -3,6 +3,7 @@ package hookflow
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -39,7 +40,7 @@ func (in *EventInput) Validate() error {
 	if in.EventType == FulfilmentPending {
 		return Invalid("event_type", "fulfilment_pending is fired by POST /v1/fulfilments")
 	}
-	if in.Action != "" && in.Action != "created" && in.Action != "updated" && in.Action != "deleted" {
+	if in.Action != "" && !slices.Contains(Actions, in.Action) {
 		return Invalid("action", `must be "created", "updated" or "deleted"`)
 	}
 	for field, v := range map[string]string{"entity_type": in.EntityType, "entity_id": in.EntityID, "campaign_id": in.CampaignID} {

@@ -74,7 +74,7 @@ func (s *DB) Close() error { return s.db.Close() }
 // Ping checks that the database answers.
 func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// SQL exposes the pool for the dispatcher's LISTEN connection settings and for tests.
+// SQL exposes the pool to tests that check rows directly.
 func (s *DB) SQL() *sqlx.DB { return s.db }
 
 // Migrate applies the embedded migrations that have not been applied yet.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -89,22 +90,32 @@ func (s *DB) DeliveryState(ctx context.Context, deliveryID string) (hookflow.Del
 // timeout setting of its own.
 const campaignWebhookTimeout = 30 * time.Second
 
-// SendRequest reads what the next attempt of a delivery sends and where: a subscription's
-// current URL, headers, timeout and secrets, or a campaign webhook's URL and the campaign's
-// secret.
+// SendRequest reads, in one query, what the next attempt of a delivery sends and where: a
+// subscription's current URL, headers, timeout and secrets, or a campaign webhook's URL
+// and the campaign's secret.
 func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendRequest, error) {
-	var target struct {
-		EventID        string         `db:"event_id"`
-		Payload        string         `db:"payload"`
-		SubscriptionID sql.NullString `db:"subscription_id"`
-		HookID         sql.NullString `db:"campaign_webhook_id"`
-		HookURL        sql.NullString `db:"hook_url"`
-		HookRemoved    bool           `db:"hook_removed"`
-		CampaignSecret sql.NullString `db:"campaign_secret"`
+	var row struct {
+		EventID                 string         `db:"event_id"`
+		Payload                 string         `db:"payload"`
+		SubscriptionID          sql.NullString `db:"subscription_id"`
+		HookID                  sql.NullString `db:"campaign_webhook_id"`
+		URL                     string         `db:"url"`
+		Headers                 []byte         `db:"headers"`
+		TimeoutSeconds          sql.NullInt64  `db:"timeout_seconds"`
+		SecretKey               string         `db:"secret_key"`
+		PreviousSecretKey       sql.NullString `db:"previous_secret_key"`
+		PreviousSecretExpiresAt *time.Time     `db:"previous_secret_expires_at"`
+		Deleted                 bool           `db:"deleted"`
+		Disabled                bool           `db:"disabled"`
+		HookRemoved             bool           `db:"hook_removed"`
 	}
-	err := s.db.GetContext(ctx, &target, `SELECT d.event_id, d.payload, d.subscription_id, d.campaign_webhook_id, w.url AS hook_url,
-		(w.removed_at IS NOT NULL) AS hook_removed, c.secret_key AS campaign_secret
+	err := s.db.GetContext(ctx, &row, `SELECT d.event_id, d.payload, d.subscription_id, d.campaign_webhook_id,
+		COALESCE(s.url, w.url, '') AS url, COALESCE(s.headers, '{}') AS headers, s.timeout_seconds,
+		COALESCE(s.secret_key, c.secret_key, '') AS secret_key, s.previous_secret_key, s.previous_secret_expires_at,
+		(s.deleted_at IS NOT NULL) AS deleted, (s.id IS NOT NULL AND NOT s.active) AS disabled,
+		(w.removed_at IS NOT NULL) AS hook_removed
 		FROM deliveries d
+		LEFT JOIN subscriptions s ON s.id = d.subscription_id
 		LEFT JOIN campaign_webhooks w ON w.id = d.campaign_webhook_id
 		LEFT JOIN campaigns c ON c.id = w.campaign_id
 		WHERE d.id = $1`, deliveryID)
@@ -114,33 +125,24 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 	if err != nil {
 		return hookflow.SendRequest{}, wrap(err)
 	}
-	req := hookflow.SendRequest{DeliveryID: deliveryID, MessageID: target.EventID, Payload: []byte(target.Payload),
-		SubscriptionID: target.SubscriptionID.String, CampaignWebhookID: target.HookID.String}
-	if !target.SubscriptionID.Valid {
-		req.URL, req.Headers, req.Timeout = target.HookURL.String, map[string]string{}, campaignWebhookTimeout
-		req.Secrets = []string{target.CampaignSecret.String}
-		if target.HookRemoved {
-			req.Skip = "the campaign webhook was removed"
-		}
-		return req, nil
+	keys := hookflow.Subscription{SecretKey: row.SecretKey, PreviousSecretKey: row.PreviousSecretKey.String,
+		PreviousSecretExpiresAt: row.PreviousSecretExpiresAt}
+	req := hookflow.SendRequest{DeliveryID: deliveryID, MessageID: row.EventID, Payload: []byte(row.Payload),
+		SubscriptionID: row.SubscriptionID.String, CampaignWebhookID: row.HookID.String,
+		URL: row.URL, Headers: map[string]string{}, Timeout: campaignWebhookTimeout, Secrets: keys.Secrets(s.Now())}
+	if row.TimeoutSeconds.Valid {
+		req.Timeout = time.Duration(row.TimeoutSeconds.Int64) * time.Second
 	}
-	var row struct {
-		subscriptionRow
-		Deleted bool `db:"deleted"`
+	if err := json.Unmarshal(row.Headers, &req.Headers); err != nil {
+		return hookflow.SendRequest{}, err
 	}
-	err = s.db.GetContext(ctx, &row, `SELECT (deleted_at IS NOT NULL) AS deleted, `+subscriptionColumns+`
-		FROM subscriptions WHERE id = $1`, target.SubscriptionID.String)
-	if err != nil {
-		return hookflow.SendRequest{}, wrap(err)
-	}
-	sub := row.subscription()
-	req.URL, req.Headers = sub.URL, sub.Headers
-	req.Timeout, req.Secrets = time.Duration(sub.Timeout)*time.Second, sub.Secrets(s.Now())
 	switch {
 	case row.Deleted:
 		req.Skip = "the subscription was deleted"
-	case !sub.Active:
+	case row.Disabled:
 		req.Skip = "the subscription is disabled"
+	case row.HookRemoved:
+		req.Skip = "the campaign webhook was removed"
 	}
 	return req, nil
 }

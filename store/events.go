@@ -92,13 +92,8 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 	}
 	if inserted == 0 {
 		// The idempotency key was used before: answer what the first request got.
-		var out hookflow.Ingested
-		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-			var err error
-			out, err = repeatedIngest(ctx, tx, accountID, idempotencyKey, requestHash)
-			return err
-		})
-		return out, err
+		out, err := repeatedIngest(ctx, s.db, accountID, idempotencyKey, requestHash)
+		return out, wrap(err)
 	}
 	out := hookflow.Ingested{EventID: e.ID, Deliveries: make([]hookflow.IngestedDelivery, len(deliveries))}
 	for i, d := range deliveries {
@@ -108,12 +103,12 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 	return out, nil
 }
 
-func repeatedIngest(ctx context.Context, tx *sqlx.Tx, accountID, key string, requestHash []byte) (hookflow.Ingested, error) {
+func repeatedIngest(ctx context.Context, q sqlx.QueryerContext, accountID, key string, requestHash []byte) (hookflow.Ingested, error) {
 	var first struct {
 		ID   string `db:"id"`
 		Hash []byte `db:"request_hash"`
 	}
-	err := tx.GetContext(ctx, &first, `SELECT id, request_hash FROM events WHERE account_id = $1 AND idempotency_key = $2`, accountID, key)
+	err := sqlx.GetContext(ctx, q, &first, `SELECT id, request_hash FROM events WHERE account_id = $1 AND idempotency_key = $2`, accountID, key)
 	if err != nil {
 		return hookflow.Ingested{}, err
 	}
@@ -121,7 +116,7 @@ func repeatedIngest(ctx context.Context, tx *sqlx.Tx, accountID, key string, req
 		return hookflow.Ingested{}, hookflow.Errorf(hookflow.ECONFLICT, "Idempotency-Key was already used with a different request body")
 	}
 	out := hookflow.Ingested{EventID: first.ID, Deliveries: []hookflow.IngestedDelivery{}}
-	err = tx.SelectContext(ctx, &out.Deliveries, `SELECT id, COALESCE(subscription_id::text, '') AS subscription_id,
+	err = sqlx.SelectContext(ctx, q, &out.Deliveries, `SELECT id, COALESCE(subscription_id::text, '') AS subscription_id,
 		COALESCE(campaign_webhook_id::text, '') AS campaign_webhook_id, status FROM deliveries d
 		WHERE event_id = $1
 		-- The order of the first answer: subscriptions, then campaign webhooks, each oldest first.
