@@ -199,6 +199,9 @@ type SendRequest struct {
 	// Skip, when set, says why no request may be made (the subscription was deleted or
 	// disabled).
 	Skip string
+	// State is where the delivery stands, read with the rest so a run's first attempt
+	// costs one query.
+	State DeliveryState
 }
 
 // AttemptRecord is what the workflow asks the store to write after an attempt: the attempt

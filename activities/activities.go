@@ -19,7 +19,6 @@ const ErrTypeNotFound = "NotFound"
 
 // Store is what the activities need of the database.
 type Store interface {
-	DeliveryState(ctx context.Context, deliveryID string) (hookflow.DeliveryState, error)
 	SendRequest(ctx context.Context, deliveryID string) (hookflow.SendRequest, error)
 	RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) error
 	FailWithoutAttempt(ctx context.Context, deliveryID, reason string) error
@@ -47,13 +46,8 @@ type Observer interface {
 	ObserveOutcome(status hookflow.Status)
 }
 
-// StartInput names the delivery a workflow run starts on.
-type StartInput struct {
-	DeliveryID string
-}
-
-// StartResult is where the delivery stands and the policy its retries follow, fixed for
-// the run.
+// StartResult is where the delivery stood when a workflow run began and the policy its
+// retries follow, fixed for the run.
 type StartResult struct {
 	Status   hookflow.Status
 	Attempts int
@@ -62,12 +56,9 @@ type StartResult struct {
 	Fulfilment bool
 }
 
-// StartDelivery reads the delivery's state and its subscription's retry settings.
-func (a *Activities) StartDelivery(ctx context.Context, in StartInput) (StartResult, error) {
-	st, err := a.Store.DeliveryState(ctx, in.DeliveryID)
-	if err != nil {
-		return StartResult{}, classify(err)
-	}
+// startResult turns the stored state into the run's start: the subscription's max_retries
+// become a linear policy in this worker's retry unit, a fulfilment its schedule.
+func (a *Activities) startResult(st hookflow.DeliveryState) StartResult {
 	res := StartResult{Status: st.Status, Attempts: st.Attempts, Fulfilment: st.Fulfilment}
 	switch st.Policy {
 	case hookflow.PolicySchedule:
@@ -77,7 +68,7 @@ func (a *Activities) StartDelivery(ctx context.Context, in StartInput) (StartRes
 	default:
 		res.Policy = hookflow.LinearPolicy(st.MaxRetries, a.RetryUnit)
 	}
-	return res, nil
+	return res
 }
 
 // FulfilmentCheckInput scopes a fulfilment check; an empty AccountID checks every account.

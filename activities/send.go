@@ -34,12 +34,35 @@ const UserAgent = "hookflow/1 (+webhooks)"
 // SendInput names one attempt of a delivery.
 type SendInput struct {
 	DeliveryID string
-	Number     int
-	Trigger    hookflow.Trigger
+	// First marks a run's first attempt: its number and the run's start come from the
+	// stored state, read by the same query as the request (Number is then ignored).
+	First   bool
+	Number  int
+	Trigger hookflow.Trigger
+}
+
+// Resolve fixes the number and trigger of the attempt a Send call makes, and answers false
+// when there is nothing to attempt (the delivery was delivered). A run's first attempt
+// follows those already recorded; on a delivery that had already failed it is manual,
+// since only a manual retry starts such a run.
+func (in SendInput) Resolve(start StartResult) (number int, trigger hookflow.Trigger, ok bool) {
+	if !in.First {
+		return in.Number, in.Trigger, true
+	}
+	if start.Status == hookflow.StatusDelivered {
+		return 0, in.Trigger, false
+	}
+	if start.Status == hookflow.StatusFailed {
+		return start.Attempts + 1, hookflow.TriggerManual, true
+	}
+	return start.Attempts + 1, in.Trigger, true
 }
 
 // SendResult is the outcome of one attempt; Skipped says why none was made.
 type SendResult struct {
+	// Start is set on a run's first call: where the delivery stood and its retry policy.
+	// When its status is delivered, no attempt was made.
+	Start   *StartResult
 	Attempt hookflow.Attempt
 	Skipped string
 	// RetryAfter is how long a 429 or 503 answer asked the sender to wait (0 if it did
@@ -60,18 +83,30 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error)
 	if err != nil {
 		return SendResult{}, classify(err)
 	}
+	var res SendResult
+	var start StartResult
+	if in.First {
+		start = a.startResult(req.State)
+		res.Start = &start
+	}
+	number, trigger, ok := in.Resolve(start)
+	if !ok {
+		return res, nil
+	}
 	if req.Skip != "" {
-		return SendResult{Skipped: req.Skip}, nil
+		res.Skipped = req.Skip
+		return res, nil
 	}
 	attempt, retryAfter := a.post(ctx, req)
-	attempt.Number, attempt.Trigger = in.Number, in.Trigger
+	attempt.Number, attempt.Trigger = number, trigger
 	if a.Metrics != nil {
 		a.Metrics.ObserveAttempt(attempt)
 	}
 	a.logger().Info("attempt", "delivery_id", in.DeliveryID, "event_id", req.MessageID,
-		"subscription_id", req.SubscriptionID, "campaign_webhook_id", req.CampaignWebhookID, "attempt", in.Number,
+		"subscription_id", req.SubscriptionID, "campaign_webhook_id", req.CampaignWebhookID, "attempt", number,
 		"response_code", attempt.ResponseCode, "duration_ms", attempt.DurationMS, "error", attempt.Error)
-	return SendResult{Attempt: attempt, RetryAfter: retryAfter}, nil
+	res.Attempt, res.RetryAfter = attempt, retryAfter
+	return res, nil
 }
 
 func (a *Activities) post(ctx context.Context, req hookflow.SendRequest) (hookflow.Attempt, time.Duration) {

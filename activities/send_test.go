@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -176,4 +177,60 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// A run's first send reads where the delivery stands with the request: the attempt is
+// numbered after those recorded, and the policy comes from the subscription.
+func TestFirstSendOfARunReadsTheStartWithTheRequest(t *testing.T) {
+	requests := 0
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		requests++
+		w.WriteHeader(http.StatusInternalServerError)
+	}, 5)
+	ctx := context.Background()
+	out, err := f.db.IngestEvent(ctx, f.account, hookflow.EventInput{EventType: "promoter.created", Data: []byte(`{}`)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out.Deliveries[0].ID
+	first := activities.SendInput{DeliveryID: id, First: true, Number: 99, Trigger: hookflow.TriggerAutomatic}
+
+	res, err := f.acts.Send(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Start == nil || res.Start.Status != hookflow.StatusPending || res.Start.Attempts != 0 ||
+		!reflect.DeepEqual(res.Start.Policy, hookflow.LinearPolicy(f.sub.MaxRetries, time.Minute)) {
+		t.Fatalf("start: %+v", res.Start)
+	}
+	if res.Attempt.Number != 1 || res.Attempt.Trigger != hookflow.TriggerAutomatic {
+		t.Fatalf("attempt: %+v", res.Attempt)
+	}
+
+	// Attempts exhausted: a new run (a manual retry) makes attempt 2, as a manual one.
+	if err := f.db.RecordAttempt(ctx, hookflow.AttemptRecord{DeliveryID: id, Attempt: res.Attempt, Status: hookflow.StatusFailed}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = f.acts.Send(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Start.Status != hookflow.StatusFailed || res.Attempt.Number != 2 || res.Attempt.Trigger != hookflow.TriggerManual {
+		t.Fatalf("after failed: start %+v attempt %+v", res.Start, res.Attempt)
+	}
+
+	// Delivered: the run learns it and nothing is sent.
+	code := http.StatusOK
+	if err := f.db.RecordAttempt(ctx, hookflow.AttemptRecord{DeliveryID: id, Status: hookflow.StatusDelivered,
+		Attempt: hookflow.Attempt{Number: 3, StartedAt: time.Now(), ResponseCode: &code, Trigger: hookflow.TriggerManual}}); err != nil {
+		t.Fatal(err)
+	}
+	sent := requests
+	res, err = f.acts.Send(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Start.Status != hookflow.StatusDelivered || res.Attempt.Number != 0 || requests != sent {
+		t.Fatalf("after delivered: start %+v attempt %+v, requests %d then %d", res.Start, res.Attempt, sent, requests)
+	}
 }

@@ -149,6 +149,9 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 	if err := b.ceiling(ctx); err != nil {
 		return rep, err
 	}
+	if err := b.persistence(ctx); err != nil {
+		return rep, err
+	}
 	if err := b.endToEndAndLatency(ctx); err != nil {
 		return rep, err
 	}
@@ -179,14 +182,78 @@ func (b *bench) ceiling(ctx context.Context) error {
 	}
 	defer c.Close()
 	b.logf("(a) ceiling: %d minimal workflows", b.cfg.CeilingWorkflows)
-	res, err := runCeiling(ctx, c, b.receiver.URL, b.cfg.CeilingWorkflows, b.tempPID)
+	res, err := runCeiling(ctx, c, b.receiver.URL, b.cfg.CeilingWorkflows, b.tempPID, ceilingShape{})
 	if err != nil {
 		return err
 	}
 	b.report.Ceiling = res
 	b.logf("(a) %.1f workflows/s; CPU temporal %.1fs worker+harness %.1fs over %.1fs",
 		res.PerSecond, res.CPU.TemporalSeconds, res.CPU.BenchSeconds, res.CPU.WallSeconds)
+
+	b.logf("(a') the ceiling with a delivery's shape: %+v", deliveryShape)
+	shaped, err := runCeiling(ctx, c, b.receiver.URL, b.cfg.CeilingWorkflows, b.tempPID, deliveryShape)
+	if err != nil {
+		return err
+	}
+	b.report.ShapedCeiling = shaped
+	b.logf("(a') %.1f workflows/s; CPU temporal %.1fs over %.1fs", shaped.PerSecond, shaped.CPU.TemporalSeconds, shaped.CPU.WallSeconds)
 	return nil
+}
+
+// deliveryShape is what a hookflow delivery workflow asks of Temporal besides its POST:
+// four search attributes at start, the status upserted when it changes, and a second local
+// activity (the record step).
+var deliveryShape = ceilingShape{SearchAttributes: true, StatusUpsert: true, ExtraLocalActivities: 1}
+
+// persistenceVariants are the SQLite settings (f) compares for the file-backed dev server
+// of `make run`; scripts/temporal-dev.sh starts it with the one marked InUse.
+var persistenceVariants = []PersistenceVariant{
+	{Name: "SQLite defaults (rollback journal, synchronous=full)", Durable: true},
+	{Name: "journal_mode=wal, synchronous=full", Pragmas: []string{"journal_mode=wal", "synchronous=full"}, Durable: true, InUse: true},
+	{Name: "journal_mode=wal, synchronous=normal", Pragmas: []string{"journal_mode=wal", "synchronous=normal"}},
+}
+
+// (f): the ceiling on a dev server that keeps its state in a SQLite file, as `make run`'s
+// does, under each set of pragmas.
+func (b *bench) persistence(ctx context.Context) error {
+	n := max(b.cfg.CeilingWorkflows/2, 1)
+	for _, v := range persistenceVariants {
+		dir, err := os.MkdirTemp("", "hookflow-bench-sqlite")
+		if err != nil {
+			return err
+		}
+		res, err := b.fileBackedCeiling(ctx, filepath.Join(dir, "temporal.db"), v.Pragmas, n)
+		os.RemoveAll(dir)
+		if err != nil {
+			return fmt.Errorf("(f) %s: %w", v.Name, err)
+		}
+		v.Ceiling = res
+		b.report.Persistence = append(b.report.Persistence, v)
+		b.logf("(f) %s: %.1f workflows/s", v.Name, res.PerSecond)
+	}
+	return nil
+}
+
+func (b *bench) fileBackedCeiling(ctx context.Context, dbFile string, pragmas []string, n int) (CeilingResult, error) {
+	startCtx, cancel := context.WithTimeout(ctx, temporaltest.Wait)
+	server, err := temporaltest.Start(startCtx, temporaltest.Options{DBFile: dbFile, SQLitePragmas: pragmas})
+	cancel()
+	if err != nil {
+		return CeilingResult{}, err
+	}
+	defer server.Stop()
+	_, port, _ := net.SplitHostPort(server.FrontendHostPort())
+	pid, err := findDevServerPID(port)
+	if err != nil {
+		return CeilingResult{}, err
+	}
+	fileBench := &bench{temporal: server.FrontendHostPort()}
+	c, err := fileBench.dial("default")
+	if err != nil {
+		return CeilingResult{}, err
+	}
+	defer c.Close()
+	return runCeiling(ctx, c, b.receiver.URL, n, pid, ceilingShape{})
 }
 
 // setUp creates an account subscribed m times to the receiver's path and returns its key.

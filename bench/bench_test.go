@@ -74,3 +74,29 @@ func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// The setting (f) reports as `make run`'s is the one scripts/temporal-dev.sh passes.
+func TestPersistenceInUseIsWhatMakeRunStarts(t *testing.T) {
+	script, err := os.ReadFile("../scripts/temporal-dev.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inUse, pragmas := 0, 0
+	for _, v := range persistenceVariants {
+		if !v.InUse {
+			continue
+		}
+		inUse, pragmas = inUse+1, len(v.Pragmas)
+		for _, pragma := range v.Pragmas {
+			if !strings.Contains(string(script), "--sqlite-pragma "+pragma) {
+				t.Errorf("scripts/temporal-dev.sh does not pass --sqlite-pragma %s", pragma)
+			}
+		}
+	}
+	if inUse != 1 {
+		t.Errorf("%d settings marked in use, want 1", inUse)
+	}
+	if n := strings.Count(string(script), "--sqlite-pragma "); n != pragmas {
+		t.Errorf("scripts/temporal-dev.sh passes %d pragmas, the setting in use has %d", n, pragmas)
+	}
+}

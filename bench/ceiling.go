@@ -14,7 +14,11 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hookflow/hookflow"
 	hfworker "github.com/hookflow/hookflow/worker"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // ceilingTaskQueue is apart from hookflow's so the ceiling never shares pollers with it.
@@ -22,8 +26,21 @@ const ceilingTaskQueue = "bench-ceiling"
 
 // ceilingInput is one minimal delivery: POST a fixed body to URL with a webhook-id.
 type ceilingInput struct {
-	ID  string
-	URL string
+	ID    string
+	URL   string
+	Shape ceilingShape
+}
+
+// ceilingShape adds to the minimal workflow, one at a time, what a hookflow delivery
+// workflow has besides its POST, so the report can say what each costs on Temporal.
+type ceilingShape struct {
+	// SearchAttributes starts the workflow with hookflow's four search attributes.
+	SearchAttributes bool `json:"search_attributes"`
+	// StatusUpsert upserts the status search attribute before completing.
+	StatusUpsert bool `json:"status_upsert"`
+	// ExtraLocalActivities runs this many more (empty) local activities, as hookflow's
+	// store steps are.
+	ExtraLocalActivities int `json:"extra_local_activities"`
 }
 
 // ceilingPoster is the one local activity of the ceiling workflow.
@@ -59,15 +76,30 @@ func (p *ceilingPoster) Post(ctx context.Context, in ceilingInput) error {
 func ceilingWorkflow(ctx workflow.Context, in ceilingInput) error {
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 30 * time.Second})
 	var p *ceilingPoster
-	return workflow.ExecuteLocalActivity(ctx, p.Post, in).Get(ctx, nil)
+	for range in.Shape.ExtraLocalActivities {
+		if err := workflow.ExecuteLocalActivity(ctx, p.Nothing).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	if err := workflow.ExecuteLocalActivity(ctx, p.Post, in).Get(ctx, nil); err != nil {
+		return err
+	}
+	if in.Shape.StatusUpsert {
+		return workflow.UpsertTypedSearchAttributes(ctx, workflows.StatusKey.ValueSet(string(hookflow.StatusDelivered)))
+	}
+	return nil
 }
+
+// Nothing stands in for a store step.
+func (p *ceilingPoster) Nothing(context.Context) error { return nil }
 
 // CeilingResult is figure (a).
 type CeilingResult struct {
-	Workflows   int     `json:"workflows"`
-	Concurrency int     `json:"concurrency"`
-	Seconds     float64 `json:"seconds"`
-	PerSecond   float64 `json:"workflows_per_second"`
+	Shape       ceilingShape `json:"shape"`
+	Workflows   int          `json:"workflows"`
+	Concurrency int          `json:"concurrency"`
+	Seconds     float64      `json:"seconds"`
+	PerSecond   float64      `json:"workflows_per_second"`
 	// HistoryEvents is the length of one ceiling workflow's history, to set against a
 	// hookflow delivery's.
 	HistoryEvents int `json:"history_events"`
@@ -83,8 +115,8 @@ const ceilingConcurrency = 64
 
 // runCeiling runs n ceiling workflows through an in-process worker using the same worker
 // settings as hookflow, with eager start as hookflow's dispatcher uses.
-func runCeiling(ctx context.Context, c client.Client, receiverURL string, n, temporalPID int) (CeilingResult, error) {
-	res := CeilingResult{Workflows: n, Concurrency: ceilingConcurrency}
+func runCeiling(ctx context.Context, c client.Client, receiverURL string, n, temporalPID int, shape ceilingShape) (CeilingResult, error) {
+	res := CeilingResult{Workflows: n, Concurrency: ceilingConcurrency, Shape: shape}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 256
 	w := sdkworker.New(c, ceilingTaskQueue, hfworker.Options())
@@ -98,9 +130,13 @@ func runCeiling(ctx context.Context, c client.Client, receiverURL string, n, tem
 	nonce := time.Now().UnixNano()
 	run := func(i int) error {
 		id := fmt.Sprintf("ceiling-%d-%d", nonce, i)
-		wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: id, TaskQueue: ceilingTaskQueue, EnableEagerStart: true,
-		}, ceilingWorkflow, ceilingInput{ID: id, URL: receiverURL + okPath + "ceiling"})
+		opts := client.StartWorkflowOptions{ID: id, TaskQueue: ceilingTaskQueue, EnableEagerStart: true}
+		if shape.SearchAttributes {
+			opts.TypedSearchAttributes = temporal.NewSearchAttributes(
+				workflows.AccountIDKey.ValueSet("bench"), workflows.SubscriptionIDKey.ValueSet(id),
+				workflows.EventTypeKey.ValueSet("promoter.created"), workflows.StatusKey.ValueSet(string(hookflow.StatusPending)))
+		}
+		wr, err := c.ExecuteWorkflow(ctx, opts, ceilingWorkflow, ceilingInput{ID: id, URL: receiverURL + okPath + "ceiling", Shape: shape})
 		if err != nil {
 			return err
 		}

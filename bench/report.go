@@ -15,21 +15,26 @@ import (
 
 // Report is everything one run measured; report.json is this struct.
 type Report struct {
-	Started  time.Time      `json:"started"`
-	Seconds  float64        `json:"seconds"`
-	Smoke    bool           `json:"smoke"`
-	Machine  Machine        `json:"machine"`
-	Setup    Setup          `json:"setup"`
-	Config   ConfigSummary  `json:"config"`
-	Ceiling  CeilingResult  `json:"a_ceiling"`
-	EndToEnd EndToEndResult `json:"b_end_to_end"`
-	Ingest   IngestResult   `json:"c_ingest"`
-	Latency  LatencyResult  `json:"d_latency"`
-	Parked   ParkedResult   `json:"e_parked"`
-	Ratios   Ratios         `json:"ratios"`
-	Targets  []Target       `json:"targets"`
-	Profile  string         `json:"profile,omitempty"`
-	Notes    []string       `json:"notes"`
+	Started time.Time     `json:"started"`
+	Seconds float64       `json:"seconds"`
+	Smoke   bool          `json:"smoke"`
+	Machine Machine       `json:"machine"`
+	Setup   Setup         `json:"setup"`
+	Config  ConfigSummary `json:"config"`
+	Ceiling CeilingResult `json:"a_ceiling"`
+	// ShapedCeiling is (a′): the ceiling workflow given what a delivery asks of Temporal
+	// besides its POST, to tell Temporal's share of the gap from hookflow's own.
+	ShapedCeiling CeilingResult `json:"a_shaped_ceiling"`
+	// Persistence is (f): the ceiling on a file-backed dev server under each SQLite setting.
+	Persistence []PersistenceVariant `json:"f_persistence"`
+	EndToEnd    EndToEndResult       `json:"b_end_to_end"`
+	Ingest      IngestResult         `json:"c_ingest"`
+	Latency     LatencyResult        `json:"d_latency"`
+	Parked      ParkedResult         `json:"e_parked"`
+	Ratios      Ratios               `json:"ratios"`
+	Targets     []Target             `json:"targets"`
+	Profile     string               `json:"profile,omitempty"`
+	Notes       []string             `json:"notes"`
 }
 
 // Setup says what ran where.
@@ -139,10 +144,24 @@ type ParkedResult struct {
 	Delivered            int     `json:"delivered"`
 }
 
+// PersistenceVariant is one SQLite setting of (f) and the ceiling it allowed.
+type PersistenceVariant struct {
+	Name    string   `json:"name"`
+	Pragmas []string `json:"pragmas"`
+	// Durable is true when a committed transaction survives a power loss, not only a
+	// crash of the server process.
+	Durable bool `json:"durable"`
+	// InUse marks the setting `make run` starts its dev server with.
+	InUse   bool          `json:"in_use"`
+	Ceiling CeilingResult `json:"ceiling"`
+}
+
 // Ratios relate the figures to each other.
 type Ratios struct {
 	EndToEndOverCeiling float64 `json:"b_over_a"`
-	IngestOverEndToEnd  float64 `json:"c_over_b"`
+	// EndToEndOverShapedCeiling is (b) / (a′): hookflow's own share of the gap.
+	EndToEndOverShapedCeiling float64 `json:"b_over_a_shaped"`
+	IngestOverEndToEnd        float64 `json:"c_over_b"`
 }
 
 // Target is one of the issue's goals and how the run fared.
@@ -210,7 +229,7 @@ func num(v float64) string {
 // finish computes the ratios, the targets and the notes from the figures.
 func (r *Report) finish() {
 	a, b, c := r.Ceiling.PerSecond, r.EndToEnd.PerSecond, r.Ingest.PerSecond
-	r.Ratios = Ratios{EndToEndOverCeiling: b / a, IngestOverEndToEnd: c / b}
+	r.Ratios = Ratios{EndToEndOverCeiling: b / a, IngestOverEndToEnd: c / b, EndToEndOverShapedCeiling: b / r.ShapedCeiling.PerSecond}
 	r.Targets = []Target{
 		atLeast("(b) end to end vs ceiling", "(b) ≥ 0.85 × (a)", "× (a)", r.Ratios.EndToEndOverCeiling, goalEndToEndShare),
 		atLeast("(c) ingest rate", "≥ 1,000 events/s", "events/s", c, goalIngestRate),
@@ -270,30 +289,36 @@ func (r *Report) finish() {
 
 // Figures are the headline numbers, each of which a complete run makes positive.
 func (r Report) Figures() map[string]float64 {
-	return map[string]float64{
-		"a.workflows_per_second":       r.Ceiling.PerSecond,
-		"a.history_events":             float64(r.Ceiling.HistoryEvents),
-		"b.deliveries_per_second":      r.EndToEnd.PerSecond,
-		"b.history_events":             r.EndToEnd.HistoryEventsPerDelivery,
-		"b.cpu.hookflow":               r.EndToEnd.CPUPerDelivery.Hookflow,
-		"b.cpu.temporal":               r.EndToEnd.CPUPerDelivery.Temporal,
-		"b.cpu.postgres":               r.EndToEnd.CPUPerDelivery.Postgres,
-		"c.events_per_second":          r.Ingest.PerSecond,
-		"d.p50_ms":                     r.Latency.P50MS,
-		"d.p95_ms":                     r.Latency.P95MS,
-		"d.p99_ms":                     r.Latency.P99MS,
-		"e.hookflow_rss_parked_bytes":  float64(r.Parked.RSSParkedBytes),
-		"e.postgres_bytes_per_parked":  r.Parked.DatabaseBytesPerParked,
-		"e.table_bytes_per_parked":     r.Parked.TableBytesPerParked,
-		"e.recovery_seconds":           r.Parked.RecoverySeconds,
-		"ratio.b_over_a":               r.Ratios.EndToEndOverCeiling,
-		"ratio.c_over_b":               r.Ratios.IngestOverEndToEnd,
-		"e.temporal_rss_parked_bytes":  float64(r.Parked.TemporalRSSParkedBytes),
-		"e.hookflow_rss_before_bytes":  float64(r.Parked.RSSBeforeBytes),
-		"b.seconds":                    r.EndToEnd.Seconds,
-		"a.cpu.temporal":               r.Ceiling.CPUPerWorkflow.Temporal,
-		"d.achieved_events_per_second": r.Latency.AchievedEventsPerSecond,
+	figures := map[string]float64{
+		"a_shaped.workflows_per_second": r.ShapedCeiling.PerSecond,
+		"ratio.b_over_a_shaped":         r.Ratios.EndToEndOverShapedCeiling,
+		"a.workflows_per_second":        r.Ceiling.PerSecond,
+		"a.history_events":              float64(r.Ceiling.HistoryEvents),
+		"b.deliveries_per_second":       r.EndToEnd.PerSecond,
+		"b.history_events":              r.EndToEnd.HistoryEventsPerDelivery,
+		"b.cpu.hookflow":                r.EndToEnd.CPUPerDelivery.Hookflow,
+		"b.cpu.temporal":                r.EndToEnd.CPUPerDelivery.Temporal,
+		"b.cpu.postgres":                r.EndToEnd.CPUPerDelivery.Postgres,
+		"c.events_per_second":           r.Ingest.PerSecond,
+		"d.p50_ms":                      r.Latency.P50MS,
+		"d.p95_ms":                      r.Latency.P95MS,
+		"d.p99_ms":                      r.Latency.P99MS,
+		"e.hookflow_rss_parked_bytes":   float64(r.Parked.RSSParkedBytes),
+		"e.postgres_bytes_per_parked":   r.Parked.DatabaseBytesPerParked,
+		"e.table_bytes_per_parked":      r.Parked.TableBytesPerParked,
+		"e.recovery_seconds":            r.Parked.RecoverySeconds,
+		"ratio.b_over_a":                r.Ratios.EndToEndOverCeiling,
+		"ratio.c_over_b":                r.Ratios.IngestOverEndToEnd,
+		"e.temporal_rss_parked_bytes":   float64(r.Parked.TemporalRSSParkedBytes),
+		"e.hookflow_rss_before_bytes":   float64(r.Parked.RSSBeforeBytes),
+		"b.seconds":                     r.EndToEnd.Seconds,
+		"a.cpu.temporal":                r.Ceiling.CPUPerWorkflow.Temporal,
+		"d.achieved_events_per_second":  r.Latency.AchievedEventsPerSecond,
 	}
+	for i, v := range r.Persistence {
+		figures[fmt.Sprintf("f.%d.workflows_per_second", i)] = v.Ceiling.PerSecond
+	}
+	return figures
 }
 
 // write saves the Markdown report at path and its JSON twin next to it.
@@ -353,6 +378,9 @@ func (r Report) markdown() string {
 	p("|---|---|---|")
 	a, b, in, l, e := r.Ceiling, r.EndToEnd, r.Ingest, r.Latency, r.Parked
 	p("| (a) | ceiling: minimal workflows completed per second | **%s /s** (%d in %.1f s) |", num(a.PerSecond), a.Workflows, a.Seconds)
+	sh := r.ShapedCeiling
+	p("| (a′) | the ceiling workflow with a delivery's demands on Temporal (four search attributes at start, one status upsert, a second local activity) | **%s /s** (%d in %.1f s; Temporal %s ms CPU per workflow against %s for (a)) |",
+		num(sh.PerSecond), sh.Workflows, sh.Seconds, num(sh.CPUPerWorkflow.Temporal), num(a.CPUPerWorkflow.Temporal))
 	p("| (b) | hookflow end to end: deliveries recorded `delivered` per second | **%s /s** (%d in %.1f s; posting took %.1f s) |", num(b.PerSecond), b.Deliveries, b.Seconds, b.IngestSeconds)
 	p("| (c) | ingest alone, Temporal unreachable: events answered 202 per second | **%s /s** (%d in %.1f s, %d posters, %d rejected; %d subscriptions per event) |", num(in.PerSecond), in.Accepted, in.Seconds, in.Posters, in.Rejected, in.Subscriptions)
 	p("| (d) | latency, ingest → first request at the receiver, per delivery | **p50 %s ms, p95 %s ms, p99 %s ms** (max %s ms) |", num(l.P50MS), num(l.P95MS), num(l.P99MS), num(l.MaxMS))
@@ -371,6 +399,8 @@ func (r Report) markdown() string {
 	p("| ratio | value |")
 	p("|---|---|")
 	p("| (b) / (a) | %.2f |", r.Ratios.EndToEndOverCeiling)
+	p("| (a′) / (a): what Temporal's side of a delivery costs | %.2f |", sh.PerSecond/a.PerSecond)
+	p("| (b) / (a′): what hookflow's own work costs | %.2f |", r.Ratios.EndToEndOverShapedCeiling)
 	p("| (c) / (b) | %.1f |", r.Ratios.IngestOverEndToEnd)
 	p("")
 	p("## Targets")
@@ -379,6 +409,23 @@ func (r Report) markdown() string {
 	p("|---|---|---|---|---|")
 	for _, t := range r.Targets {
 		p("| %s | %s | %s | **%s** | %s |", t.Name, t.Goal, t.Measured, t.Status, t.By)
+	}
+	p("")
+	p("## (f) `make run`'s Temporal persistence: SQLite settings")
+	p("")
+	p("The ceiling workflow (as (a), %d workflows) on a dev server that keeps its state in a SQLite file (`--db-filename`), as `make run`'s does, under each setting; (a) is the same server in memory.", max(r.Config.CeilingWorkflows/2, 1))
+	p("")
+	p("| setting | survives | workflows/s | vs in memory (a) | Temporal CPU ms per workflow | `make run` |")
+	p("|---|---|---|---|---|---|")
+	for _, v := range r.Persistence {
+		survives, used := "a server crash, not a power loss (the last commits can roll back)", ""
+		if v.Durable {
+			survives = "a server crash and a power loss"
+		}
+		if v.InUse {
+			used = "**in use**"
+		}
+		p("| %s | %s | %s | %.2f | %s | %s |", v.Name, survives, num(v.Ceiling.PerSecond), v.Ceiling.PerSecond/a.PerSecond, num(v.Ceiling.CPUPerWorkflow.Temporal), used)
 	}
 	p("")
 	p("## CPU during (b), and (a) for comparison")

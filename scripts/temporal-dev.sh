@@ -128,12 +128,13 @@ else
 	# setsid: a Ctrl-C in the terminal does not reach the server; whoever started us stops
 	# it, after hookflow has shut down rather than while hookflow's worker still drains.
 	# stdout/stderr go to the log so a caller capturing our stdout does not wait on it.
-	# WAL with synchronous=normal keeps commits durable against a process crash (only an
-	# OS crash can lose the last transactions) while avoiding an fsync per write.
+	# WAL with synchronous=full: a commit survives a crash and a power loss, as with
+	# SQLite's defaults, at 1.7× their speed; synchronous=normal would be faster still but
+	# can lose the last commits on a power loss (`make bench` measures all three, (f)).
 	setsid "$temporal" server start-dev \
 		--ip "$ip" --port "$port" --ui-port $((port + 1000)) \
 		--db-filename "$data_dir/temporal.db" \
-		--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
+		--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=full \
 		--namespace "$namespace" \
 		"${attribute_flags[@]}" \
 		--log-level warn \

@@ -29,11 +29,15 @@ type DB struct {
 	db *sqlx.DB
 	// Now is the clock, replaceable in tests.
 	Now func() time.Time
+
+	// wake holds at most one pending request to notify the dispatchers; notifierDone
+	// is closed when the notifier has stopped.
+	wake, stop, notifierDone chan struct{}
 }
 
 // Open connects to the database at dsn and checks that it answers.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	db, err := sqlx.Open("postgres", withConnectTimeout(dsn))
+	db, err := sqlx.Open("postgres", withConnectionDefaults(dsn))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -50,26 +54,70 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	// Microseconds are what PostgreSQL keeps; truncating here makes a payload's timestamp
 	// equal the stored created_at.
-	return &DB{db: db, Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}, nil
+	s := &DB{db: db, Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), notifierDone: make(chan struct{})}
+	go s.notifyDispatchers()
+	return s, nil
 }
 
-// withConnectTimeout adds connect_timeout=5 to a URL that sets none, so a database host
-// that does not answer fails a connection attempt in seconds instead of hanging on TCP.
-func withConnectTimeout(dsn string) string {
+// WakeDispatchers asks for a NOTIFY on DispatchChannel, sent soon and off the caller's
+// path. Every store method that commits new deliveries calls it after the commit. Requests
+// that arrive while a NOTIFY is being sent fold into the next one, so a burst of ingests
+// costs a few notifications rather than one per transaction; the notification carries
+// nothing, it only says "look".
+func (s *DB) WakeDispatchers() {
+	select {
+	case s.wake <- struct{}{}:
+	default: // one is already pending
+	}
+}
+
+func (s *DB) notifyDispatchers() {
+	defer close(s.notifierDone)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.wake:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// A notification lost here (the database is down) only delays dispatch until
+		// the dispatchers' next sweep.
+		_, _ = s.db.ExecContext(ctx, `SELECT pg_notify($1, '')`, DispatchChannel)
+		cancel()
+	}
+}
+
+// withConnectionDefaults adds to a URL what it does not set itself: connect_timeout=5, so
+// a database host that does not answer fails a connection attempt in seconds instead of
+// hanging on TCP; and binary_parameters=yes, so lib/pq sends a query with arguments in one
+// round trip (parse, bind and execute together) instead of two. With it, []byte arguments
+// travel as binary, which only bytea columns accept: JSON goes as text (string).
+func withConnectionDefaults(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		return dsn
 	}
 	q := u.Query()
-	if q.Get("connect_timeout") == "" {
-		q.Set("connect_timeout", "5")
-		u.RawQuery = q.Encode()
+	for name, value := range map[string]string{"connect_timeout": "5", "binary_parameters": "yes"} {
+		if q.Get(name) == "" {
+			q.Set(name, value)
+		}
 	}
+	u.RawQuery = q.Encode()
 	return u.String()
 }
 
 // Close closes the connection pool.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.notifierDone
+	return s.db.Close()
+}
 
 // Ping checks that the database answers.
 func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

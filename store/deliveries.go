@@ -216,7 +216,7 @@ func (s *DB) CreateTestDelivery(ctx context.Context, accountID, subscriptionID s
 			Data: json.RawMessage(`{"test":true}`), CreatedAt: s.Now()}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, account_id, event_type, action, entity_type,
 			entity_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			e.ID, accountID, e.EventType, e.Action, e.EntityType, e.EntityID, []byte(e.Data), e.CreatedAt); err != nil {
+			e.ID, accountID, e.EventType, e.Action, e.EntityType, e.EntityID, string(e.Data), e.CreatedAt); err != nil {
 			return err
 		}
 		payload, err := hookflow.RenderPayload(e)
@@ -230,5 +230,6 @@ func (s *DB) CreateTestDelivery(ctx context.Context, accountID, subscriptionID s
 	if err != nil {
 		return hookflow.Delivery{}, err
 	}
+	s.WakeDispatchers()
 	return s.FindDelivery(ctx, accountID, id)
 }

@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/hookflow/hookflow"
@@ -64,35 +64,14 @@ func (s *DB) MarkDispatched(ctx context.Context, ids []string) error {
 	return wrap(err)
 }
 
-// DeliveryState reads where a delivery stands and its subscription's retry settings.
-func (s *DB) DeliveryState(ctx context.Context, deliveryID string) (hookflow.DeliveryState, error) {
-	var row struct {
-		Status       string         `db:"status"`
-		Attempts     int            `db:"attempts"`
-		MaxRetries   sql.NullInt64  `db:"max_retries"`
-		Policy       string         `db:"policy"`
-		FulfilmentID sql.NullString `db:"fulfilment_id"`
-	}
-	err := s.db.GetContext(ctx, &row, `SELECT d.status, d.attempts, s.max_retries, d.policy, d.fulfilment_id
-		FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id WHERE d.id = $1`, deliveryID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return hookflow.DeliveryState{}, notFound("delivery")
-	}
-	if err != nil {
-		return hookflow.DeliveryState{}, wrap(err)
-	}
-	return hookflow.DeliveryState{DeliveryID: deliveryID, Status: hookflow.Status(row.Status),
-		Attempts: row.Attempts, MaxRetries: int(row.MaxRetries.Int64), Policy: hookflow.PolicyKind(row.Policy),
-		Fulfilment: row.FulfilmentID.Valid}, nil
-}
-
 // campaignWebhookTimeout bounds an attempt to a legacy campaign webhook, which has no
 // timeout setting of its own.
 const campaignWebhookTimeout = 30 * time.Second
 
-// SendRequest reads, in one query, what the next attempt of a delivery sends and where: a
+// SendRequest reads, in one query, what the next attempt of a delivery sends and where (a
 // subscription's current URL, headers, timeout and secrets, or a campaign webhook's URL
-// and the campaign's secret.
+// and the campaign's secret) and where the delivery stands: its status, attempts and
+// retry settings.
 func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendRequest, error) {
 	var row struct {
 		EventID                 string         `db:"event_id"`
@@ -108,12 +87,18 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 		Deleted                 bool           `db:"deleted"`
 		Disabled                bool           `db:"disabled"`
 		HookRemoved             bool           `db:"hook_removed"`
+		Status                  string         `db:"status"`
+		Attempts                int            `db:"attempts"`
+		MaxRetries              sql.NullInt64  `db:"max_retries"`
+		Policy                  string         `db:"policy"`
+		FulfilmentID            sql.NullString `db:"fulfilment_id"`
 	}
 	err := s.db.GetContext(ctx, &row, `SELECT d.event_id, d.payload, d.subscription_id, d.campaign_webhook_id,
 		COALESCE(s.url, w.url, '') AS url, COALESCE(s.headers, '{}') AS headers, s.timeout_seconds,
 		COALESCE(s.secret_key, c.secret_key, '') AS secret_key, s.previous_secret_key, s.previous_secret_expires_at,
 		(s.deleted_at IS NOT NULL) AS deleted, (s.id IS NOT NULL AND NOT s.active) AS disabled,
-		(w.removed_at IS NOT NULL) AS hook_removed
+		(w.removed_at IS NOT NULL) AS hook_removed,
+		d.status, d.attempts, s.max_retries, d.policy, d.fulfilment_id
 		FROM deliveries d
 		LEFT JOIN subscriptions s ON s.id = d.subscription_id
 		LEFT JOIN campaign_webhooks w ON w.id = d.campaign_webhook_id
@@ -129,7 +114,9 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 		PreviousSecretExpiresAt: row.PreviousSecretExpiresAt}
 	req := hookflow.SendRequest{DeliveryID: deliveryID, MessageID: row.EventID, Payload: []byte(row.Payload),
 		SubscriptionID: row.SubscriptionID.String, CampaignWebhookID: row.HookID.String,
-		URL: row.URL, Headers: map[string]string{}, Timeout: campaignWebhookTimeout, Secrets: keys.Secrets(s.Now())}
+		URL: row.URL, Headers: map[string]string{}, Timeout: campaignWebhookTimeout, Secrets: keys.Secrets(s.Now()),
+		State: hookflow.DeliveryState{DeliveryID: deliveryID, Status: hookflow.Status(row.Status), Attempts: row.Attempts,
+			MaxRetries: int(row.MaxRetries.Int64), Policy: hookflow.PolicyKind(row.Policy), Fulfilment: row.FulfilmentID.Valid}}
 	if row.TimeoutSeconds.Valid {
 		req.Timeout = time.Duration(row.TimeoutSeconds.Int64) * time.Second
 	}
@@ -147,60 +134,55 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 	return req, nil
 }
 
-// RecordAttempt writes an attempt row and the delivery's new state in one transaction.
-// It is idempotent on (delivery, attempt number): recording the same attempt again (a
-// retried activity) overwrites it with the latest outcome, so the two rows always agree.
+// RecordAttempt writes an attempt row and the delivery's new state (and, when the answer
+// says so, the subscription's or the fulfilment's) in one statement: atomic on its own, and
+// one round trip on the path every attempt takes. It is idempotent on (delivery, attempt
+// number): recording the same attempt again (a retried activity) overwrites it with the
+// latest outcome, so the rows always agree.
 func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) error {
 	a := rec.Attempt
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, `
+	var deliveredAt *time.Time
+	finished := a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)
+	if rec.Status == hookflow.StatusDelivered {
+		deliveredAt = &finished
+	}
+	body := hookflow.Truncate(a.ResponseBody, hookflow.MaxResponseBodyChars)
+	attemptErr := hookflow.Truncate(a.Error, hookflow.MaxErrorChars)
+	args := []any{rec.DeliveryID, a.Number, a.StartedAt, a.DurationMS, a.ResponseCode, body, attemptErr,
+		string(a.Trigger), string(rec.Status), rec.NextAttemptAt, deliveredAt}
+	query := `WITH attempt AS (
 			INSERT INTO attempts (delivery_id, number, started_at, duration_ms, response_code, response_body, error, trigger)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (delivery_id, number) DO UPDATE SET started_at = EXCLUDED.started_at,
 				duration_ms = EXCLUDED.duration_ms, response_code = EXCLUDED.response_code,
-				response_body = EXCLUDED.response_body, error = EXCLUDED.error, trigger = EXCLUDED.trigger`,
-			rec.DeliveryID, a.Number, a.StartedAt, a.DurationMS, a.ResponseCode,
-			hookflow.Truncate(a.ResponseBody, hookflow.MaxResponseBodyChars), hookflow.Truncate(a.Error, hookflow.MaxErrorChars), string(a.Trigger))
-		if err != nil {
-			return err
-		}
-		var deliveredAt *time.Time
-		if rec.Status == hookflow.StatusDelivered {
-			t := a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)
-			deliveredAt = &t
-		}
-		_, err = tx.ExecContext(ctx, `
-			UPDATE deliveries SET status = $2, attempts = GREATEST(attempts, $3), response_code = $4,
-				response_body = $5, last_error = $6, next_attempt_at = $7,
-				delivered_at = COALESCE($8, delivered_at), dispatched_at = COALESCE(dispatched_at, $9)
-			WHERE id = $1`,
-			rec.DeliveryID, string(rec.Status), a.Number, a.ResponseCode,
-			hookflow.Truncate(a.ResponseBody, hookflow.MaxResponseBodyChars), hookflow.Truncate(a.Error, hookflow.MaxErrorChars),
-			rec.NextAttemptAt, deliveredAt, a.StartedAt)
-		if err != nil {
-			return err
-		}
-		if rec.DisableSubscription {
-			_, err = tx.ExecContext(ctx, `UPDATE subscriptions SET active = false, disabled_reason = $2, updated_at = $3
-				WHERE id = (SELECT subscription_id FROM deliveries WHERE id = $1) AND active`,
-				rec.DeliveryID, "the endpoint answered 410 Gone at "+a.StartedAt.UTC().Format(time.RFC3339), s.Now())
-			if err != nil {
-				return err
-			}
-		}
-		switch {
-		case rec.CompleteFulfilment:
-			_, err = tx.ExecContext(ctx, `UPDATE fulfilments SET status = 'completed', date_paid = $2,
-				has_issues = false, updated_at = $2
-				WHERE id = (SELECT fulfilment_id FROM deliveries WHERE id = $1) AND status = 'pending'`,
-				rec.DeliveryID, a.StartedAt.Add(time.Duration(a.DurationMS)*time.Millisecond))
-		case rec.FulfilmentIssues:
-			_, err = tx.ExecContext(ctx, `UPDATE fulfilments SET has_issues = true, updated_at = $2
-				WHERE id = (SELECT fulfilment_id FROM deliveries WHERE id = $1) AND status = 'pending'`,
-				rec.DeliveryID, s.Now())
-		}
-		return err
-	})
+				response_body = EXCLUDED.response_body, error = EXCLUDED.error, trigger = EXCLUDED.trigger),
+		delivery AS (
+			UPDATE deliveries SET status = $9, attempts = GREATEST(attempts, $2), response_code = $5,
+				response_body = $6, last_error = $7, next_attempt_at = $10,
+				delivered_at = COALESCE($11, delivered_at), dispatched_at = COALESCE(dispatched_at, $3)
+			WHERE id = $1
+			RETURNING subscription_id, fulfilment_id)`
+	if rec.DisableSubscription {
+		args = append(args, "the endpoint answered 410 Gone at "+a.StartedAt.UTC().Format(time.RFC3339), s.Now())
+		query += fmt.Sprintf(`, disabled AS (
+			UPDATE subscriptions SET active = false, disabled_reason = $%d, updated_at = $%d
+			WHERE id = (SELECT subscription_id FROM delivery) AND active)`, len(args)-1, len(args))
+	}
+	switch {
+	case rec.CompleteFulfilment:
+		args = append(args, finished)
+		query += fmt.Sprintf(`, fulfilment AS (
+			UPDATE fulfilments SET status = 'completed', date_paid = $%d, has_issues = false, updated_at = $%d
+			WHERE id = (SELECT fulfilment_id FROM delivery) AND status = 'pending')`, len(args), len(args))
+	case rec.FulfilmentIssues:
+		args = append(args, s.Now())
+		query += fmt.Sprintf(`, fulfilment AS (
+			UPDATE fulfilments SET has_issues = true, updated_at = $%d
+			WHERE id = (SELECT fulfilment_id FROM delivery) AND status = 'pending')`, len(args))
+	}
+	query += ` SELECT count(*) FROM delivery`
+	var updated int
+	return wrap(s.db.GetContext(ctx, &updated, query, args...))
 }
 
 // FailWithoutAttempt ends a delivery that cannot be attempted any more, saying why.

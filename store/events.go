@@ -17,8 +17,8 @@ import (
 	"github.com/hookflow/hookflow"
 )
 
-// DispatchChannel is the NOTIFY channel that wakes dispatchers when deliveries commit; the
-// insert trigger of schema/00006_dispatch_trigger.sql notifies it.
+// DispatchChannel is the NOTIFY channel that wakes dispatchers when deliveries commit
+// (see WakeDispatchers).
 const DispatchChannel = "hookflow_dispatch"
 
 type eventRow struct {
@@ -69,10 +69,10 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 	}
 	var changes any
 	if len(e.Changes) > 0 {
-		changes = []byte(e.Changes)
+		changes = string(e.Changes)
 	}
 	args := []any{e.ID, accountID, e.EventType, e.Action, e.EntityType, e.EntityID, e.CampaignID,
-		[]byte(e.Data), changes, key, requestHash, e.CreatedAt}
+		string(e.Data), changes, key, requestHash, e.CreatedAt}
 	query := `WITH ev AS (
 			INSERT INTO events (id, account_id, event_type, action, entity_type, entity_id, campaign_id,
 				data, changes, idempotency_key, request_hash, created_at)
@@ -94,6 +94,9 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 		// The idempotency key was used before: answer what the first request got.
 		out, err := repeatedIngest(ctx, s.db, accountID, idempotencyKey, requestHash)
 		return out, wrap(err)
+	}
+	if len(deliveries) > 0 {
+		s.WakeDispatchers()
 	}
 	out := hookflow.Ingested{EventID: e.ID, Deliveries: make([]hookflow.IngestedDelivery, len(deliveries))}
 	for i, d := range deliveries {
@@ -145,7 +148,7 @@ func matchingSubscriptions(ctx context.Context, q sqlx.QueryerContext, accountID
 
 // fanOut creates one pending delivery of the event for every active subscription that
 // matches it and, for a campaign's events, every campaign webhook URL of the right kind.
-// The insert trigger wakes the dispatchers when the transaction commits. fulfilmentID
+// The caller wakes the dispatchers once the transaction commits. fulfilmentID
 // ties the deliveries of fulfilment_pending to their fulfilment.
 func fanOut(ctx context.Context, tx *sqlx.Tx, e hookflow.Event, fulfilmentID string) ([]hookflow.IngestedDelivery, error) {
 	ds, err := planFanOut(ctx, tx, e, fulfilmentID)
@@ -263,8 +266,8 @@ func deliveryValues(ds []deliveryInsert, argOffset int) (string, []any) {
 	return sb.String(), args
 }
 
-// insertDeliveries writes the deliveries in one statement (the insert trigger wakes the
-// dispatchers).
+// insertDeliveries writes the deliveries in one statement; the caller wakes the
+// dispatchers after the commit.
 func insertDeliveries(ctx context.Context, tx *sqlx.Tx, ds ...deliveryInsert) error {
 	if len(ds) == 0 {
 		return nil

@@ -62,7 +62,7 @@ func (s *DB) CreateFulfilment(ctx context.Context, accountID string, in hookflow
 		id, now := uuid.NewString(), s.Now()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO fulfilments (id, account_id, campaign_id, reward_id, amount,
 			unit, promoter, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
-			id, accountID, in.CampaignID, in.RewardID, *in.Amount, in.Unit, []byte(in.Promoter), now); err != nil {
+			id, accountID, in.CampaignID, in.RewardID, *in.Amount, in.Unit, string(in.Promoter), now); err != nil {
 			return err
 		}
 		var row fulfilmentRow
@@ -75,6 +75,9 @@ func (s *DB) CreateFulfilment(ctx context.Context, accountID string, in hookflow
 		f = row.fulfilment()
 		return nil
 	})
+	if err == nil {
+		s.WakeDispatchers()
+	}
 	return f, err
 }
 
@@ -89,7 +92,7 @@ func firePending(ctx context.Context, tx *sqlx.Tx, row fulfilmentRow, now time.T
 		Data: data, CreatedAt: now}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, account_id, event_type, action, entity_type, entity_id,
 		campaign_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		e.ID, e.AccountID, e.EventType, e.Action, e.EntityType, e.EntityID, e.CampaignID, data, now); err != nil {
+		e.ID, e.AccountID, e.EventType, e.Action, e.EntityType, e.EntityID, e.CampaignID, string(data), now); err != nil {
 		return err
 	}
 	_, err = fanOut(ctx, tx, e, row.ID)
@@ -120,6 +123,9 @@ func (s *DB) RefirePendingFulfilments(ctx context.Context, accountID string) (in
 		fired = len(rows)
 		return nil
 	})
+	if err == nil && fired > 0 {
+		s.WakeDispatchers()
+	}
 	return fired, err
 }
 

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -808,4 +809,38 @@ func TestDispatchClaimsAreSharedAndExpire(t *testing.T) {
 	expired, err := db.ClaimUndispatched(ctx, 10, time.Minute)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, claimIDs(first), claimIDs(expired))
+}
+
+// Committed deliveries wake the dispatchers: a LISTENer on DispatchChannel hears of an
+// ingest that created deliveries, and of one that created none it hears nothing.
+func TestIngestWakesTheDispatchers(t *testing.T) {
+	t.Parallel()
+	dsn, drop := storetest.CreateDatabase(t)
+	t.Cleanup(drop)
+	db, err := store.Open(ctx, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	require.NoError(t, db.Migrate(ctx))
+
+	listener := pq.NewListener(dsn, 100*time.Millisecond, time.Second, nil)
+	t.Cleanup(func() { listener.Close() })
+	require.NoError(t, listener.Listen(store.DispatchChannel))
+
+	acc := newAccount(t, db, "acme")
+	heard := func() bool {
+		select {
+		case n := <-listener.Notify:
+			return n != nil
+		case <-time.After(2 * time.Second):
+			return false
+		}
+	}
+	_, err = db.IngestEvent(ctx, acc.ID, hookflow.EventInput{EventType: "promoter.created", Data: []byte(`{}`)}, "")
+	require.NoError(t, err)
+	assert.False(t, heard(), "no subscription, no deliveries: nothing to wake anyone for")
+
+	newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{})
+	_, err = db.IngestEvent(ctx, acc.ID, hookflow.EventInput{EventType: "promoter.created", Data: []byte(`{}`)}, "")
+	require.NoError(t, err)
+	assert.True(t, heard(), "a committed delivery wakes the dispatchers")
 }

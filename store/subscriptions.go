@@ -74,7 +74,7 @@ func (s *DB) CreateSubscription(ctx context.Context, accountID string, sub *hook
 			timeout_seconds, max_retries, headers, secret_key, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)`,
 		sub.ID, accountID, sub.URL, pq.StringArray(sub.EventTypes), pq.StringArray(sub.CampaignIDs),
-		sub.Description, sub.Active, sub.Timeout, sub.MaxRetries, headers, sub.SecretKey, sub.CreatedAt)
+		sub.Description, sub.Active, sub.Timeout, sub.MaxRetries, string(headers), sub.SecretKey, sub.CreatedAt)
 	return wrap(err)
 }
 
@@ -143,7 +143,7 @@ func (s *DB) UpdateSubscription(ctx context.Context, accountID, id string, updat
 				disabled_reason = $11, updated_at = $12
 			WHERE id = $1 AND account_id = $2`,
 			id, accountID, sub.URL, pq.StringArray(sub.EventTypes), pq.StringArray(sub.CampaignIDs),
-			sub.Description, sub.Active, sub.Timeout, sub.MaxRetries, headers, sub.DisabledReason, sub.UpdatedAt)
+			sub.Description, sub.Active, sub.Timeout, sub.MaxRetries, string(headers), sub.DisabledReason, sub.UpdatedAt)
 		return err
 	})
 	return sub, err

@@ -60,6 +60,8 @@ type Options struct {
 	Address string
 	// DBFile keeps state on disk (SQLite) so a restarted server resumes; empty is in memory.
 	DBFile string
+	// SQLitePragmas ("name=value") tune the SQLite file; none leaves SQLite's defaults.
+	SQLitePragmas []string
 	// UI serves the Web UI on the port after the frontend's.
 	UI bool
 	// Namespaces are created besides "default", each with hookflow's search attributes,
@@ -84,6 +86,9 @@ func Start(ctx context.Context, opts Options) (*testsuite.DevServer, error) {
 	}
 	for _, ns := range opts.Namespaces {
 		args = append(args, "--namespace", ns)
+	}
+	for _, pragma := range opts.SQLitePragmas {
+		args = append(args, "--sqlite-pragma", pragma)
 	}
 	return testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:  bin,

@@ -94,37 +94,40 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryState, er
 		},
 	})
 
+	// The run's first send step also reads where the delivery stands and its retry policy
+	// (one query, one local activity); until then the run knows nothing of it.
 	var start activities.StartResult
-	if err := workflow.ExecuteLocalActivity(storeCtx, a.StartDelivery, activities.StartInput{DeliveryID: in.DeliveryID}).Get(ctx, &start); err != nil {
-		return state, err
-	}
-	state.Status, state.Attempts, state.Policy = start.Status, start.Attempts, start.Policy
-	if start.Status == hookflow.StatusDelivered {
-		return state, nil
-	}
-	// A delivery that had already failed gets exactly one more attempt: this run was
-	// started by a manual retry.
-	single := start.Status == hookflow.StatusFailed
+	first, single := true, false
 	trigger := hookflow.TriggerAutomatic
-	if single {
-		trigger = hookflow.TriggerManual
-	}
-
 	for {
 		// Retry requests that arrived before this attempt are answered by it.
 		for retry.ReceiveAsync(nil) {
 			trigger = hookflow.TriggerManual
 		}
-		number := state.Attempts + 1
 		var sent activities.SendResult
-		if err := workflow.ExecuteLocalActivity(sendCtx, a.Send, activities.SendInput{DeliveryID: in.DeliveryID, Number: number, Trigger: trigger}).Get(ctx, &sent); err != nil {
+		attempt := activities.SendInput{DeliveryID: in.DeliveryID, First: first, Number: state.Attempts + 1, Trigger: trigger}
+		if err := workflow.ExecuteLocalActivity(sendCtx, a.Send, attempt).Get(ctx, &sent); err != nil {
 			return state, err
+		}
+		if first {
+			if sent.Start == nil {
+				return state, errors.New("the first send step reported no start")
+			}
+			first, start = false, *sent.Start
+			state.Status, state.Attempts, state.Policy = start.Status, start.Attempts, start.Policy
+			if start.Status == hookflow.StatusDelivered {
+				return state, nil
+			}
+			// A delivery that had already failed gets exactly one more attempt: this run
+			// was started by a manual retry.
+			single = start.Status == hookflow.StatusFailed
 		}
 		if sent.Skipped != "" {
 			state.Status, state.LastError, state.NextAttemptAt = hookflow.StatusFailed, sent.Skipped, nil
 			err := workflow.ExecuteLocalActivity(storeCtx, a.FailWithoutAttempt, activities.FailInput{DeliveryID: in.DeliveryID, Reason: sent.Skipped}).Get(ctx, nil)
 			return state, errors.Join(err, upsertStatus(ctx, state.Status))
 		}
+		number := sent.Attempt.Number
 
 		wait, more := time.Duration(0), false
 		status := hookflow.StatusDelivered

@@ -22,7 +22,8 @@ type DeliverySuite struct {
 	env *testsuite.TestWorkflowEnvironment
 
 	start   time.Time
-	sends   []time.Duration // when each attempt was made, since the workflow started
+	begin   activities.StartResult // where the delivery stands when the run starts
+	sends   []time.Duration        // when each attempt was made, since the workflow started
 	trigger []hookflow.Trigger
 	records []hookflow.AttemptRecord
 }
@@ -45,7 +46,7 @@ func (s *DeliverySuite) given(status hookflow.Status, attempts, maxRetries int, 
 }
 
 func (s *DeliverySuite) givenStart(start activities.StartResult) {
-	s.env.OnActivity(a.StartDelivery, mock.Anything, mock.Anything).Return(start, nil)
+	s.begin = start
 }
 
 // givenCodes makes the n-th attempt answer codes[n-1] and records what the workflow
@@ -158,9 +159,8 @@ func (s *DeliverySuite) TestStateQueryDuringWait() {
 }
 
 func (s *DeliverySuite) TestSkippedWhenSubscriptionDeleted() {
-	s.env.OnActivity(a.StartDelivery, mock.Anything, mock.Anything).Return(
-		activities.StartResult{Status: hookflow.StatusRetrying, Attempts: 1, Policy: hookflow.LinearPolicy(3, unit)}, nil)
-	s.env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(activities.SendResult{Skipped: "the subscription was deleted"}, nil)
+	start := activities.StartResult{Status: hookflow.StatusRetrying, Attempts: 1, Policy: hookflow.LinearPolicy(3, unit)}
+	s.env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(activities.SendResult{Start: &start, Skipped: "the subscription was deleted"}, nil)
 	var failed activities.FailInput
 	s.env.OnActivity(a.FailWithoutAttempt, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FailInput) error {
 		failed = in

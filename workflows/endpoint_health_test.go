@@ -15,15 +15,25 @@ import (
 func (s *DeliverySuite) givenAnswers(codes []int, retryAfter []time.Duration) {
 	s.env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.SendInput) (activities.SendResult, error) {
+			var res activities.SendResult
+			if in.First {
+				start := s.begin
+				res.Start = &start
+			}
+			number, trigger, ok := in.Resolve(s.begin)
+			if !ok {
+				return res, nil
+			}
 			i := len(s.sends)
 			code := codes[i]
 			s.sends = append(s.sends, s.env.Now().Sub(s.start))
-			s.trigger = append(s.trigger, in.Trigger)
-			att := hookflow.Attempt{Number: in.Number, Trigger: in.Trigger, StartedAt: s.env.Now(), ResponseCode: &code}
+			s.trigger = append(s.trigger, trigger)
+			res.Attempt = hookflow.Attempt{Number: number, Trigger: trigger, StartedAt: s.env.Now(), ResponseCode: &code}
 			if code >= 300 {
-				att.Error = "endpoint answered"
+				res.Attempt.Error = "endpoint answered"
 			}
-			return activities.SendResult{Attempt: att, RetryAfter: retryAfter[i]}, nil
+			res.RetryAfter = retryAfter[i]
+			return res, nil
 		})
 	s.env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, rec hookflow.AttemptRecord) error {
