@@ -49,7 +49,7 @@ fuzz:
 
 bench: build $(TEMPORAL)
 	./scripts/ensure-postgres.sh
-	$(GO) run ./bench -report bench/report.md -hookflow $(HOOKFLOW) -profile bench/hookflow-cpu.pprof
+	$(GO) run ./bench -report bench/report.md -hookflow $(HOOKFLOW) -profile bench/hookflow-cpu.pprof $(BENCH_FLAGS)
 
 # Runs the fault and security end-to-end tests and writes their tables to docs/ (the
 # README's "Reliability and security" section).

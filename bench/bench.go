@@ -20,6 +20,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"go.temporal.io/sdk/client"
 	temporallog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/hookflow/hookflow/store/storetest"
 	"github.com/hookflow/hookflow/temporaltest"
@@ -78,6 +79,7 @@ type bench struct {
 	cfg      Config
 	progress io.Writer
 	receiver *receiver
+	server   *testsuite.DevServer
 	temporal string // frontend host:port
 	tempPID  int
 	admin    *sqlx.DB
@@ -129,27 +131,29 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	defer b.receiver.close()
 
-	b.logf("starting the Temporal dev server")
-	startCtx, cancel := context.WithTimeout(ctx, temporaltest.Wait)
-	server, err := temporaltest.Start(startCtx, temporaltest.Options{Namespaces: []string{namespaceEndToEnd, namespaceParked}})
-	cancel()
-	if err != nil {
-		return rep, fmt.Errorf("start the Temporal dev server: %w", err)
-	}
-	defer server.Stop()
-	b.temporal = server.FrontendHostPort()
-	_, port, _ := net.SplitHostPort(b.temporal)
-	if b.tempPID, err = findDevServerPID(port); err != nil {
+	// Each phase that runs workflows gets a fresh in-memory dev server, so none pays for
+	// the closed workflows of the one before.
+	defer b.stopTemporal()
+	if err := b.freshTemporal(ctx); err != nil {
 		return rep, err
 	}
-	rep.Setup.Temporal = "Temporal dev server (bin/temporal server start-dev) on " + b.temporal
+	rep.Setup.Temporal = "Temporal dev server (bin/temporal server start-dev), a fresh one for each of (a), (a′), (b) with (d), and (e)"
 	rep.Setup.TemporalPersistence = "in memory (SQLite :memory:, no --db-filename): nothing is written to disk, so Temporal's own persistence costs less than on a real cluster"
 	rep.Setup.PostgreSQL = "local PostgreSQL " + rep.Machine.PostgreSQL + " at " + redactURL(storetest.AdminURL()) + ", a fresh database per hookflow process; shared with whatever else runs on the machine"
 
 	if err := b.ceiling(ctx); err != nil {
 		return rep, err
 	}
+	if err := b.freshTemporal(ctx); err != nil {
+		return rep, err
+	}
+	if err := b.shapedCeiling(ctx); err != nil {
+		return rep, err
+	}
 	if err := b.persistence(ctx); err != nil {
+		return rep, err
+	}
+	if err := b.freshTemporal(ctx); err != nil {
 		return rep, err
 	}
 	if err := b.endToEndAndLatency(ctx); err != nil {
@@ -158,12 +162,39 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 	if err := b.ingest(ctx); err != nil {
 		return rep, err
 	}
+	if err := b.freshTemporal(ctx); err != nil {
+		return rep, err
+	}
 	if err := b.parked(ctx); err != nil {
 		return rep, err
 	}
 	rep.finish()
 	rep.Seconds = time.Since(started).Seconds()
 	return rep, nil
+}
+
+// freshTemporal replaces the in-memory dev server, if one runs, by a new one with the
+// namespaces of every phase.
+func (b *bench) freshTemporal(ctx context.Context) error {
+	b.stopTemporal()
+	b.logf("starting a Temporal dev server")
+	startCtx, cancel := context.WithTimeout(ctx, temporaltest.Wait)
+	server, err := temporaltest.Start(startCtx, temporaltest.Options{Namespaces: []string{namespaceEndToEnd, namespaceParked}})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("start the Temporal dev server: %w", err)
+	}
+	b.server, b.temporal = server, server.FrontendHostPort()
+	_, port, _ := net.SplitHostPort(b.temporal)
+	b.tempPID, err = findDevServerPID(port)
+	return err
+}
+
+func (b *bench) stopTemporal() {
+	if b.server != nil {
+		_ = b.server.Stop()
+		b.server = nil
+	}
 }
 
 func (b *bench) dial(namespace string) (client.Client, error) {
@@ -190,6 +221,16 @@ func (b *bench) ceiling(ctx context.Context) error {
 	b.logf("(a) %.1f workflows/s; CPU temporal %.1fs worker+harness %.1fs over %.1fs",
 		res.PerSecond, res.CPU.TemporalSeconds, res.CPU.BenchSeconds, res.CPU.WallSeconds)
 
+	return nil
+}
+
+// (a′): the ceiling workflow given what a delivery asks of Temporal.
+func (b *bench) shapedCeiling(ctx context.Context) error {
+	c, err := b.dial("default")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
 	b.logf("(a') the ceiling with a delivery's shape: %+v", deliveryShape)
 	shaped, err := runCeiling(ctx, c, b.receiver.URL, b.cfg.CeilingWorkflows, b.tempPID, deliveryShape)
 	if err != nil {

@@ -27,6 +27,8 @@ import (
 // DB is the PostgreSQL store.
 type DB struct {
 	db *sqlx.DB
+	// hot runs the queries every delivery makes as prepared statements.
+	hot *statements
 	// Now is the clock, replaceable in tests.
 	Now func() time.Time
 
@@ -54,7 +56,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	// Microseconds are what PostgreSQL keeps; truncating here makes a payload's timestamp
 	// equal the stored created_at.
-	s := &DB{db: db, Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+	s := &DB{db: db, hot: &statements{db: db}, Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), notifierDone: make(chan struct{})}
 	go s.notifyDispatchers()
 	return s, nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/hookflow/hookflow"
@@ -20,7 +21,7 @@ import (
 func (s *DB) ClaimUndispatched(ctx context.Context, limit int, lease time.Duration) ([]hookflow.DispatchItem, error) {
 	now := s.Now()
 	var items []hookflow.DispatchItem
-	err := s.db.SelectContext(ctx, &items, `
+	err := sqlx.SelectContext(ctx, s.hot, &items, `
 		UPDATE deliveries d SET dispatch_lease_until = $2
 		FROM (SELECT id FROM deliveries
 			WHERE dispatched_at IS NULL AND (dispatch_lease_until IS NULL OR dispatch_lease_until < $3)
@@ -59,10 +60,43 @@ func (s *DB) CountOpenDeliveries(ctx context.Context) (map[hookflow.Status]int64
 
 // MarkDispatched records that the workflows of these deliveries exist.
 func (s *DB) MarkDispatched(ctx context.Context, ids []string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET dispatched_at = $2 WHERE id = ANY($1) AND dispatched_at IS NULL`,
+	_, err := s.hot.ExecContext(ctx, `UPDATE deliveries SET dispatched_at = $2 WHERE id = ANY($1) AND dispatched_at IS NULL`,
 		pq.StringArray(ids), s.Now())
 	return wrap(err)
 }
+
+type sendRequestRow struct {
+	EventID                 string         `db:"event_id"`
+	Payload                 string         `db:"payload"`
+	SubscriptionID          sql.NullString `db:"subscription_id"`
+	HookID                  sql.NullString `db:"campaign_webhook_id"`
+	URL                     string         `db:"url"`
+	Headers                 []byte         `db:"headers"`
+	TimeoutSeconds          sql.NullInt64  `db:"timeout_seconds"`
+	SecretKey               string         `db:"secret_key"`
+	PreviousSecretKey       sql.NullString `db:"previous_secret_key"`
+	PreviousSecretExpiresAt *time.Time     `db:"previous_secret_expires_at"`
+	Deleted                 bool           `db:"deleted"`
+	Disabled                bool           `db:"disabled"`
+	HookRemoved             bool           `db:"hook_removed"`
+	Status                  string         `db:"status"`
+	Attempts                int            `db:"attempts"`
+	MaxRetries              sql.NullInt64  `db:"max_retries"`
+	Policy                  string         `db:"policy"`
+	FulfilmentID            sql.NullString `db:"fulfilment_id"`
+}
+
+const sendRequestQuery = `SELECT d.event_id, d.payload, d.subscription_id, d.campaign_webhook_id,
+		COALESCE(s.url, w.url, '') AS url, COALESCE(s.headers, '{}') AS headers, s.timeout_seconds,
+		COALESCE(s.secret_key, c.secret_key, '') AS secret_key, s.previous_secret_key, s.previous_secret_expires_at,
+		(s.deleted_at IS NOT NULL) AS deleted, (s.id IS NOT NULL AND NOT s.active) AS disabled,
+		(w.removed_at IS NOT NULL) AS hook_removed,
+		d.status, d.attempts, s.max_retries, d.policy, d.fulfilment_id
+		FROM deliveries d
+		LEFT JOIN subscriptions s ON s.id = d.subscription_id
+		LEFT JOIN campaign_webhooks w ON w.id = d.campaign_webhook_id
+		LEFT JOIN campaigns c ON c.id = w.campaign_id
+		WHERE d.id = $1`
 
 // campaignWebhookTimeout bounds an attempt to a legacy campaign webhook, which has no
 // timeout setting of its own.
@@ -73,37 +107,8 @@ const campaignWebhookTimeout = 30 * time.Second
 // and the campaign's secret) and where the delivery stands: its status, attempts and
 // retry settings.
 func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendRequest, error) {
-	var row struct {
-		EventID                 string         `db:"event_id"`
-		Payload                 string         `db:"payload"`
-		SubscriptionID          sql.NullString `db:"subscription_id"`
-		HookID                  sql.NullString `db:"campaign_webhook_id"`
-		URL                     string         `db:"url"`
-		Headers                 []byte         `db:"headers"`
-		TimeoutSeconds          sql.NullInt64  `db:"timeout_seconds"`
-		SecretKey               string         `db:"secret_key"`
-		PreviousSecretKey       sql.NullString `db:"previous_secret_key"`
-		PreviousSecretExpiresAt *time.Time     `db:"previous_secret_expires_at"`
-		Deleted                 bool           `db:"deleted"`
-		Disabled                bool           `db:"disabled"`
-		HookRemoved             bool           `db:"hook_removed"`
-		Status                  string         `db:"status"`
-		Attempts                int            `db:"attempts"`
-		MaxRetries              sql.NullInt64  `db:"max_retries"`
-		Policy                  string         `db:"policy"`
-		FulfilmentID            sql.NullString `db:"fulfilment_id"`
-	}
-	err := s.db.GetContext(ctx, &row, `SELECT d.event_id, d.payload, d.subscription_id, d.campaign_webhook_id,
-		COALESCE(s.url, w.url, '') AS url, COALESCE(s.headers, '{}') AS headers, s.timeout_seconds,
-		COALESCE(s.secret_key, c.secret_key, '') AS secret_key, s.previous_secret_key, s.previous_secret_expires_at,
-		(s.deleted_at IS NOT NULL) AS deleted, (s.id IS NOT NULL AND NOT s.active) AS disabled,
-		(w.removed_at IS NOT NULL) AS hook_removed,
-		d.status, d.attempts, s.max_retries, d.policy, d.fulfilment_id
-		FROM deliveries d
-		LEFT JOIN subscriptions s ON s.id = d.subscription_id
-		LEFT JOIN campaign_webhooks w ON w.id = d.campaign_webhook_id
-		LEFT JOIN campaigns c ON c.id = w.campaign_id
-		WHERE d.id = $1`, deliveryID)
+	var row sendRequestRow
+	err := sqlx.GetContext(ctx, s.hot, &row, sendRequestQuery, deliveryID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return hookflow.SendRequest{}, notFound("delivery")
 	}
@@ -182,7 +187,7 @@ func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) erro
 	}
 	query += ` SELECT count(*) FROM delivery`
 	var updated int
-	return wrap(s.db.GetContext(ctx, &updated, query, args...))
+	return wrap(sqlx.GetContext(ctx, s.hot, &updated, query, args...))
 }
 
 // FailWithoutAttempt ends a delivery that cannot be attempted any more, saying why.

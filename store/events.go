@@ -63,7 +63,7 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 	}
 	// Who gets the event is read first; the event and its deliveries are then written by
 	// one statement, atomic on its own: ingest costs two round trips to PostgreSQL.
-	deliveries, err := planFanOut(ctx, s.db, e, "")
+	deliveries, err := planFanOut(ctx, s.hot, e, "")
 	if err != nil {
 		return hookflow.Ingested{}, wrap(err)
 	}
@@ -86,8 +86,14 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 			SELECT * FROM (` + values + `) AS v WHERE EXISTS (SELECT 1 FROM ev))`
 	}
 	query += ` SELECT count(*) FROM ev`
+	// The statement's text depends on how many deliveries it writes; the usual counts
+	// are few, so those run prepared.
+	var q sqlx.QueryerContext = s.db
+	if len(deliveries) <= maxPreparedFanOut {
+		q = s.hot
+	}
 	var inserted int
-	if err := s.db.GetContext(ctx, &inserted, query, args...); err != nil {
+	if err := sqlx.GetContext(ctx, q, &inserted, query, args...); err != nil {
 		return hookflow.Ingested{}, wrap(err)
 	}
 	if inserted == 0 {
@@ -105,6 +111,10 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 	}
 	return out, nil
 }
+
+// maxPreparedFanOut is the most deliveries an ingest statement writes and still runs
+// prepared; it bounds how many texts of it the statement cache keeps.
+const maxPreparedFanOut = 16
 
 func repeatedIngest(ctx context.Context, q sqlx.QueryerContext, accountID, key string, requestHash []byte) (hookflow.Ingested, error) {
 	var first struct {
