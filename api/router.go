@@ -50,6 +50,9 @@ type Deps struct {
 	Probes bool
 }
 
+// NotFound answers a request for a path nothing serves, as a JSON error.
+func NotFound(c *gin.Context) { writeError(c, hookflow.Errorf(hookflow.ENOTFOUND, "no such route")) }
+
 // NewRouter builds the HTTP handler.
 func NewRouter(d Deps) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
@@ -57,7 +60,7 @@ func NewRouter(d Deps) *gin.Engine {
 	r.Use(gin.Recovery())
 	r.Use(d.Middleware...)
 	r.HandleMethodNotAllowed = true
-	r.NoRoute(func(c *gin.Context) { writeError(c, hookflow.Errorf(hookflow.ENOTFOUND, "no such route")) })
+	r.NoRoute(NotFound)
 	r.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{Error: ErrorDetail{Code: "method_not_allowed", Message: "method not allowed on this route"}})
 	})

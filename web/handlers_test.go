@@ -505,3 +505,32 @@ func findCookie(h http.Header, name string) *http.Cookie {
 	}
 	return nil
 }
+
+// A path nothing serves: a browser gets the dashboard's page, an API client JSON, and
+// under /v1 it is always JSON.
+func TestUnknownPathsAnswerInTheAskersLanguage(t *testing.T) {
+	t.Parallel()
+	e := newDashboard(t, nil)
+	b := e.browser()
+	ask := func(path, accept string) page {
+		req, err := http.NewRequest(http.MethodGet, b.base+path, nil)
+		require.NoError(t, err)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		return b.do(req)
+	}
+	html := "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+	p := ask("/no-such-page", html)
+	assert.Equal(t, http.StatusNotFound, p.status)
+	assert.Contains(t, p.header.Get("Content-Type"), "text/html")
+	assert.Contains(t, p.body, "Not found")
+
+	for _, c := range []struct{ path, accept string }{{"/no-such-page", ""}, {"/no-such-page", "application/json"}, {"/v1/no-such-route", html}} {
+		p := ask(c.path, c.accept)
+		assert.Equal(t, http.StatusNotFound, p.status, c)
+		assert.Contains(t, p.header.Get("Content-Type"), "application/json", c)
+		assert.Contains(t, p.body, `"code":"not_found"`, c)
+	}
+}

@@ -6,11 +6,13 @@ package web
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/api"
 )
 
 // SessionTTL is how long a dashboard sign-in lasts: a working day, after which the API key
@@ -52,9 +54,18 @@ type Deps struct {
 }
 
 // Register adds the dashboard's routes. The JSON API owns /v1 and the probes; every
-// dashboard route is registered here by name because the API's NoRoute answers JSON.
+// dashboard route is registered here by name, and a path nothing serves gets the
+// dashboard's "not found" page when a browser asks for it outside /v1, the API's JSON
+// error otherwise.
 func Register(r *gin.Engine, d Deps) {
 	h := newHandler(d)
+	r.NoRoute(func(c *gin.Context) {
+		if strings.HasPrefix(c.Request.URL.Path, "/v1/") || !strings.Contains(c.GetHeader("Accept"), "text/html") {
+			api.NotFound(c)
+			return
+		}
+		h.notFound(c)
+	})
 
 	r.GET("/static/*file", h.static)
 	r.GET("/login", h.loginPage)
