@@ -172,7 +172,6 @@ type DispatchItem struct {
 // DeliveryState is what a delivery's workflow reads when it starts: where the delivery
 // stands and the subscription's retry settings at that moment.
 type DeliveryState struct {
-	DeliveryID string
 	Status     Status
 	Attempts   int
 	MaxRetries int

@@ -197,11 +197,13 @@ func (b *bench) stopTemporal() {
 	}
 }
 
-func (b *bench) dial(namespace string) (client.Client, error) {
+func (b *bench) dial(namespace string) (client.Client, error) { return dial(b.temporal, namespace) }
+
+func dial(hostPort, namespace string) (client.Client, error) {
 	logger := temporallog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	// The ceiling's client uses hookflow's connection settings, so (a) and (b) differ
 	// only in what the workflows do.
-	return client.Dial(client.Options{HostPort: b.temporal, Namespace: namespace, Logger: logger,
+	return client.Dial(client.Options{HostPort: hostPort, Namespace: namespace, Logger: logger,
 		ConnectionOptions: hfworker.ConnectionOptions()})
 }
 
@@ -288,8 +290,7 @@ func (b *bench) fileBackedCeiling(ctx context.Context, dbFile string, pragmas []
 	if err != nil {
 		return CeilingResult{}, err
 	}
-	fileBench := &bench{temporal: server.FrontendHostPort()}
-	c, err := fileBench.dial("default")
+	c, err := dial(server.FrontendHostPort(), "default")
 	if err != nil {
 		return CeilingResult{}, err
 	}

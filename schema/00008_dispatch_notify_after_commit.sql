@@ -1,6 +1,6 @@
 -- +goose Up
 -- Dispatchers are woken by a NOTIFY the store sends after an insert of deliveries commits,
--- coalesced per process (see store.DB.WakeDispatchers), instead of by an insert trigger: a
+-- coalesced per process (see store.DB.wakeDispatchers), instead of by an insert trigger: a
 -- transaction that notifies holds PostgreSQL's notify lock through its commit, so the
 -- trigger made every ingest commit wait on the one before it (ingest ran about a third
 -- faster without it). A wake-up lost to a crash is made good by the dispatchers' sweep.

@@ -62,12 +62,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return s, nil
 }
 
-// WakeDispatchers asks for a NOTIFY on DispatchChannel, sent soon and off the caller's
+// wakeDispatchers asks for a NOTIFY on DispatchChannel, sent soon and off the caller's
 // path. Every store method that commits new deliveries calls it after the commit. Requests
 // that arrive while a NOTIFY is being sent fold into the next one, so a burst of ingests
 // costs a few notifications rather than one per transaction; the notification carries
 // nothing, it only says "look".
-func (s *DB) WakeDispatchers() {
+func (s *DB) wakeDispatchers() {
 	select {
 	case s.wake <- struct{}{}:
 	default: // one is already pending

@@ -230,6 +230,6 @@ func (s *DB) CreateTestDelivery(ctx context.Context, accountID, subscriptionID s
 	if err != nil {
 		return hookflow.Delivery{}, err
 	}
-	s.WakeDispatchers()
+	s.wakeDispatchers()
 	return s.FindDelivery(ctx, accountID, id)
 }

@@ -120,7 +120,7 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 	req := hookflow.SendRequest{DeliveryID: deliveryID, MessageID: row.EventID, Payload: []byte(row.Payload),
 		SubscriptionID: row.SubscriptionID.String, CampaignWebhookID: row.HookID.String,
 		URL: row.URL, Headers: map[string]string{}, Timeout: campaignWebhookTimeout, Secrets: keys.Secrets(s.Now()),
-		State: hookflow.DeliveryState{DeliveryID: deliveryID, Status: hookflow.Status(row.Status), Attempts: row.Attempts,
+		State: hookflow.DeliveryState{Status: hookflow.Status(row.Status), Attempts: row.Attempts,
 			MaxRetries: int(row.MaxRetries.Int64), Policy: hookflow.PolicyKind(row.Policy), Fulfilment: row.FulfilmentID.Valid}}
 	if row.TimeoutSeconds.Valid {
 		req.Timeout = time.Duration(row.TimeoutSeconds.Int64) * time.Second
@@ -185,9 +185,9 @@ func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) erro
 			UPDATE fulfilments SET has_issues = true, updated_at = $%d
 			WHERE id = (SELECT fulfilment_id FROM delivery) AND status = 'pending')`, len(args))
 	}
-	query += ` SELECT count(*) FROM delivery`
-	var updated int
-	return wrap(sqlx.GetContext(ctx, s.hot, &updated, query, args...))
+	query += ` SELECT 1`
+	_, err := s.hot.ExecContext(ctx, query, args...)
+	return wrap(err)
 }
 
 // FailWithoutAttempt ends a delivery that cannot be attempted any more, saying why.

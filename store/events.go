@@ -18,7 +18,7 @@ import (
 )
 
 // DispatchChannel is the NOTIFY channel that wakes dispatchers when deliveries commit
-// (see WakeDispatchers).
+// (see wakeDispatchers).
 const DispatchChannel = "hookflow_dispatch"
 
 type eventRow struct {
@@ -102,7 +102,7 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 		return out, wrap(err)
 	}
 	if len(deliveries) > 0 {
-		s.WakeDispatchers()
+		s.wakeDispatchers()
 	}
 	out := hookflow.Ingested{EventID: e.ID, Deliveries: make([]hookflow.IngestedDelivery, len(deliveries))}
 	for i, d := range deliveries {

@@ -76,7 +76,7 @@ func (s *DB) CreateFulfilment(ctx context.Context, accountID string, in hookflow
 		return nil
 	})
 	if err == nil {
-		s.WakeDispatchers()
+		s.wakeDispatchers()
 	}
 	return f, err
 }
@@ -124,7 +124,7 @@ func (s *DB) RefirePendingFulfilments(ctx context.Context, accountID string) (in
 		return nil
 	})
 	if err == nil && fired > 0 {
-		s.WakeDispatchers()
+		s.wakeDispatchers()
 	}
 	return fired, err
 }
