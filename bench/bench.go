@@ -62,7 +62,9 @@ func DefaultConfig() Config {
 // SmokeConfig is the smallest run that still produces every figure: it checks that the
 // harness works, not how fast hookflow is.
 func SmokeConfig() Config {
-	return Config{Events: 20, Subscriptions: 2, Parked: 50, CeilingWorkflows: 50,
+	// 200 deliveries in (b): enough for each process to spend CPU time /proc can see (it
+	// counts in 10 ms ticks, and PostgreSQL spends under 1 ms per delivery).
+	return Config{Events: 100, Subscriptions: 2, Parked: 50, CeilingWorkflows: 50,
 		LatencyDuration: 3 * time.Second, IngestDuration: 2 * time.Second, Posters: 16, IngestPosters: 32, Smoke: true}
 }
 

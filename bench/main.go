@@ -44,7 +44,7 @@ func cli(ctx context.Context, args []string, stderr io.Writer) error {
 	retryUnit := flags.Duration("retry-unit", 0, "hookflow's retry unit in (e); 0 picks one that outlasts parking K")
 	hookflowBin := flags.String("hookflow", "", "hookflow binary to run; empty builds ./cmd/hookflow")
 	profile := flags.String("profile", "", "write a CPU profile of hookflow during (b) here (needs HOOKFLOW_PPROF_ADDR support in cmd/hookflow)")
-	smoke := flags.Bool("smoke", false, "tiny sizes (n=20, m=2, k=50, ceiling=50): checks the harness in well under a minute")
+	smoke := flags.Bool("smoke", false, "tiny sizes (n=100, m=2, k=50, ceiling=50): checks the harness in well under a minute")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
