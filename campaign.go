@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Campaign webhook kinds.
@@ -131,7 +132,7 @@ func (in *FulfilmentInput) Validate() error {
 	if in.CampaignID == "" {
 		return Invalid("campaign_id", "is required")
 	}
-	if strings.TrimSpace(in.RewardID) == "" || len(in.RewardID) > MaxEntityFieldLength || hasControl(in.RewardID) {
+	if strings.TrimSpace(in.RewardID) == "" || utf8.RuneCountInString(in.RewardID) > MaxEntityFieldLength || hasControl(in.RewardID) {
 		return Invalid("reward_id", "is required, at most %d characters", MaxEntityFieldLength)
 	}
 	if in.Amount == nil {
@@ -145,6 +146,9 @@ func (in *FulfilmentInput) Validate() error {
 	}
 	if !isObject(in.Promoter) {
 		return Invalid("promoter", "must be an object with at least an id")
+	}
+	if !storableJSON(in.Promoter) {
+		return Invalid("promoter", "must be UTF-8 JSON without \\u0000")
 	}
 	var p map[string]json.RawMessage
 	if err := json.Unmarshal(in.Promoter, &p); err != nil {

@@ -43,9 +43,10 @@ func (in *EventInput) Validate() error {
 	if in.Action != "" && !slices.Contains(Actions, in.Action) {
 		return Invalid("action", `must be "created", "updated" or "deleted"`)
 	}
-	for field, v := range map[string]string{"entity_type": in.EntityType, "entity_id": in.EntityID, "campaign_id": in.CampaignID} {
-		if len(v) > MaxEntityFieldLength || hasControl(v) {
-			return Invalid(field, "must be at most %d characters without control characters", MaxEntityFieldLength)
+	// In the body's order, so a request with several bad fields is always told the same one.
+	for _, f := range []struct{ name, value string }{{"entity_type", in.EntityType}, {"entity_id", in.EntityID}, {"campaign_id", in.CampaignID}} {
+		if utf8.RuneCountInString(f.value) > MaxEntityFieldLength || hasControl(f.value) {
+			return Invalid(f.name, "must be at most %d characters without control characters", MaxEntityFieldLength)
 		}
 	}
 	if !storableJSON(in.Data) {

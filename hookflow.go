@@ -7,6 +7,7 @@ package hookflow
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -114,6 +115,14 @@ const (
 	MaxErrorChars        = 1000
 )
 
+// Excerpt is s as a delivery record keeps it: valid UTF-8 without NUL (PostgreSQL's text
+// holds neither, and an endpoint may answer with anything, binary included), at most n
+// characters. What cannot be kept is shown as U+FFFD.
+func Excerpt(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	return Truncate(s, n)
+}
+
 // Truncate cuts s to at most n characters (runes, not bytes, so no character is split).
 func Truncate(s string, n int) string {
 	if len(s) <= n {
@@ -150,6 +159,8 @@ type DeliveryPage struct {
 type Ingested struct {
 	EventID    string             `json:"event_id"`
 	Deliveries []IngestedDelivery `json:"deliveries"`
+	// Replayed is set when the answer repeats an earlier request's (same Idempotency-Key).
+	Replayed bool `json:"-"`
 }
 
 // IngestedDelivery is one delivery created by an ingest.

@@ -1,8 +1,10 @@
 package hookflow
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -155,7 +157,9 @@ func (s *Subscription) Validate() error {
 	if len(s.Headers) > MaxHeaders {
 		return Invalid("headers", "at most %d headers", MaxHeaders)
 	}
-	for name, value := range s.Headers {
+	// Sorted, so a subscription with several bad headers is always told about the same one.
+	for _, name := range slices.Sorted(maps.Keys(s.Headers)) {
+		value := s.Headers[name]
 		if !validHeaderName(name) {
 			return Invalid("headers", "%q is not a valid header name", Truncate(name, 64))
 		}
@@ -175,7 +179,7 @@ func ValidateEndpointURL(field, raw string) error {
 	if raw == "" {
 		return Invalid(field, "is required")
 	}
-	if len(raw) > MaxURLLength {
+	if utf8.RuneCountInString(raw) > MaxURLLength {
 		return Invalid(field, "at most %d characters", MaxURLLength)
 	}
 	if hasControl(raw) || strings.ContainsAny(raw, " ") {

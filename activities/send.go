@@ -98,13 +98,22 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error)
 		return res, nil
 	}
 	attempt, retryAfter := a.post(ctx, req)
+	if err := ctx.Err(); err != nil {
+		// The worker is stopping (or lost the task): this is not the endpoint's failure, so
+		// it is not recorded as one; the step runs again on a worker that is up.
+		return SendResult{}, err
+	}
 	attempt.Number, attempt.Trigger = number, trigger
 	if a.Metrics != nil {
 		a.Metrics.ObserveAttempt(attempt)
 	}
+	code := 0
+	if attempt.ResponseCode != nil {
+		code = *attempt.ResponseCode
+	}
 	a.logger().Info("attempt", "delivery_id", in.DeliveryID, "event_id", req.MessageID,
 		"subscription_id", req.SubscriptionID, "campaign_webhook_id", req.CampaignWebhookID, "attempt", number,
-		"response_code", attempt.ResponseCode, "duration_ms", attempt.DurationMS, "error", attempt.Error)
+		"response_code", code, "duration_ms", attempt.DurationMS, "error", attempt.Error)
 	res.Attempt, res.RetryAfter = attempt, retryAfter
 	return res, nil
 }
@@ -115,7 +124,7 @@ func (a *Activities) post(ctx context.Context, req hookflow.SendRequest) (hookfl
 	var retryAfter time.Duration
 	finish := func(errText string) (hookflow.Attempt, time.Duration) {
 		attempt.DurationMS = time.Since(started).Milliseconds()
-		attempt.Error = hookflow.Truncate(errText, hookflow.MaxErrorChars)
+		attempt.Error = hookflow.Excerpt(errText, hookflow.MaxErrorChars)
 		return attempt, retryAfter
 	}
 
@@ -142,7 +151,7 @@ func (a *Activities) post(ctx context.Context, req hookflow.SendRequest) (hookfl
 	code := resp.StatusCode
 	attempt.ResponseCode = &code
 	excerpt, readErr := io.ReadAll(io.LimitReader(resp.Body, responseExcerptBytes))
-	attempt.ResponseBody = hookflow.Truncate(string(bytes.ToValidUTF8(excerpt, []byte("\uFFFD"))), hookflow.MaxResponseBodyChars)
+	attempt.ResponseBody = hookflow.Excerpt(string(excerpt), hookflow.MaxResponseBodyChars)
 	if readErr == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, responseDrainBytes))
 	}

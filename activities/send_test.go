@@ -234,3 +234,28 @@ func TestFirstSendOfARunReadsTheStartWithTheRequest(t *testing.T) {
 		t.Fatalf("after delivered: start %+v attempt %+v, requests %d then %d", res.Start, res.Attempt, sent, requests)
 	}
 }
+
+// A worker that stops mid-attempt must not record the endpoint as failing: the step ends
+// with an error, so Temporal runs it again on a worker that is up.
+func TestSendInterruptedByTheWorkerIsNotAnAttempt(t *testing.T) {
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+	}, 30)
+	t.Cleanup(func() { close(release) })
+	out, err := f.db.IngestEvent(context.Background(), f.account, hookflow.EventInput{EventType: "promoter.created", Data: []byte(`{}`)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	go func() {
+		<-arrived
+		stop()
+	}()
+	res, err := f.acts.Send(ctx, activities.SendInput{DeliveryID: out.Deliveries[0].ID, Number: 1, Trigger: hookflow.TriggerAutomatic})
+	if err == nil {
+		t.Fatalf("Send reported %+v for an interrupted attempt, want an error", res.Attempt)
+	}
+}

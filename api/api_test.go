@@ -719,9 +719,14 @@ func TestEventIdempotencyKey(t *testing.T) {
 
 	first := e.do(http.MethodPost, "/v1/events", key, body, "Idempotency-Key", "order-1")
 	require.Equal(t, http.StatusAccepted, first.Code, first.Body.String())
+	assert.Empty(t, first.Header().Get(api.IdempotentReplayedHeader))
+	// The delivery moves on before the client repeats its request; the answer does not.
+	_, err := e.db.SQL().Exec(`UPDATE deliveries SET status = 'delivered', attempts = 1`)
+	require.NoError(t, err)
 	again := e.do(http.MethodPost, "/v1/events", key, body, "Idempotency-Key", "order-1")
 	require.Equal(t, http.StatusAccepted, again.Code, again.Body.String())
 	assert.JSONEq(t, first.Body.String(), again.Body.String(), "the same key again gives the same answer")
+	assert.Equal(t, "true", again.Header().Get(api.IdempotentReplayedHeader))
 	assert.Equal(t, 1, e.count("events"))
 	assert.Equal(t, 1, e.count("deliveries"))
 

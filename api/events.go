@@ -19,7 +19,7 @@ type EventHandler struct {
 // Create answers 202 once the event and its deliveries are committed.
 func (h *EventHandler) Create(c *gin.Context) {
 	key := c.GetHeader("Idempotency-Key")
-	if len(key) > hookflow.MaxIdempotencyKeyChars || !utf8.ValidString(key) || strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if !utf8.ValidString(key) || utf8.RuneCountInString(key) > hookflow.MaxIdempotencyKeyChars || strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		writeError(c, hookflow.Invalid("Idempotency-Key", "must be at most %d printable characters", hookflow.MaxIdempotencyKeyChars))
 		return
 	}
@@ -37,8 +37,15 @@ func (h *EventHandler) Create(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	if out.Replayed {
+		// Tells a client that retried after a lost answer that nothing new was created.
+		c.Header(IdempotentReplayedHeader, "true")
+	}
 	c.JSON(http.StatusAccepted, out)
 }
+
+// IdempotentReplayedHeader marks an answer repeated for a reused Idempotency-Key.
+const IdempotentReplayedHeader = "Idempotent-Replayed"
 
 // Get answers one event.
 func (h *EventHandler) Get(c *gin.Context) {

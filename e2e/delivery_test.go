@@ -446,8 +446,8 @@ func TestEventsAcceptedWhileTemporalIsDown(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		ids = append(ids, app.Publish(key, map[string]any{"event_type": "promoter.created", "entity_id": fmt.Sprint(i)}).Deliveries[0].ID)
 	}
-	if r := app.Do("GET", "/readyz", "", nil); r.Status != http.StatusServiceUnavailable {
-		t.Errorf("/readyz with Temporal down: %d, want 503", r.Status)
+	if r := app.Do("GET", "/readyz", "", nil); r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "Temporal") {
+		t.Errorf("/readyz with Temporal down: %d %s, want 503 naming Temporal", r.Status, r.Body)
 	}
 	time.Sleep(time.Second)
 	if n := len(rcv.Requests()); n != 1 {

@@ -311,9 +311,9 @@ func TestFaultPostgresRestartWithDeliveriesInFlight(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	readyWhileDown := app.Do("GET", "/readyz", "", nil).Status
-	if readyWhileDown != http.StatusServiceUnavailable {
-		t.Errorf("/readyz with PostgreSQL down: %d, want 503", readyWhileDown)
+	readyWhileDown := app.Do("GET", "/readyz", "", nil)
+	if readyWhileDown.Status != http.StatusServiceUnavailable || !strings.Contains(string(readyWhileDown.Body), "PostgreSQL") {
+		t.Errorf("/readyz with PostgreSQL down: %d %s, want 503 naming PostgreSQL", readyWhileDown.Status, readyWhileDown.Body)
 	}
 	pg.Start()
 	downFor := time.Since(stoppedAt)

@@ -82,7 +82,8 @@ stop_all() {
 		rm -f "$data_dir/temporal.pid"
 	fi
 }
-trap 'stop_all; exit 130' INT
+# Ctrl-C is how a user stops it: a clean stop, so no error for make to report.
+trap 'stop_all; echo "run: stopped" >&2; exit 0' INT
 trap 'stop_all; exit 143' TERM
 trap stop_all EXIT
 

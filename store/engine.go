@@ -84,6 +84,7 @@ type sendRequestRow struct {
 	MaxRetries              sql.NullInt64  `db:"max_retries"`
 	Policy                  string         `db:"policy"`
 	FulfilmentID            sql.NullString `db:"fulfilment_id"`
+	FulfilmentCompleted     bool           `db:"fulfilment_completed"`
 }
 
 const sendRequestQuery = `SELECT d.event_id, d.payload, d.subscription_id, d.campaign_webhook_id,
@@ -91,11 +92,13 @@ const sendRequestQuery = `SELECT d.event_id, d.payload, d.subscription_id, d.cam
 		COALESCE(s.secret_key, c.secret_key, '') AS secret_key, s.previous_secret_key, s.previous_secret_expires_at,
 		(s.deleted_at IS NOT NULL) AS deleted, (s.id IS NOT NULL AND NOT s.active) AS disabled,
 		(w.removed_at IS NOT NULL) AS hook_removed,
-		d.status, d.attempts, s.max_retries, d.policy, d.fulfilment_id
+		d.status, d.attempts, s.max_retries, d.policy, d.fulfilment_id,
+		COALESCE(f.status = 'completed', false) AS fulfilment_completed
 		FROM deliveries d
 		LEFT JOIN subscriptions s ON s.id = d.subscription_id
 		LEFT JOIN campaign_webhooks w ON w.id = d.campaign_webhook_id
 		LEFT JOIN campaigns c ON c.id = w.campaign_id
+		LEFT JOIN fulfilments f ON f.id = d.fulfilment_id
 		WHERE d.id = $1`
 
 // campaignWebhookTimeout bounds an attempt to a legacy campaign webhook, which has no
@@ -135,6 +138,10 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 		req.Skip = "the subscription is disabled"
 	case row.HookRemoved:
 		req.Skip = "the campaign webhook was removed"
+	case row.FulfilmentCompleted:
+		// One endpoint's 200 paid the reward out; telling another endpoint it is still
+		// pending could pay it out twice.
+		req.Skip = "not sent: the fulfilment was completed (an endpoint answered 200)"
 	}
 	return req, nil
 }
@@ -151,8 +158,8 @@ func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) erro
 	if rec.Status == hookflow.StatusDelivered {
 		deliveredAt = &finished
 	}
-	body := hookflow.Truncate(a.ResponseBody, hookflow.MaxResponseBodyChars)
-	attemptErr := hookflow.Truncate(a.Error, hookflow.MaxErrorChars)
+	body := hookflow.Excerpt(a.ResponseBody, hookflow.MaxResponseBodyChars)
+	attemptErr := hookflow.Excerpt(a.Error, hookflow.MaxErrorChars)
 	args := []any{rec.DeliveryID, a.Number, a.StartedAt, a.DurationMS, a.ResponseCode, body, attemptErr,
 		string(a.Trigger), string(rec.Status), rec.NextAttemptAt, deliveredAt}
 	query := `WITH attempt AS (
@@ -193,6 +200,6 @@ func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) erro
 // FailWithoutAttempt ends a delivery that cannot be attempted any more, saying why.
 func (s *DB) FailWithoutAttempt(ctx context.Context, deliveryID, reason string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', last_error = $2, next_attempt_at = NULL
-		WHERE id = $1 AND status <> 'delivered'`, deliveryID, hookflow.Truncate(reason, hookflow.MaxErrorChars))
+		WHERE id = $1 AND status <> 'delivered'`, deliveryID, hookflow.Excerpt(reason, hookflow.MaxErrorChars))
 	return wrap(err)
 }

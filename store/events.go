@@ -128,9 +128,11 @@ func repeatedIngest(ctx context.Context, q sqlx.QueryerContext, accountID, key s
 	if !bytes.Equal(first.Hash, requestHash) {
 		return hookflow.Ingested{}, hookflow.Errorf(hookflow.ECONFLICT, "Idempotency-Key was already used with a different request body")
 	}
-	out := hookflow.Ingested{EventID: first.ID, Deliveries: []hookflow.IngestedDelivery{}}
+	out := hookflow.Ingested{EventID: first.ID, Deliveries: []hookflow.IngestedDelivery{}, Replayed: true}
+	// Every delivery was pending in the first answer, whatever it has become since: the
+	// same key gets the same answer, and the delivery's own record tells its progress.
 	err = sqlx.SelectContext(ctx, q, &out.Deliveries, `SELECT id, COALESCE(subscription_id::text, '') AS subscription_id,
-		COALESCE(campaign_webhook_id::text, '') AS campaign_webhook_id, status FROM deliveries d
+		COALESCE(campaign_webhook_id::text, '') AS campaign_webhook_id, 'pending' AS status FROM deliveries d
 		WHERE event_id = $1
 		-- The order of the first answer: subscriptions, then campaign webhooks, each oldest first.
 		ORDER BY campaign_webhook_id IS NOT NULL,
@@ -154,26 +156,6 @@ func matchingSubscriptions(ctx context.Context, q sqlx.QueryerContext, accountID
 		}
 	}
 	return subs, nil
-}
-
-// fanOut creates one pending delivery of the event for every active subscription that
-// matches it and, for a campaign's events, every campaign webhook URL of the right kind.
-// The caller wakes the dispatchers once the transaction commits. fulfilmentID
-// ties the deliveries of fulfilment_pending to their fulfilment.
-func fanOut(ctx context.Context, tx *sqlx.Tx, e hookflow.Event, fulfilmentID string) ([]hookflow.IngestedDelivery, error) {
-	ds, err := planFanOut(ctx, tx, e, fulfilmentID)
-	if err != nil {
-		return nil, err
-	}
-	if err := insertDeliveries(ctx, tx, ds...); err != nil {
-		return nil, err
-	}
-	out := make([]hookflow.IngestedDelivery, len(ds))
-	for i, d := range ds {
-		out[i] = hookflow.IngestedDelivery{ID: d.ID, SubscriptionID: d.SubscriptionID,
-			CampaignWebhookID: d.CampaignWebhookID, Status: hookflow.StatusPending}
-	}
-	return out, nil
 }
 
 // planFanOut decides the deliveries of an event: subscriptions first (oldest first), then

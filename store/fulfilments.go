@@ -69,7 +69,7 @@ func (s *DB) CreateFulfilment(ctx context.Context, accountID string, in hookflow
 		if err := tx.GetContext(ctx, &row, fulfilmentSelect+` WHERE f.id = $1`, id); err != nil {
 			return err
 		}
-		if err := firePending(ctx, tx, row, now); err != nil {
+		if _, err := firePending(ctx, tx, row, now, false); err != nil {
 			return err
 		}
 		f = row.fulfilment()
@@ -81,52 +81,88 @@ func (s *DB) CreateFulfilment(ctx context.Context, accountID string, in hookflow
 	return f, err
 }
 
-// firePending records a fulfilment_pending event for the fulfilment and fans it out.
-func firePending(ctx context.Context, tx *sqlx.Tx, row fulfilmentRow, now time.Time) error {
+// firePending records a fulfilment_pending event for the fulfilment and fans it out, and
+// answers how many deliveries it created. With onlyIfSent, a fulfilment that would reach
+// no endpoint (its campaign has no fulfilment URL and no subscription matches) gets no
+// event either: a periodic check would otherwise write an empty event for it every time.
+func firePending(ctx context.Context, tx *sqlx.Tx, row fulfilmentRow, now time.Time, onlyIfSent bool) (int, error) {
 	data, err := row.data()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	e := hookflow.Event{ID: uuid.NewString(), AccountID: row.AccountID, EventType: hookflow.FulfilmentPending,
 		Action: "created", EntityType: "fulfilment", EntityID: row.ID, CampaignID: row.CampaignID,
 		Data: data, CreatedAt: now}
+	deliveries, err := planFanOut(ctx, tx, e, row.ID)
+	if err != nil || (onlyIfSent && len(deliveries) == 0) {
+		return 0, err
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, account_id, event_type, action, entity_type, entity_id,
 		campaign_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		e.ID, e.AccountID, e.EventType, e.Action, e.EntityType, e.EntityID, e.CampaignID, string(data), now); err != nil {
-		return err
+		return 0, err
 	}
-	_, err = fanOut(ctx, tx, e, row.ID)
-	return err
+	return len(deliveries), insertDeliveries(ctx, tx, deliveries...)
 }
 
+// fulfilmentCheckLock is the advisory lock every fulfilment check holds while it picks and
+// fires a batch. Checks are rare, so running them one at a time costs nothing, and it is
+// what makes "never two in flight": the query that picks a batch starts after the lock
+// is taken, so it sees the deliveries another check committed a moment earlier (a row
+// lock alone would not: under READ COMMITTED the in-flight test reads the snapshot taken
+// before the row lock was waited for).
+const fulfilmentCheckLock = 0x686f6f6b_66756c66 // "hookfulf"
+
+// refireBatch is how many fulfilments one transaction of a check fires; a check goes
+// through all of them, batch after batch.
+const refireBatch = 500
+
 // RefirePendingFulfilments fires fulfilment_pending again for every fulfilment that is
-// pending, without issues and with no delivery in flight; accountID "" means all accounts.
-// Row locks taken with SKIP LOCKED keep two concurrent checks from firing one fulfilment
-// twice.
+// pending, without issues, with no delivery in flight and somewhere to go; accountID ""
+// means all accounts. It answers how many it fired.
 func (s *DB) RefirePendingFulfilments(ctx context.Context, accountID string) (int, error) {
 	fired := 0
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	var afterAt time.Time
+	afterID := uuid.Nil.String()
+	for {
 		var rows []fulfilmentRow
-		err := tx.SelectContext(ctx, &rows, fulfilmentSelect+`
-			WHERE f.status = 'pending' AND NOT f.has_issues AND ($1 = '' OR f.account_id::text = $1)
-			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.fulfilment_id = f.id AND d.status IN ('pending', 'retrying'))
-			ORDER BY f.created_at LIMIT 1000 FOR UPDATE OF f SKIP LOCKED`, accountID)
-		if err != nil {
-			return err
-		}
-		now := s.Now()
-		for _, row := range rows {
-			if err := firePending(ctx, tx, row, now); err != nil {
+		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(fulfilmentCheckLock)); err != nil {
 				return err
 			}
+			// SKIP LOCKED passes over a fulfilment whose completion is being written now.
+			err := tx.SelectContext(ctx, &rows, fulfilmentSelect+`
+				WHERE f.status = 'pending' AND NOT f.has_issues AND ($1 = '' OR f.account_id::text = $1)
+				AND (f.created_at, f.id) > ($2, $3)
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.fulfilment_id = f.id AND d.status IN ('pending', 'retrying'))
+				ORDER BY f.created_at, f.id LIMIT $4 FOR UPDATE OF f SKIP LOCKED`, accountID, afterAt, afterID, refireBatch)
+			if err != nil {
+				return err
+			}
+			now := s.Now()
+			for _, row := range rows {
+				n, err := firePending(ctx, tx, row, now, true)
+				if err != nil {
+					return err
+				}
+				if n > 0 {
+					fired++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fired, err
 		}
-		fired = len(rows)
-		return nil
-	})
-	if err == nil && fired > 0 {
-		s.wakeDispatchers()
+		if fired > 0 {
+			s.wakeDispatchers()
+		}
+		if len(rows) < refireBatch {
+			return fired, nil
+		}
+		last := rows[len(rows)-1]
+		afterAt, afterID = last.CreatedAt, last.ID
 	}
-	return fired, err
 }
 
 // FindFulfilment returns one of the account's fulfilments.

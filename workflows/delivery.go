@@ -165,7 +165,18 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryState, er
 				return state, err
 			}
 		}
+		if status == hookflow.StatusFailed && retry.ReceiveAsync(nil) {
+			// A retry asked for while the last attempt was being made: the API accepted it,
+			// so it gets its attempt. Histories from before this branch existed ended here.
+			if workflow.GetVersion(ctx, lateRetryChange, workflow.DefaultVersion, 1) == 1 {
+				single, trigger = true, hookflow.TriggerManual
+				continue
+			}
+		}
 		if status != hookflow.StatusRetrying {
+			// Retries that came too late to matter (the delivery was delivered) are spent.
+			for retry.ReceiveAsync(nil) {
+			}
 			return state, nil
 		}
 
@@ -181,6 +192,11 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryState, er
 		cancelTimer()
 	}
 }
+
+// lateRetryChange marks the version of DeliveryWorkflow that answers a retry signalled
+// during a delivery's last attempt (GetVersion is called on that path only, so the common
+// path records no marker).
+const lateRetryChange = "late-retry-attempts"
 
 func gone(a hookflow.Attempt) bool {
 	return a.ResponseCode != nil && *a.ResponseCode == http.StatusGone

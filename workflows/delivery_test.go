@@ -26,6 +26,8 @@ type DeliverySuite struct {
 	sends   []time.Duration        // when each attempt was made, since the workflow started
 	trigger []hookflow.Trigger
 	records []hookflow.AttemptRecord
+	// during, when set, runs while attempt i (from 0) is being made.
+	during func(i int)
 }
 
 func TestDeliveryWorkflow(t *testing.T) { suite.Run(t, new(DeliverySuite)) }
@@ -33,7 +35,7 @@ func TestDeliveryWorkflow(t *testing.T) { suite.Run(t, new(DeliverySuite)) }
 func (s *DeliverySuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterActivity(&activities.Activities{})
-	s.sends, s.trigger, s.records = nil, nil, nil
+	s.sends, s.trigger, s.records, s.during = nil, nil, nil, nil
 	s.start = s.env.Now()
 }
 
@@ -125,6 +127,30 @@ func (s *DeliverySuite) TestScheduleContinuesAfterAManualAttemptFails() {
 	s.Equal(hookflow.StatusFailed, state.Status)
 	// The manual attempt takes the place of retry 1; retry 2 then waits 2 units.
 	s.Equal([]time.Duration{0, 5 * time.Minute, 45 * time.Minute}, s.sends)
+}
+
+func (s *DeliverySuite) TestRetrySignalledDuringTheLastAttemptGetsItsAttempt() {
+	s.given(hookflow.StatusPending, 0, 1, 500, 500, 200)
+	// The user presses Retry while attempt 2, the last automatic one, is on its way; the
+	// API has answered 202, so the request must not be lost when that attempt fails.
+	s.during = func(i int) {
+		if i == 1 {
+			s.env.SignalWorkflow(workflows.RetrySignal, nil)
+		}
+	}
+	state := s.run()
+	s.Equal(hookflow.StatusDelivered, state.Status)
+	s.Equal(3, state.Attempts)
+	s.Equal([]hookflow.Trigger{hookflow.TriggerAutomatic, hookflow.TriggerAutomatic, hookflow.TriggerManual}, s.trigger)
+	s.Equal([]hookflow.Status{hookflow.StatusRetrying, hookflow.StatusFailed, hookflow.StatusDelivered}, s.statuses())
+}
+
+func (s *DeliverySuite) TestRetrySignalledDuringASuccessfulAttemptChangesNothing() {
+	s.given(hookflow.StatusPending, 0, 3, 200)
+	s.during = func(int) { s.env.SignalWorkflow(workflows.RetrySignal, nil) }
+	state := s.run()
+	s.Equal(hookflow.StatusDelivered, state.Status)
+	s.Len(s.sends, 1)
 }
 
 func (s *DeliverySuite) TestFailedDeliveryGetsExactlyOneManualAttempt() {

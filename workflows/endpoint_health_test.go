@@ -28,6 +28,9 @@ func (s *DeliverySuite) givenAnswers(codes []int, retryAfter []time.Duration) {
 			code := codes[i]
 			s.sends = append(s.sends, s.env.Now().Sub(s.start))
 			s.trigger = append(s.trigger, trigger)
+			if s.during != nil {
+				s.during(i)
+			}
 			res.Attempt = hookflow.Attempt{Number: number, Trigger: trigger, StartedAt: s.env.Now(), ResponseCode: &code}
 			if code >= 300 {
 				res.Attempt.Error = "endpoint answered"

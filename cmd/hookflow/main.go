@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 	temporallog "go.temporal.io/sdk/log"
 
+	"github.com/hookflow/hookflow"
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/config"
@@ -260,10 +261,10 @@ func ready(ctx context.Context, db *store.DB, c client.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := db.Ping(ctx); err != nil {
-		return errors.New("the PostgreSQL server is not reachable")
+		return hookflow.Errorf(hookflow.EUNAVAILABLE, "the PostgreSQL server is not reachable")
 	}
 	if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		return errors.New("the Temporal server is not reachable")
+		return hookflow.Errorf(hookflow.EUNAVAILABLE, "the Temporal server is not reachable")
 	}
 	return nil
 }
