@@ -2,6 +2,7 @@ package hookflow_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -332,11 +333,36 @@ func TestSubscriptionValidate(t *testing.T) {
 func TestSubscriptionSecrets(t *testing.T) {
 	t.Parallel()
 	expires := time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC)
-	s := hookflow.Subscription{SecretKey: "new", PreviousSecretKey: "old", PreviousSecretExpiresAt: &expires}
+	s := hookflow.Subscription{SecretKey: "new", RetiredSecrets: []hookflow.RetiredSecret{{Key: "old", ExpiresAt: expires}}}
 	assert.Equal(t, []string{"new", "old"}, s.Secrets(expires.Add(-time.Second)))
 	assert.Equal(t, []string{"new"}, s.Secrets(expires))
-	assert.Equal(t, []string{"new"}, (&hookflow.Subscription{SecretKey: "new", PreviousSecretKey: "old"}).Secrets(expires),
-		"a previous key without an expiry never signs")
+	assert.Equal(t, []string{"new"}, (&hookflow.Subscription{SecretKey: "new", RetiredSecrets: []hookflow.RetiredSecret{{Key: "old"}}}).Secrets(expires),
+		"a retired key without an expiry never signs")
+}
+
+func TestSubscriptionRotateKeepsEveryReplacedKeyForItsGracePeriod(t *testing.T) {
+	t.Parallel()
+	const grace = 24 * time.Hour
+	start := time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC)
+	s := hookflow.Subscription{SecretKey: "k0"}
+	s.Rotate("k1", start, grace)
+	s.Rotate("k2", start.Add(time.Hour), grace)
+	require.NotNil(t, s.PreviousSecretExpiresAt)
+	assert.Equal(t, start.Add(time.Hour+grace), *s.PreviousSecretExpiresAt)
+	assert.Equal(t, []string{"k2", "k1", "k0"}, s.Secrets(start.Add(2*time.Hour)), "k0 was replaced first and still has its day")
+	assert.Equal(t, []string{"k2", "k1"}, s.Secrets(start.Add(grace)), "k0's day is over")
+	assert.Equal(t, []string{"k2"}, s.Secrets(start.Add(time.Hour+grace)))
+
+	// Rotating again and again within a day keeps a bounded number of keys signing.
+	for i := range 10 {
+		s.Rotate(fmt.Sprintf("r%d", i), start.Add(3*time.Hour), grace)
+	}
+	keys := s.Secrets(start.Add(3 * time.Hour))
+	assert.Len(t, keys, 1+hookflow.MaxRetiredSecrets)
+	assert.Equal(t, []string{"r9", "r8"}, keys[:2], "the newest keys sign first")
+	// Expired keys are dropped at the next rotation.
+	s.Rotate("late", start.Add(10*grace), grace)
+	assert.Len(t, s.RetiredSecrets, 1)
 }
 
 func TestSubscriptionUpdateApply(t *testing.T) {

@@ -44,8 +44,10 @@ type Subscription struct {
 	MaxRetries  int               `json:"max_retries"`
 	Headers     map[string]string `json:"headers"`
 	SecretKey   string            `json:"secret_key"`
-	// PreviousSecretKey still signs requests until PreviousSecretExpiresAt.
-	PreviousSecretKey       string     `json:"-"`
+	// RetiredSecrets are replaced keys that still sign requests until they expire, newest
+	// first.
+	RetiredSecrets []RetiredSecret `json:"-"`
+	// PreviousSecretExpiresAt is when the last replaced key stops signing.
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 	DisabledReason          string     `json:"disabled_reason,omitempty"`
 	CreatedAt               time.Time  `json:"created_at"`
@@ -279,12 +281,38 @@ func (s *Subscription) Matches(eventType, campaignID string) bool {
 	return false
 }
 
-// Secrets returns the keys that sign a request at time now: the current one, and the
-// previous one while its grace period lasts.
+// RetiredSecret is a replaced signing key; it keeps signing until ExpiresAt so receivers
+// have time to switch to the new one.
+type RetiredSecret struct {
+	Key       string    `json:"key"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// MaxRetiredSecrets bounds how many replaced keys sign alongside the current one when a
+// secret is rotated again and again within a grace period; beyond it the oldest go.
+const MaxRetiredSecrets = 5
+
+// Rotate makes newSecret the signing key; the current one keeps signing for grace, and
+// keys replaced earlier keep signing until their own grace periods end.
+func (s *Subscription) Rotate(newSecret string, now time.Time, grace time.Duration) {
+	expires := now.Add(grace)
+	retired := []RetiredSecret{{Key: s.SecretKey, ExpiresAt: expires}}
+	for _, r := range s.RetiredSecrets {
+		if now.Before(r.ExpiresAt) && len(retired) < MaxRetiredSecrets {
+			retired = append(retired, r)
+		}
+	}
+	s.SecretKey, s.RetiredSecrets, s.PreviousSecretExpiresAt = newSecret, retired, &expires
+}
+
+// Secrets returns the keys that sign a request at time now: the current one first, then
+// every replaced one whose grace period lasts.
 func (s *Subscription) Secrets(now time.Time) []string {
 	keys := []string{s.SecretKey}
-	if s.PreviousSecretKey != "" && s.PreviousSecretExpiresAt != nil && now.Before(*s.PreviousSecretExpiresAt) {
-		keys = append(keys, s.PreviousSecretKey)
+	for _, r := range s.RetiredSecrets {
+		if now.Before(r.ExpiresAt) {
+			keys = append(keys, r.Key)
+		}
 	}
 	return keys
 }

@@ -66,30 +66,29 @@ func (s *DB) MarkDispatched(ctx context.Context, ids []string) error {
 }
 
 type sendRequestRow struct {
-	EventID                 string         `db:"event_id"`
-	Payload                 string         `db:"payload"`
-	SubscriptionID          sql.NullString `db:"subscription_id"`
-	HookID                  sql.NullString `db:"campaign_webhook_id"`
-	URL                     string         `db:"url"`
-	Headers                 []byte         `db:"headers"`
-	TimeoutSeconds          sql.NullInt64  `db:"timeout_seconds"`
-	SecretKey               string         `db:"secret_key"`
-	PreviousSecretKey       sql.NullString `db:"previous_secret_key"`
-	PreviousSecretExpiresAt *time.Time     `db:"previous_secret_expires_at"`
-	Deleted                 bool           `db:"deleted"`
-	Disabled                bool           `db:"disabled"`
-	HookRemoved             bool           `db:"hook_removed"`
-	Status                  string         `db:"status"`
-	Attempts                int            `db:"attempts"`
-	MaxRetries              sql.NullInt64  `db:"max_retries"`
-	Policy                  string         `db:"policy"`
-	FulfilmentID            sql.NullString `db:"fulfilment_id"`
-	FulfilmentCompleted     bool           `db:"fulfilment_completed"`
+	EventID             string         `db:"event_id"`
+	Payload             string         `db:"payload"`
+	SubscriptionID      sql.NullString `db:"subscription_id"`
+	HookID              sql.NullString `db:"campaign_webhook_id"`
+	URL                 string         `db:"url"`
+	Headers             []byte         `db:"headers"`
+	TimeoutSeconds      sql.NullInt64  `db:"timeout_seconds"`
+	SecretKey           string         `db:"secret_key"`
+	RetiredSecrets      []byte         `db:"retired_secrets"`
+	Deleted             bool           `db:"deleted"`
+	Disabled            bool           `db:"disabled"`
+	HookRemoved         bool           `db:"hook_removed"`
+	Status              string         `db:"status"`
+	Attempts            int            `db:"attempts"`
+	MaxRetries          sql.NullInt64  `db:"max_retries"`
+	Policy              string         `db:"policy"`
+	FulfilmentID        sql.NullString `db:"fulfilment_id"`
+	FulfilmentCompleted bool           `db:"fulfilment_completed"`
 }
 
 const sendRequestQuery = `SELECT d.event_id, d.payload, d.subscription_id, d.campaign_webhook_id,
 		COALESCE(s.url, w.url, '') AS url, COALESCE(s.headers, '{}') AS headers, s.timeout_seconds,
-		COALESCE(s.secret_key, c.secret_key, '') AS secret_key, s.previous_secret_key, s.previous_secret_expires_at,
+		COALESCE(s.secret_key, c.secret_key, '') AS secret_key, COALESCE(s.retired_secrets, '[]') AS retired_secrets,
 		(s.deleted_at IS NOT NULL) AS deleted, (s.id IS NOT NULL AND NOT s.active) AS disabled,
 		(w.removed_at IS NOT NULL) AS hook_removed,
 		d.status, d.attempts, s.max_retries, d.policy, d.fulfilment_id,
@@ -118,8 +117,10 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 	if err != nil {
 		return hookflow.SendRequest{}, wrap(err)
 	}
-	keys := hookflow.Subscription{SecretKey: row.SecretKey, PreviousSecretKey: row.PreviousSecretKey.String,
-		PreviousSecretExpiresAt: row.PreviousSecretExpiresAt}
+	keys := hookflow.Subscription{SecretKey: row.SecretKey}
+	if err := json.Unmarshal(row.RetiredSecrets, &keys.RetiredSecrets); err != nil {
+		return hookflow.SendRequest{}, err
+	}
 	req := hookflow.SendRequest{DeliveryID: deliveryID, MessageID: row.EventID, Payload: []byte(row.Payload),
 		SubscriptionID: row.SubscriptionID.String, CampaignWebhookID: row.HookID.String,
 		URL: row.URL, Headers: map[string]string{}, Timeout: campaignWebhookTimeout, Secrets: keys.Secrets(s.Now()),

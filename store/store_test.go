@@ -274,13 +274,23 @@ func TestRotateSecretKeepsTheOldKeyForTheGracePeriod(t *testing.T) {
 		})
 	}
 
-	t.Run("a second rotation drops the oldest key", func(t *testing.T) {
+	t.Run("a second rotation keeps both replaced keys for their own day", func(t *testing.T) {
 		const third = "whsec_dGhpcmQtc2VjcmV0LXRoaXJkLXNlY3JldC10aGlyZA=="
+		secondAt := rotatedAt.Add(time.Hour)
+		db.Now = func() time.Time { return secondAt }
 		_, err := db.RotateSecret(ctx, acc.ID, sub.ID, third, hookflow.SecretRotationGrace)
 		require.NoError(t, err)
 		stored, err := db.FindSubscription(ctx, acc.ID, sub.ID)
 		require.NoError(t, err)
-		assert.Equal(t, []string{third, newSecret}, stored.Secrets(rotatedAt.Add(time.Hour)))
+		assert.Equal(t, []string{third, newSecret, oldSecret}, stored.Secrets(secondAt))
+		assert.Equal(t, []string{third, newSecret}, stored.Secrets(rotatedAt.Add(24*time.Hour)), "the first key's day is over")
+		require.NotNil(t, stored.PreviousSecretExpiresAt)
+		assert.True(t, stored.PreviousSecretExpiresAt.Equal(secondAt.Add(24*time.Hour)))
+		// What an attempt signs with comes from the same stored keys.
+		ids := ingestN(t, db, acc.ID, 1, "promoter.created")
+		req, err := db.SendRequest(ctx, ids[0])
+		require.NoError(t, err)
+		assert.Equal(t, []string{third, newSecret, oldSecret}, req.Secrets)
 	})
 }
 

@@ -26,7 +26,7 @@ type subscriptionRow struct {
 	MaxRetries              int            `db:"max_retries"`
 	Headers                 []byte         `db:"headers"`
 	SecretKey               string         `db:"secret_key"`
-	PreviousSecretKey       sql.NullString `db:"previous_secret_key"`
+	RetiredSecrets          []byte         `db:"retired_secrets"`
 	PreviousSecretExpiresAt *time.Time     `db:"previous_secret_expires_at"`
 	DisabledReason          string         `db:"disabled_reason"`
 	CreatedAt               time.Time      `db:"created_at"`
@@ -34,7 +34,7 @@ type subscriptionRow struct {
 }
 
 const subscriptionColumns = `id, account_id, url, event_types, campaign_ids, description, active,
-	timeout_seconds, max_retries, headers, secret_key, previous_secret_key,
+	timeout_seconds, max_retries, headers, secret_key, retired_secrets,
 	previous_secret_expires_at, disabled_reason, created_at, updated_at`
 
 func (r subscriptionRow) subscription() hookflow.Subscription {
@@ -42,11 +42,11 @@ func (r subscriptionRow) subscription() hookflow.Subscription {
 		ID: r.ID, AccountID: r.AccountID, URL: r.URL,
 		EventTypes: []string(r.EventTypes), CampaignIDs: []string(r.CampaignIDs),
 		Description: r.Description, Active: r.Active, Timeout: r.Timeout, MaxRetries: r.MaxRetries,
-		SecretKey: r.SecretKey, PreviousSecretKey: r.PreviousSecretKey.String,
-		PreviousSecretExpiresAt: r.PreviousSecretExpiresAt, DisabledReason: r.DisabledReason,
+		SecretKey: r.SecretKey, PreviousSecretExpiresAt: utc(r.PreviousSecretExpiresAt), DisabledReason: r.DisabledReason,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	_ = json.Unmarshal(r.Headers, &s.Headers)
+	_ = json.Unmarshal(r.RetiredSecrets, &s.RetiredSecrets)
 	if s.Headers == nil {
 		s.Headers = map[string]string{}
 	}
@@ -176,12 +176,15 @@ func (s *DB) RotateSecret(ctx context.Context, accountID, id, newSecret string, 
 			return err
 		}
 		now := s.Now()
-		expires := now.Add(grace)
-		sub.PreviousSecretKey, sub.PreviousSecretExpiresAt = sub.SecretKey, &expires
-		sub.SecretKey, sub.UpdatedAt = newSecret, now
-		_, err = tx.ExecContext(ctx, `UPDATE subscriptions SET secret_key = $3, previous_secret_key = $4,
-			previous_secret_expires_at = $5, updated_at = $6 WHERE id = $1 AND account_id = $2`,
-			id, accountID, sub.SecretKey, sub.PreviousSecretKey, expires, now)
+		sub.Rotate(newSecret, now, grace)
+		sub.UpdatedAt = now
+		retired, err := json.Marshal(sub.RetiredSecrets)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE subscriptions SET secret_key = $3, retired_secrets = $4,
+			previous_secret_key = $5, previous_secret_expires_at = $6, updated_at = $7 WHERE id = $1 AND account_id = $2`,
+			id, accountID, sub.SecretKey, string(retired), sub.RetiredSecrets[0].Key, sub.RetiredSecrets[0].ExpiresAt, now)
 		return err
 	})
 	return sub, err
