@@ -104,19 +104,22 @@ func TestComposePublishedPorts(t *testing.T) {
 	p := mustLoadCompose(t, nil)
 	for _, tc := range []struct {
 		service   string
+		hostIP    string
 		published string
 		target    uint32
 	}{
-		{"hookflow-api", "8080", 8080},
-		{"temporal-ui", "8233", 8080},
-		{"temporal", "7233", 7233},
+		// The API authenticates every call; Temporal and its UI do not, so they stay on
+		// the host's loopback.
+		{"hookflow-api", "", "8080", 8080},
+		{"temporal-ui", "127.0.0.1", "8233", 8080},
+		{"temporal", "127.0.0.1", "7233", 7233},
 	} {
 		s := composeService(t, p, tc.service)
 		found := slices.ContainsFunc(s.Ports, func(port types.ServicePortConfig) bool {
-			return port.Published == tc.published && port.Target == tc.target
+			return port.HostIP == tc.hostIP && port.Published == tc.published && port.Target == tc.target
 		})
 		if !found {
-			t.Errorf("%s: no port %s:%d in %+v", tc.service, tc.published, tc.target, s.Ports)
+			t.Errorf("%s: no port %s:%s:%d in %+v", tc.service, tc.hostIP, tc.published, tc.target, s.Ports)
 		}
 	}
 	// Replicas of a service cannot share a host port, and nothing else needs to be reached

@@ -26,6 +26,9 @@ const (
 	MaxDescriptionLength  = 1000
 	MaxHeaders            = 20
 	MaxHeaderValueLength  = 1024
+	// MaxSubscriptionsPerAccount bounds an event's fan-out: every matching subscription is
+	// a delivery written with the event and a request sent for it.
+	MaxSubscriptionsPerAccount = 1000
 	// SecretRotationGrace is how long a rotated-out secret keeps signing requests, so
 	// receivers can switch keys without dropping a delivery.
 	SecretRotationGrace = 24 * time.Hour
@@ -160,11 +163,19 @@ func (s *Subscription) Validate() error {
 		return Invalid("headers", "at most %d headers", MaxHeaders)
 	}
 	// Sorted, so a subscription with several bad headers is always told about the same one.
+	seen := make(map[string]bool, len(s.Headers))
 	for _, name := range slices.Sorted(maps.Keys(s.Headers)) {
 		value := s.Headers[name]
 		if !validHeaderName(name) {
 			return Invalid("headers", "%q is not a valid header name", Truncate(name, 64))
 		}
+		// Header names ignore case: which of two spellings would be sent is not for chance
+		// to decide.
+		canonical := http.CanonicalHeaderKey(name)
+		if seen[canonical] {
+			return Invalid("headers", "%q is given twice (header names ignore case)", name)
+		}
+		seen[canonical] = true
 		if reservedHeader(name) {
 			return Invalid("headers", "%q is set by hookflow and cannot be overridden", name)
 		}

@@ -170,11 +170,15 @@ func describeSendError(err error, timeout time.Duration) string {
 	var dnsErr *net.DNSError
 	var certErr *tls.CertificateVerificationError
 	var recordErr tls.RecordHeaderError
+	var refused *egress.RefusedDial
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return fmt.Sprintf("timed out: no complete answer within %s", timeout)
-	case errors.Is(err, egress.ErrForbiddenAddress):
-		return unwrapURLError(err)
+	case errors.As(err, &refused):
+		return refused.Error()
+	case strings.Contains(err.Error(), "server response headers exceeded"):
+		// net/http has no error value for it, only this text.
+		return fmt.Sprintf("the endpoint's response headers are larger than %d KiB", egress.MaxResponseHeaderBytes>>10)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
 	case errors.Is(err, syscall.ECONNRESET):

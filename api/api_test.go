@@ -268,6 +268,7 @@ func invalidSubscriptionFields() []invalidSubscriptionField {
 		{name: "headers reserved webhook-signature", fields: `"headers":{"webhook-signature":"v1,x"}`, status: bad, code: inv, field: "headers"},
 		{name: "headers reserved Host in capitals", fields: `"headers":{"HOST":"evil"}`, status: bad, code: inv, field: "headers"},
 		{name: "headers value CRLF injection", fields: `"headers":{"X-A":"a\r\nX-Injected: 1"}`, status: bad, code: inv, field: "headers"},
+		{name: "headers same name in two cases", fields: `"headers":{"X-Team":"a","x-team":"b"}`, status: bad, code: inv, field: "headers"},
 		{name: "headers value LF", fields: `"headers":{"X-A":"a\nb"}`, status: bad, code: inv, field: "headers"},
 		{name: "headers value CR", fields: `"headers":{"X-A":"a\rb"}`, status: bad, code: inv, field: "headers"},
 		{name: "headers value over 1024", fields: `"headers":{"X-A":"` + strings.Repeat("v", 1025) + `"}`, status: bad, code: inv, field: "headers"},

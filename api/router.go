@@ -82,34 +82,39 @@ func NewRouter(d Deps) *gin.Engine {
 	admin.POST("/accounts", accounts.Create)
 
 	acc := v1.Group("", requireAccount(d.Accounts))
+	// Every call that writes, sends a request or looks a host up counts against the
+	// account's rate: events are the bulk of it, but tests, retries and fulfilments send
+	// too, and one tenant must not be able to use hookflow to flood a host or starve the
+	// others.
+	limited := limitIngest(d.IngestLimiter)
 	subs := &SubscriptionHandler{subs: d.Subscriptions, deliveries: d.Deliveries, urls: d.URLs}
-	acc.POST("/subscriptions", subs.Create)
+	acc.POST("/subscriptions", limited, subs.Create)
 	acc.GET("/subscriptions", subs.List)
 	acc.GET("/subscriptions/:id", subs.Get)
-	acc.PATCH("/subscriptions/:id", subs.Update)
+	acc.PATCH("/subscriptions/:id", limited, subs.Update)
 	acc.DELETE("/subscriptions/:id", subs.Delete)
-	acc.POST("/subscriptions/:id/rotate-secret", subs.RotateSecret)
-	acc.POST("/subscriptions/:id/test", subs.Test)
+	acc.POST("/subscriptions/:id/rotate-secret", limited, subs.RotateSecret)
+	acc.POST("/subscriptions/:id/test", limited, subs.Test)
 
 	events := &EventHandler{events: d.Events}
-	acc.POST("/events", limitIngest(d.IngestLimiter), events.Create)
+	acc.POST("/events", limited, events.Create)
 	acc.GET("/events/:id", events.Get)
 
 	deliveries := &DeliveryHandler{deliveries: d.Deliveries, retrier: d.Retrier}
 	acc.GET("/deliveries", deliveries.List)
 	acc.GET("/deliveries/:id", deliveries.Get)
-	acc.POST("/deliveries/:id/retry", deliveries.Retry)
+	acc.POST("/deliveries/:id/retry", limited, deliveries.Retry)
 
 	campaigns := &CampaignHandler{campaigns: d.Campaigns, urls: d.URLs}
-	acc.POST("/campaigns", campaigns.Create)
+	acc.POST("/campaigns", limited, campaigns.Create)
 	acc.GET("/campaigns/:id", campaigns.Get)
-	acc.PUT("/campaigns/:id/webhooks", campaigns.SetWebhooks)
+	acc.PUT("/campaigns/:id/webhooks", limited, campaigns.SetWebhooks)
 
 	fulfilments := &FulfilmentHandler{fulfilments: d.Fulfilments, checker: d.Checker}
-	acc.POST("/fulfilments", fulfilments.Create)
+	acc.POST("/fulfilments", limited, fulfilments.Create)
 	acc.GET("/fulfilments", fulfilments.List)
 	acc.GET("/fulfilments/:id", fulfilments.Get)
-	acc.POST("/fulfilment-checks", fulfilments.Check)
+	acc.POST("/fulfilment-checks", limited, fulfilments.Check)
 
 	if d.Extra != nil {
 		d.Extra(r)

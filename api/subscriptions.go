@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -31,6 +33,21 @@ func (h *SubscriptionHandler) check(c *gin.Context, s *hookflow.Subscription) er
 		return h.urls.CheckURL(c.Request.Context(), s.URL)
 	}
 	return nil
+}
+
+// CheckNewURL looks up the URL an update sets, if it sets one, before the update's
+// transaction begins: that transaction holds a row lock and a pooled database connection,
+// which a slow or silent DNS server must not keep. A URL of the wrong form is left to
+// the subscription's validation, which names it along with the other fields.
+func CheckNewURL(ctx context.Context, urls URLChecker, update hookflow.SubscriptionUpdate) error {
+	if update.URL == nil || urls == nil {
+		return nil
+	}
+	url := strings.TrimSpace(*update.URL)
+	if hookflow.ValidateEndpointURL("url", url) != nil {
+		return nil
+	}
+	return urls.CheckURL(ctx, url)
 }
 
 // Create answers 201 with the new subscription and its secret.
@@ -93,8 +110,17 @@ func (h *SubscriptionHandler) Update(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	sub, err := h.subs.UpdateSubscription(c.Request.Context(), account(c).ID, c.Param("id"), in,
-		func(s *hookflow.Subscription) error { return h.check(c, s) })
+	ctx, accountID, id := c.Request.Context(), account(c).ID, c.Param("id")
+	// Another account's id is a 404 whatever the body says.
+	if _, err := h.subs.FindSubscription(ctx, accountID, id); err != nil {
+		writeError(c, err)
+		return
+	}
+	if err := CheckNewURL(ctx, h.urls, in); err != nil {
+		writeError(c, err)
+		return
+	}
+	sub, err := h.subs.UpdateSubscription(ctx, accountID, id, in, (*hookflow.Subscription).Validate)
 	if err != nil {
 		writeError(c, err)
 		return

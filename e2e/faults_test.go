@@ -374,6 +374,7 @@ func TestFaultEndpointsThatMisbehave(t *testing.T) {
 		{"close", hijackingEndpoint(t, false)},
 		{"slow-headers", slowHeadersEndpoint(t, 3*time.Second)},
 		{"endless-body", endlessBodyEndpoint(t, streamed)},
+		{"endless-headers", endlessHeadersEndpoint(t)},
 	}
 	kindOf := map[string]string{}
 	for _, e := range endpoints {
@@ -445,6 +446,10 @@ func TestFaultEndpointsThatMisbehave(t *testing.T) {
 		case "close":
 			if r.Status != "failed" || !strings.HasPrefix(r.LastError, "connection closed") || r.DurationMS > timeout+slack {
 				problem = "want failed with connection closed"
+			}
+		case "endless-headers":
+			if r.Status != "failed" || !strings.Contains(r.LastError, "headers") || r.ResponseCode != nil || r.DurationMS > timeout+slack {
+				problem = "want failed at the header limit, no response code"
 			}
 		case "endless-body":
 			// The headers came in time, so the attempt is a 200; the body is read only as
@@ -643,6 +648,30 @@ func slowHeadersEndpoint(t *testing.T, delay time.Duration) string {
 		case <-time.After(delay):
 			w.WriteHeader(http.StatusOK)
 		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/hook"
+}
+
+// endlessHeadersEndpoint starts a 200 answer and then sends header lines until the client
+// goes away.
+func endlessHeadersEndpoint(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		line := "X-Padding: " + strings.Repeat("p", 1000) + "\r\n"
+		if _, err := buf.WriteString("HTTP/1.1 200 OK\r\n"); err != nil {
+			return
+		}
+		for {
+			if _, err := buf.WriteString(line); err != nil || buf.Flush() != nil {
+				return
+			}
 		}
 	}))
 	t.Cleanup(srv.Close)

@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -26,6 +25,24 @@ import (
 // ErrForbiddenAddress is wrapped by the errors of dials the guard refuses, so callers can
 // tell a refused address from a network failure.
 var ErrForbiddenAddress = errors.New("dial refused")
+
+// RefusedDial is the error of a dial the guard refused. Its text names the kind of
+// address, never the address: it is shown to the subscription's owner, who may not learn
+// what the internal network's names resolve to (the net.OpError around it does name the
+// address, so callers showing the reason take this error's text alone).
+type RefusedDial struct {
+	Reason string
+}
+
+func (e *RefusedDial) Error() string {
+	if e.Reason == "" {
+		return ErrForbiddenAddress.Error() + ": the address could not be checked"
+	}
+	return ErrForbiddenAddress.Error() + ": the endpoint's host resolves to " + describe(e.Reason)
+}
+
+// Is makes errors.Is(err, ErrForbiddenAddress) true.
+func (e *RefusedDial) Is(target error) bool { return target == ErrForbiddenAddress }
 
 // Reasons Forbidden gives. They read as "a <reason> address".
 const (
@@ -209,6 +226,12 @@ func (g Guard) resolver() *net.Resolver {
 	return net.DefaultResolver
 }
 
+// MaxResponseHeaderBytes is the most of an endpoint's response headers a send reads.
+const MaxResponseHeaderBytes = 64 << 10
+
+// urlLookupTimeout bounds the DNS lookup of CheckURL.
+const urlLookupTimeout = 5 * time.Second
+
 // CheckURL checks that rawURL is an http or https URL whose host resolves, and, unless
 // AllowPrivate, that none of the addresses it resolves to is forbidden: one bad address is
 // enough, since a dial may pick any of them. The error is a hookflow EINVALID error for the
@@ -227,10 +250,15 @@ func (g Guard) CheckURL(ctx context.Context, rawURL string) error {
 	}
 
 	var addrs []netip.Addr
-	if literal, err := netip.ParseAddr(host); err == nil {
+	literal, err := netip.ParseAddr(host)
+	if err == nil {
 		addrs = []netip.Addr{literal}
 	} else {
-		addrs, err = g.resolver().LookupNetIP(ctx, "ip", host)
+		// A request waits on this lookup: a silent DNS server gets a few seconds, not the
+		// resolver's full patience.
+		lookupCtx, cancel := context.WithTimeout(ctx, urlLookupTimeout)
+		addrs, err = g.resolver().LookupNetIP(lookupCtx, "ip", host)
+		cancel()
 		var dnsErr *net.DNSError
 		switch {
 		case errors.As(err, &dnsErr) && !dnsErr.IsNotFound && (dnsErr.IsTimeout || dnsErr.IsTemporary):
@@ -244,7 +272,12 @@ func (g Guard) CheckURL(ctx context.Context, rawURL string) error {
 	}
 	for _, addr := range addrs {
 		if reason := Forbidden(addr); reason != "" {
-			return hookflow.Invalid("url", "resolves to %s (%s), which is not allowed", describe(reason), addr)
+			if literal.IsValid() {
+				return hookflow.Invalid("url", "resolves to %s (%s), which is not allowed", describe(reason), addr)
+			}
+			// The address a name resolves to is left out: the caller would otherwise learn
+			// the internal network's names and addresses one question at a time.
+			return hookflow.Invalid("url", "resolves to %s, which is not allowed", describe(reason))
 		}
 	}
 	return nil
@@ -278,6 +311,9 @@ func (g Guard) Client() *http.Client {
 		MaxIdleConns:        512,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
+		// An endpoint chooses how much it answers: Go's default would let each attempt in
+		// flight hold 10 MB of headers (hundreds run at once).
+		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
 	}
 	return &http.Client{
 		Transport: transport,
@@ -294,10 +330,10 @@ func refuseForbidden(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		// Only IP:port addresses reach Control for TCP and UDP; anything else is unexpected,
 		// and refusing is the safe answer.
-		return fmt.Errorf("%w: cannot check address %q", ErrForbiddenAddress, address)
+		return &RefusedDial{}
 	}
 	if reason := Forbidden(addrPort.Addr()); reason != "" {
-		return fmt.Errorf("%w: %s is %s", ErrForbiddenAddress, addrPort.Addr(), describe(reason))
+		return &RefusedDial{Reason: reason}
 	}
 	return nil
 }

@@ -863,3 +863,35 @@ func TestIngestWakesTheDispatchers(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, heard(), "a committed delivery wakes the dispatchers")
 }
+
+func TestSubscriptionsPerAccountAreBoundedAndAFullFanOutIsIngested(t *testing.T) {
+	t.Parallel()
+	db := storetest.MustOpen(t)
+	acc := newAccount(t, db, "acme")
+	other := newAccount(t, db, "other")
+	first := newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{})
+	// The rest of the allowance, written in one statement to keep the test quick.
+	_, err := db.SQL().Exec(`INSERT INTO subscriptions (id, account_id, url, event_types, campaign_ids, description,
+			active, timeout_seconds, max_retries, headers, secret_key, created_at, updated_at)
+		SELECT gen_random_uuid(), account_id, url, event_types, campaign_ids, description, active, timeout_seconds,
+			max_retries, headers, secret_key, created_at, updated_at
+		FROM subscriptions, generate_series(2, $2) WHERE id = $1`, first.ID, hookflow.MaxSubscriptionsPerAccount)
+	require.NoError(t, err)
+
+	sub := hookflow.NewSubscription(hookflow.SubscriptionUpdate{URL: ptr("http://127.0.0.1:9/more")})
+	sub.SecretKey = first.SecretKey
+	requireCode(t, db.CreateSubscription(ctx, acc.ID, &sub), hookflow.ECONFLICT)
+	newSubscription(t, db, other.ID, hookflow.SubscriptionUpdate{}) // the limit is per account
+
+	// An event that matches every one of them is written whole: the largest fan-out the
+	// limit allows stays within what one statement may carry.
+	out, err := db.IngestEvent(ctx, acc.ID, hookflow.EventInput{EventType: "promoter.created", Data: json.RawMessage(`{}`)}, "")
+	require.NoError(t, err)
+	assert.Len(t, out.Deliveries, hookflow.MaxSubscriptionsPerAccount)
+	// The connection that wrote it is still good for the next statement.
+	_, err = db.ListSubscriptions(ctx, acc.ID)
+	require.NoError(t, err)
+
+	require.NoError(t, db.DeleteSubscription(ctx, acc.ID, first.ID))
+	require.NoError(t, db.CreateSubscription(ctx, acc.ID, &sub), "a deleted subscription frees its place")
+}

@@ -69,13 +69,23 @@ func (s *DB) CreateSubscription(ctx context.Context, accountID string, sub *hook
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `
+	// The count and the insert are one statement; two creates racing at the limit may both
+	// pass, which the limit's purpose (a bounded fan-out per event) easily absorbs.
+	res, err := s.db.ExecContext(ctx, `
 		INSERT INTO subscriptions (id, account_id, url, event_types, campaign_ids, description, active,
 			timeout_seconds, max_retries, headers, secret_key, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)`,
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12
+		WHERE (SELECT count(*) FROM subscriptions WHERE account_id = $2 AND deleted_at IS NULL) < $13`,
 		sub.ID, accountID, sub.URL, pq.StringArray(sub.EventTypes), pq.StringArray(sub.CampaignIDs),
-		sub.Description, sub.Active, sub.Timeout, sub.MaxRetries, string(headers), sub.SecretKey, sub.CreatedAt)
-	return wrap(err)
+		sub.Description, sub.Active, sub.Timeout, sub.MaxRetries, string(headers), sub.SecretKey, sub.CreatedAt,
+		hookflow.MaxSubscriptionsPerAccount)
+	if err != nil {
+		return wrap(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return hookflow.Errorf(hookflow.ECONFLICT, "an account has at most %d subscriptions: delete one first", hookflow.MaxSubscriptionsPerAccount)
+	}
+	return nil
 }
 
 // FindSubscription returns one of the account's subscriptions.

@@ -141,6 +141,11 @@ func TestSafeNext(t *testing.T) {
 		"/\\evil.example":         "/",
 		"javascript:alert(1)":     "/",
 		"/ok\r\nSet-Cookie: x=1":  "/",
+		"/\t/evil.example/":       "/",
+		"/\t\\evil.example":       "/",
+		"/%09/evil.example/":      "/%09/evil.example/",
+		"/x\\y":                   "/",
+		"/\x7f/evil.example":      "/",
 		"/deliveries/abc#attempt": "/deliveries/abc#attempt",
 	} {
 		assert.Equal(t, want, safeNext(in), "safeNext(%q)", in)

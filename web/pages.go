@@ -111,8 +111,15 @@ func (h *handler) updateSubscription(c *gin.Context) {
 	u, err := form.update()
 	var sub hookflow.Subscription
 	if err == nil {
-		sub, err = h.Subscriptions.UpdateSubscription(ctx, accountID, id, u,
-			func(s *hookflow.Subscription) error { return h.check(ctx, s) })
+		// Another account's id is a 404 whatever the form says.
+		if _, findErr := h.Subscriptions.FindSubscription(ctx, accountID, id); findErr != nil {
+			h.fail(c, findErr)
+			return
+		}
+		err = api.CheckNewURL(ctx, h.URLs, u)
+	}
+	if err == nil {
+		sub, err = h.Subscriptions.UpdateSubscription(ctx, accountID, id, u, (*hookflow.Subscription).Validate)
 	}
 	if hookflow.ErrorCode(err) == hookflow.EINVALID {
 		// The form is shown again for the subscription as stored, which must still be

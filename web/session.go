@@ -196,8 +196,13 @@ func (h *handler) logout(c *gin.Context) {
 // safeNext keeps the after-sign-in redirect on this site: only a local path is followed,
 // never "//host" or "/\host", which browsers treat as another site.
 func safeNext(next string) string {
+	// Browsers drop tabs and line breaks from a Location and read a backslash as a slash,
+	// so "/\t/evil.example" would leave the site: a path of this site has none of them.
 	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
-		strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
+		return "/"
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
 		return "/"
 	}
 	return next

@@ -253,6 +253,18 @@ func TestRealExchangesMatchTheDocument(t *testing.T) {
 	e.exchange(limited, http.StatusAccepted, "POST", "/v1/events", key, `{"event_type": "order.paid"}`)
 	tooMany := e.exchange(limited, http.StatusTooManyRequests, "POST", "/v1/events", key, `{"event_type": "order.paid"}`)
 	assert.NotEmpty(t, tooMany.header.Get("Retry-After"))
+	// Every other call that sends or writes shares the account's rate: none of them is a
+	// way around it.
+	for _, call := range []struct{ method, path, body string }{
+		{"POST", "/v1/subscriptions", `{"url": "http://127.0.0.1:9/hook"}`},
+		{"POST", "/v1/deliveries/" + deliveryID + "/retry", ""},
+		{"POST", "/v1/campaigns", `{"name": "more"}`},
+		{"POST", "/v1/fulfilments", `{"campaign_id": "` + campaignID + `", "reward_id": "r", "amount": 1, "unit": "credits", "promoter": {"id": 1}}`},
+		{"POST", "/v1/fulfilment-checks", ""},
+	} {
+		limitedCall := e.exchange(limited, http.StatusTooManyRequests, call.method, call.path, key, call.body)
+		assert.NotEmpty(t, limitedCall.header.Get("Retry-After"), "%s %s", call.method, call.path)
+	}
 }
 
 // tamper returns body with f applied to its decoded object.
