@@ -1,7 +1,7 @@
 # hookflow: one image for every role (`serve`, `serve --api`, `serve --worker`, `migrate`).
 # Builds with a plain `docker build .`.
 
-FROM golang:1.26-bookworm AS build
+FROM golang:1.26.8-bookworm AS build
 WORKDIR /src
 # Modules first, so a source change does not download them again.
 COPY go.mod go.sum ./

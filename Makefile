@@ -1,6 +1,10 @@
 # hookflow — `make run` starts everything on a fresh machine, `make test` runs the suite.
 
 GO            ?= go
+# Make splits paths at spaces; say so at once rather than fail oddly later.
+ifneq ($(word 2,$(CURDIR)),)
+$(error the checkout's path "$(CURDIR)" contains a space, which make cannot handle: move or clone it to a path without one)
+endif
 BIN           := $(CURDIR)/bin
 TEMPORAL      := $(BIN)/temporal
 HOOKFLOW      := $(BIN)/hookflow

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -257,9 +258,10 @@ func TestComposeHookflowRoles(t *testing.T) {
 func TestComposeHealthchecks(t *testing.T) {
 	p := mustLoadCompose(t, nil)
 	for name, probe := range map[string]string{
-		"postgres":     "pg_isready",
-		"temporal":     "temporal operator",
-		"hookflow-api": "/readyz",
+		"postgres":        "pg_isready",
+		"temporal":        "temporal operator",
+		"hookflow-api":    "/readyz",
+		"hookflow-worker": "/readyz",
 	} {
 		s := composeService(t, p, name)
 		hc := s.HealthCheck
@@ -269,6 +271,18 @@ func TestComposeHealthchecks(t *testing.T) {
 		}
 		if test := strings.Join(hc.Test, " "); !strings.Contains(test, probe) {
 			t.Errorf("%s: healthcheck %q does not use %s", name, test, probe)
+		}
+	}
+}
+
+// Docker's SIGKILL must not come before hookflow's own shutdown has let attempts in flight
+// finish (HOOKFLOW_SHUTDOWN_TIMEOUT, 30 s by default).
+func TestComposeStopGracePeriodOutlastsTheShutdown(t *testing.T) {
+	p := mustLoadCompose(t, nil)
+	for _, name := range []string{"hookflow-api", "hookflow-worker"} {
+		grace := composeService(t, p, name).StopGracePeriod
+		if grace == nil || time.Duration(*grace) < 45*time.Second {
+			t.Errorf("%s: stop_grace_period %v, want at least 45s", name, grace)
 		}
 	}
 }
@@ -409,11 +423,13 @@ func TestComposeDockerfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(goMod)
+	// The whole version: official images build with GOTOOLCHAIN=local, so an older patch
+	// release refuses a go.mod that asks for a newer one.
+	m := regexp.MustCompile(`(?m)^go (\d+\.\d+\.\d+)`).FindSubmatch(goMod)
 	if m == nil {
-		t.Fatal("no go directive in go.mod")
+		t.Fatal("no go directive with a patch version in go.mod")
 	}
-	if !has(`^FROM golang:` + regexp.QuoteMeta(string(m[1])) + `[.-]`) {
+	if !has(`^FROM golang:` + regexp.QuoteMeta(string(m[1])) + `-`) {
 		t.Errorf("Dockerfile's builder is not golang:%s like go.mod", m[1])
 	}
 

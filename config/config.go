@@ -5,10 +5,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
 	"reflect"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -32,6 +35,9 @@ type Config struct {
 	ShutdownTimeout         time.Duration   `env:"HOOKFLOW_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	LogLevel                string          `env:"HOOKFLOW_LOG_LEVEL" envDefault:"info"`
 	IngestRatePerSecond     float64         `env:"HOOKFLOW_INGEST_RATE_PER_SECOND" envDefault:"1000"`
+	// PprofAddr, when set, serves Go's profiler there (for the benchmark and debugging;
+	// keep it on loopback).
+	PprofAddr string `env:"HOOKFLOW_PPROF_ADDR"`
 }
 
 // FulfilmentRetries is the number of waits in the fulfilment retry schedule.
@@ -87,20 +93,24 @@ func (c Config) Validate() error {
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 	}
-	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		bad("DATABASE_URL", "must be a postgres:// URL")
+	// The URL holds a password: it is never repeated in a message.
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		bad("DATABASE_URL", "must be a postgres:// URL with a host")
 	}
-	if _, _, err := net.SplitHostPort(c.TemporalAddress); err != nil {
-		bad("TEMPORAL_ADDRESS", "must be host:port, got %q", c.TemporalAddress)
+	if !validHostPort(c.TemporalAddress) {
+		bad("TEMPORAL_ADDRESS", "must be host:port with a port from 1 to 65535, got %q", c.TemporalAddress)
 	}
-	if c.TemporalNamespace == "" {
-		bad("TEMPORAL_NAMESPACE", "must not be empty")
+	if !validNamespace(c.TemporalNamespace) {
+		bad("TEMPORAL_NAMESPACE", "must be letters, digits, '.', '_' or '-', got %q", c.TemporalNamespace)
 	}
-	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
-		bad("HOOKFLOW_HTTP_ADDR", "must be host:port, got %q", c.HTTPAddr)
+	if !validHostPort(c.HTTPAddr) {
+		bad("HOOKFLOW_HTTP_ADDR", "must be host:port with a port from 1 to 65535, got %q", c.HTTPAddr)
 	}
-	if c.AdminKey != "" && len(c.AdminKey) < 16 {
-		bad("HOOKFLOW_ADMIN_KEY", "must be at least 16 characters")
+	if u, err := url.Parse(c.TemporalUIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("HOOKFLOW_TEMPORAL_UI_URL", "must be an http or https URL, got %q", c.TemporalUIURL)
+	}
+	if c.AdminKey != "" && (len(c.AdminKey) < 16 || strings.TrimSpace(c.AdminKey) != c.AdminKey || strings.ContainsAny(c.AdminKey, " \t")) {
+		bad("HOOKFLOW_ADMIN_KEY", "must be at least 16 characters without spaces")
 	}
 	if c.RetryUnit <= 0 {
 		bad("HOOKFLOW_RETRY_UNIT", "must be a positive duration such as 20m")
@@ -114,11 +124,12 @@ func (c Config) Validate() error {
 			break
 		}
 	}
-	if c.FulfilmentCheckInterval <= 0 {
-		bad("HOOKFLOW_FULFILMENT_CHECK_INTERVAL", "must be a positive duration such as 1h")
+	// A Temporal Schedule fires at most once a second, at whole seconds.
+	if c.FulfilmentCheckInterval < time.Second || c.FulfilmentCheckInterval%time.Second != 0 {
+		bad("HOOKFLOW_FULFILMENT_CHECK_INTERVAL", "must be a whole number of seconds, at least 1s, such as 1h")
 	}
-	if c.DispatchSweepInterval <= 0 {
-		bad("HOOKFLOW_DISPATCH_SWEEP_INTERVAL", "must be a positive duration")
+	if c.DispatchSweepInterval < minSweepInterval {
+		bad("HOOKFLOW_DISPATCH_SWEEP_INTERVAL", "must be at least %s", minSweepInterval)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("HOOKFLOW_SHUTDOWN_TIMEOUT", "must be a positive duration")
@@ -128,8 +139,34 @@ func (c Config) Validate() error {
 	default:
 		bad("HOOKFLOW_LOG_LEVEL", "must be debug, info, warn or error")
 	}
-	if c.IngestRatePerSecond < 0 {
-		bad("HOOKFLOW_INGEST_RATE_PER_SECOND", "must not be negative")
+	if c.PprofAddr != "" && !validHostPort(c.PprofAddr) {
+		bad("HOOKFLOW_PPROF_ADDR", "must be host:port with a port from 1 to 65535, got %q", c.PprofAddr)
+	}
+	if c.IngestRatePerSecond < 0 || math.IsNaN(c.IngestRatePerSecond) || math.IsInf(c.IngestRatePerSecond, 0) {
+		bad("HOOKFLOW_INGEST_RATE_PER_SECOND", "must be a number from 0 (no limit) up")
 	}
 	return errors.Join(errs...)
+}
+
+// minSweepInterval keeps the dispatcher's sweep from spinning: below it, sweeps would
+// follow each other with no pause.
+const minSweepInterval = 10 * time.Millisecond
+
+func validHostPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+// validNamespace accepts the names Temporal itself gives namespaces.
+func validNamespace(ns string) bool {
+	if ns == "" || len(ns) > 255 {
+		return false
+	}
+	return !strings.ContainsFunc(ns, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
+	})
 }

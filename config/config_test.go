@@ -30,19 +30,34 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 }
 
 func TestBadValuesNameTheVariable(t *testing.T) {
-	for name, value := range map[string]string{
-		"HOOKFLOW_RETRY_UNIT":                "soon",
-		"HOOKFLOW_FULFILMENT_RETRY_SCHEDULE": "1m,2m",
-		"HOOKFLOW_FULFILMENT_CHECK_INTERVAL": "-1h",
-		"HOOKFLOW_ALLOW_PRIVATE_NETWORKS":    "maybe",
-		"HOOKFLOW_HTTP_ADDR":                 "8080",
-		"TEMPORAL_ADDRESS":                   "temporal",
-		"DATABASE_URL":                       "mysql://x",
-		"HOOKFLOW_ADMIN_KEY":                 "short",
-		"HOOKFLOW_LOG_LEVEL":                 "loud",
-		"HOOKFLOW_INGEST_RATE_PER_SECOND":    "-5",
+	for _, tc := range []struct{ name, value string }{
+		{"HOOKFLOW_RETRY_UNIT", "soon"},
+		{"HOOKFLOW_FULFILMENT_RETRY_SCHEDULE", "1m,2m"},
+		{"HOOKFLOW_FULFILMENT_CHECK_INTERVAL", "-1h"},
+		// Temporal's schedules run at most once a second.
+		{"HOOKFLOW_FULFILMENT_CHECK_INTERVAL", "500ms"},
+		{"HOOKFLOW_FULFILMENT_CHECK_INTERVAL", "1500ms"},
+		{"HOOKFLOW_DISPATCH_SWEEP_INTERVAL", "1ns"},
+		{"HOOKFLOW_ALLOW_PRIVATE_NETWORKS", "maybe"},
+		{"HOOKFLOW_HTTP_ADDR", "8080"},
+		{"HOOKFLOW_HTTP_ADDR", "localhost:abc"},
+		{"HOOKFLOW_HTTP_ADDR", "127.0.0.1:99999"},
+		{"TEMPORAL_ADDRESS", "temporal"},
+		{"TEMPORAL_ADDRESS", "temporal:abc"},
+		{"TEMPORAL_NAMESPACE", "my ns"},
+		{"HOOKFLOW_TEMPORAL_UI_URL", "not-a-url"},
+		{"HOOKFLOW_TEMPORAL_UI_URL", "javascript:alert(1)"},
+		{"DATABASE_URL", "mysql://x"},
+		{"DATABASE_URL", "postgres://"},
+		{"HOOKFLOW_ADMIN_KEY", "short"},
+		{"HOOKFLOW_ADMIN_KEY", strings.Repeat(" ", 18)},
+		{"HOOKFLOW_LOG_LEVEL", "loud"},
+		{"HOOKFLOW_INGEST_RATE_PER_SECOND", "-5"},
+		{"HOOKFLOW_INGEST_RATE_PER_SECOND", "NaN"},
+		{"HOOKFLOW_INGEST_RATE_PER_SECOND", "Inf"},
 	} {
-		t.Run(name, func(t *testing.T) {
+		name, value := tc.name, tc.value
+		t.Run(name+"="+value, func(t *testing.T) {
 			t.Setenv(name, value)
 			_, err := config.Load()
 			if err == nil || !strings.Contains(err.Error(), name) {

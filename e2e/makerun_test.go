@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/store/storetest"
@@ -35,10 +36,13 @@ type makeRun struct {
 	root     string
 	env      []string
 	httpAddr string
-	cmd      *exec.Cmd
-	out      *syncBuffer
-	exited   chan struct{}
-	exitCode int
+	// existingTemporal is a server that answered before run.sh started: it must use it
+	// and leave it running.
+	existingTemporal string
+	cmd              *exec.Cmd
+	out              *syncBuffer
+	exited           chan struct{}
+	exitCode         int
 }
 
 func newMakeRun(t *testing.T) *makeRun {
@@ -150,10 +154,19 @@ func (r *makeRun) interrupt() {
 	if r.exitCode != 0 {
 		r.t.Errorf("run.sh exited %d after Ctrl-C, want 0 (a clean stop):\n%s", r.exitCode, r.out.Tail(2000))
 	}
-	if temporalPID == 0 {
+	switch {
+	case r.existingTemporal != "":
+		if temporalPID != 0 {
+			r.t.Errorf("run.sh started a Temporal dev server (pid %d) although one answered", temporalPID)
+		}
+		if conn, err := net.DialTimeout("tcp", r.existingTemporal, time.Second); err != nil {
+			r.t.Errorf("the Temporal server that was there before run.sh is gone after Ctrl-C: %v", err)
+		} else {
+			conn.Close()
+		}
+	case temporalPID == 0:
 		r.t.Fatal("no .data/temporal.pid: run.sh did not start the Temporal dev server")
-	}
-	if syscall.Kill(temporalPID, 0) == nil {
+	case syscall.Kill(temporalPID, 0) == nil:
 		r.t.Errorf("the Temporal dev server (pid %d) is still running after Ctrl-C", temporalPID)
 	}
 	if conn, err := net.DialTimeout("tcp", r.httpAddr, time.Second); err == nil {
@@ -242,6 +255,45 @@ func TestMakeRunServesDeliversAndStopsOnCtrlC(t *testing.T) {
 	run.interrupt()
 }
 
+// TestMakeRunUsesATemporalServerThatIsAlreadyThere: a user who already runs a Temporal
+// server (here one without hookflow's search attributes) gets it used, the attributes
+// registered, deliveries delivered, and the server left running on Ctrl-C.
+func TestMakeRunUsesATemporalServerThatIsAlreadyThere(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), temporaltest.Wait)
+	defer cancel()
+	existing, err := temporaltest.Start(ctx, temporaltest.Options{WithoutSearchAttributes: true})
+	if err != nil {
+		t.Fatalf("start Temporal: %v", err)
+	}
+	t.Cleanup(func() { _ = existing.Stop() })
+
+	run := newMakeRun(t)
+	run.existingTemporal = existing.FrontendHostPort()
+	run.env = append(run.env, "TEMPORAL_ADDRESS="+run.existingTemporal)
+	adminKey, _ := run.start()
+
+	listed, err := existing.Client().OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range workflows.SearchAttributeNames {
+		if _, ok := listed.CustomAttributes[name]; !ok {
+			t.Errorf("search attribute %s was not registered (have %v)", name, listed.CustomAttributes)
+		}
+	}
+	app := &App{t: t, URL: "http://" + run.httpAddr, logs: &syncBuffer{}}
+	var acc struct {
+		APIKey string `json:"api_key"`
+	}
+	app.MustDo(http.StatusCreated, "POST", "/v1/accounts", adminKey, map[string]any{"name": "Acme"}).JSON(t, &acc)
+	rcv := newReceiver(t, always(http.StatusOK))
+	app.Subscribe(acc.APIKey, rcv.URL+"/hooks", nil)
+	delivery := app.Publish(acc.APIKey, map[string]any{"event_type": "promoter.created"}).Deliveries[0].ID
+	app.WaitStatus(acc.APIKey, delivery, "delivered", 30*time.Second)
+	run.interrupt()
+}
+
 func runEnv(env []string, name string) string {
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, name+"="); ok {
@@ -295,4 +347,33 @@ func waitReady(base string, exited <-chan struct{}, within time.Duration) error 
 		}
 	}
 	return errors.New("not ready within " + within.String())
+}
+
+// TestWorkerStopsWhenItsNamespaceLacksTheSearchAttributes: a worker whose deliveries could
+// never start says why and exits, instead of answering probes with nothing working.
+func TestWorkerStopsWhenItsNamespaceLacksTheSearchAttributes(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*temporaltest.Wait)
+	defer cancel()
+	bare, err := temporaltest.Start(ctx, temporaltest.Options{WithoutSearchAttributes: true})
+	if err != nil {
+		t.Fatalf("start Temporal: %v", err)
+	}
+	t.Cleanup(func() { _ = bare.Stop() })
+	dsn, drop := storetest.CreateDatabase(t)
+	t.Cleanup(drop)
+
+	cmd := exec.CommandContext(ctx, binary, "serve", "--worker")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "TEMPORAL_ADDRESS="+bare.FrontendHostPort(),
+		"HOOKFLOW_HTTP_ADDR="+mustFreeAddr(t))
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("serve --worker ended with %v, want exit status 1; output:\n%s", err, out)
+	}
+	for _, want := range []string{"TEMPORAL_NAMESPACE", "HookflowAccountID", "HookflowDeliveryStatus"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the output does not name %s:\n%s", want, out)
+		}
+	}
 }

@@ -43,15 +43,27 @@ as_root() {
 
 # --- Parse DATABASE_URL -------------------------------------------------------------------
 # postgres[ql]://[user[:password]@]host[:port][/dbname][?params]. Only the parts this script
-# needs: libpq itself reads the full URL, so psql and pg_isready are given the URL as is.
+# needs: libpq itself reads the rest of the URL. The URL is never printed, and its password
+# goes to psql and pg_isready through PGPASSWORD rather than their command lines, which
+# other users of the machine can read.
 url_re='^(postgres(ql)?://)([^/?#]*)(/[^?#]*)?(\?[^#]*)?$'
-[[ $url =~ $url_re ]] || die "DATABASE_URL must be a postgres:// URL, got '$url'"
+[[ $url =~ $url_re ]] || die "DATABASE_URL must be a postgres:// URL (postgres://user[:password]@host[:port]/database)"
 scheme=${BASH_REMATCH[1]}
 authority=${BASH_REMATCH[3]}
 path=${BASH_REMATCH[4]}
 query=${BASH_REMATCH[5]}
 
+percent_decode() { printf '%b' "${1//%/\\x}"; }
+
+userinfo=""
+[[ $authority == *@* ]] && userinfo=${authority%@*}
 hostport=${authority##*@}
+if [[ $userinfo == *:* ]]; then
+	PGPASSWORD=$(percent_decode "${userinfo#*:}")
+	export PGPASSWORD
+	userinfo=${userinfo%%:*}
+fi
+authority=${userinfo:+$userinfo@}$hostport
 if [[ $hostport =~ ^\[([^]]*)\](:([0-9]+))?$ ]]; then # [::1]:5432
 	host=${BASH_REMATCH[1]}
 	port=${BASH_REMATCH[3]}
@@ -65,7 +77,6 @@ if [[ $query =~ [?\&]host=([^\&]*) ]]; then host=${BASH_REMATCH[1]}; fi
 if [[ $query =~ [?\&]port=([^\&]*) ]]; then port=${BASH_REMATCH[1]}; fi
 port=${port:-5432}
 
-percent_decode() { printf '%b' "${1//%/\\x}"; }
 dbname=$(percent_decode "${path#/}")
 host=$(percent_decode "$host")
 
@@ -135,7 +146,9 @@ if ! answers; then
 	deadline=$((SECONDS + ready_timeout))
 	until answers; do
 		if [ "$SECONDS" -ge "$deadline" ]; then
-			die "PostgreSQL at ${host:-local socket}:$port did not answer within ${ready_timeout}s (check its log under /var/log/postgresql/)"
+			hint=""
+			[ "$is_local" -ne 1 ] || hint=" (check its log under /var/log/postgresql/)"
+			die "PostgreSQL at ${host:-local socket}:$port did not answer within ${ready_timeout}s$hint"
 		fi
 		sleep 1
 	done
@@ -152,6 +165,15 @@ if [ -z "$dbname" ] || [ "$dbname" = postgres ]; then
 fi
 
 psql_admin() { psql -X -q -v ON_ERROR_STOP=1 -v db="$dbname" "$admin_url" "$@"; }
+
+# pg_isready answers without logging in, so a server that refuses our login only shows here;
+# a Debian PostgreSQL set up by someone else wants a password over TCP.
+if ! login_error=$(psql_admin -tA <<<"SELECT 1" 2>&1 >/dev/null); then
+	die "PostgreSQL at ${host:-local socket}:$port answers but refuses DATABASE_URL's login: ${login_error}
+  Set DATABASE_URL with a user and password it accepts, e.g.
+    DATABASE_URL='postgres://postgres:PASSWORD@127.0.0.1:5432/hookflow?sslmode=disable'
+  or allow that user on loopback without one (trust for 127.0.0.1/32 in pg_hba.conf)."
+fi
 
 db_exists() {
 	[ "$(psql_admin -tA <<<"SELECT 1 FROM pg_database WHERE datname = :'db'")" = 1 ]

@@ -65,17 +65,19 @@ wait_healthy() {
 }
 
 # Creating an attribute that exists with the same type is a no-op for Temporal, so this is
-# safe to repeat; a server that predates hookflow gets them on first use.
+# safe to repeat; a server that predates hookflow gets them on first use. One call per
+# attribute: given several --name flags and one --type, the CLI registers only the first.
 ensure_search_attributes() {
-	local args=() name out
-	for name in "${search_attributes[@]}"; do args+=(--name "$name"); done
-	if ! out=$("$temporal" operator search-attribute create "${args[@]}" --type Keyword \
-		--address "$address" --namespace "$namespace" 2>&1); then
-		case $out in
-		*"already exists"*) ;;
-		*) die "could not register search attributes on $address ($namespace): $out" ;;
-		esac
-	fi
+	local name out
+	for name in "${search_attributes[@]}"; do
+		if ! out=$("$temporal" operator search-attribute create --name "$name" --type Keyword \
+			--address "$address" --namespace "$namespace" 2>&1); then
+			case $out in
+			*"already exists"*) ;;
+			*) die "could not register the search attribute $name on $address ($namespace): $out" ;;
+			esac
+		fi
+	done
 }
 
 # A dev server this script started earlier may still be coming up (two runs at once).

@@ -67,6 +67,9 @@ type Options struct {
 	// Namespaces are created besides "default", each with hookflow's search attributes,
 	// so several hookflow instances can share one server without sharing task queues.
 	Namespaces []string
+	// WithoutSearchAttributes starts a server as a user may already run one: without
+	// hookflow's search attributes, which whoever uses it must register.
+	WithoutSearchAttributes bool
 }
 
 // Start starts a dev server and waits until it answers.
@@ -82,7 +85,9 @@ func Start(ctx context.Context, opts Options) (*testsuite.DevServer, error) {
 	}
 	var args []string
 	for _, name := range workflows.SearchAttributeNames {
-		args = append(args, "--search-attribute", name+"=Keyword")
+		if !opts.WithoutSearchAttributes {
+			args = append(args, "--search-attribute", name+"=Keyword")
+		}
 	}
 	for _, ns := range opts.Namespaces {
 		args = append(args, "--namespace", ns)

@@ -5,9 +5,11 @@ package worker
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -73,5 +75,28 @@ func Run(ctx context.Context, c client.Client, acts *activities.Activities, stop
 	}
 	<-ctx.Done()
 	w.Stop()
+	return nil
+}
+
+// CheckNamespace makes sure the worker's namespace exists and has hookflow's search
+// attributes: without them every delivery's start is refused, which would otherwise show
+// only as warnings while deliveries pile up.
+func CheckNamespace(ctx context.Context, c client.Client, namespace string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	listed, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("TEMPORAL_NAMESPACE %q: %w", namespace, err)
+	}
+	var missing []string
+	for _, name := range workflows.SearchAttributeNames {
+		if _, ok := listed.CustomAttributes[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("TEMPORAL_NAMESPACE %q lacks the search attributes %s (Keyword): register them, e.g. with deploy/register-search-attributes.sh",
+			namespace, strings.Join(missing, ", "))
+	}
 	return nil
 }

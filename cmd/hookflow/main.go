@@ -56,8 +56,15 @@ func run(args []string, stderr io.Writer) int {
 	var err error
 	switch args[0] {
 	case "serve":
-		err = serve(ctx, args[1:], stderr)
+		err = serve(ctx, stop, args[1:], stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 	case "migrate":
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "hookflow: migrate takes no arguments, got %q\n", args[1:])
+			return 2
+		}
 		err = migrate(ctx)
 	case "help", "-h", "--help":
 		fmt.Fprint(stderr, usage)
@@ -98,13 +105,18 @@ func migrate(ctx context.Context) error {
 	return db.Migrate(ctx)
 }
 
-func serve(ctx context.Context, args []string, stderr io.Writer) error {
+// serve runs the roles until ctx is done; stopSignals is called once shutdown begins, so
+// a second Ctrl-C ends the process at once.
+func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Writer) error {
 	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	apiRole := flags.Bool("api", false, "run the API and dashboard")
 	workerRole := flags.Bool("worker", false, "run the worker and dispatcher")
 	if err := flags.Parse(args); err != nil {
 		return err
+	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q (the roles are --api and --worker)", flags.Args())
 	}
 	if !*apiRole && !*workerRole {
 		*apiRole, *workerRole = true, true
@@ -113,7 +125,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	startPprof(os.Getenv("HOOKFLOW_PPROF_ADDR"))
+	startPprof(cfg.PprofAddr)
 
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -147,6 +159,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	var wg sync.WaitGroup
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	defer stopWorker()
+	// A worker that cannot run ends the process: a supervisor restarts it, and a process
+	// that answers probes with no worker inside would hide the fault.
+	workerErr := make(chan error, 1)
 
 	if *workerRole {
 		acts := &activities.Activities{Store: db, HTTP: guard.Client(), RetryUnit: cfg.RetryUnit,
@@ -160,8 +175,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			if !waitForTemporal(workerCtx, temporal, logger) {
 				return
 			}
+			if err := worker.CheckNamespace(workerCtx, temporal, cfg.TemporalNamespace); err != nil {
+				workerErr <- err
+				return
+			}
 			if err := dispatch.EnsureFulfilmentSchedule(workerCtx, temporal, cfg.FulfilmentCheckInterval); err != nil {
-				logger.Error("fulfilment check schedule", "error", err)
+				workerErr <- fmt.Errorf("create the fulfilment check schedule: %w", err)
+				return
 			}
 			wg.Add(1)
 			go func() {
@@ -169,7 +189,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 				_ = dispatcher.Run(workerCtx)
 			}()
 			if err := worker.Run(workerCtx, temporal, acts, cfg.ShutdownTimeout); err != nil {
-				logger.Error("worker stopped", "error", err)
+				workerErr <- err
 			}
 		}()
 		logger.Info("worker starting", "task_queue", "hookflow-deliveries", "temporal", cfg.TemporalAddress)
@@ -209,6 +229,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		logger.Info("api listening", "addr", cfg.HTTPAddr)
 	}
 
+	var fatal error
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down")
@@ -218,7 +239,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			wg.Wait()
 			return fmt.Errorf("http server: %w", err)
 		}
+	case err := <-workerErr:
+		fatal = fmt.Errorf("worker: %w", err)
+		logger.Error("worker cannot run; stopping", "error", err)
 	}
+	stopSignals()
 	// Stop taking requests first, then let in-flight attempts finish (or hand them back
 	// to Temporal) before the process exits.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -228,7 +253,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	stopWorker()
 	wg.Wait()
-	return nil
+	return fatal
 }
 
 // requestDeadline bounds every API request, so a database that stops answering (rather
