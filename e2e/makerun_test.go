@@ -133,7 +133,7 @@ func (r *makeRun) start() (adminKey, keySource string) {
 			r.t.Errorf("banner does not show %q:\n%s", want, r.out.Tail(2000))
 		}
 	}
-	if err := waitReady("http://"+r.httpAddr, r.exited, time.Minute); err != nil {
+	if err := waitProbe("http://"+r.httpAddr, "/readyz", r.exited, time.Minute); err != nil {
 		r.t.Fatalf("%v:\n%s", err, r.out.Tail(4000))
 	}
 	return adminKey, keySource
@@ -327,53 +327,4 @@ func freeAddrWithUIPort(t *testing.T) string {
 	}
 	t.Fatal("no free port pair for the Temporal dev server and its UI")
 	return ""
-}
-
-// waitReady polls /readyz until it answers 200.
-func waitReady(base string, exited <-chan struct{}, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-exited:
-			return errors.New("exited before it was ready")
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return errors.New("not ready within " + within.String())
-}
-
-// TestWorkerStopsWhenItsNamespaceLacksTheSearchAttributes: a worker whose deliveries could
-// never start says why and exits, instead of answering probes with nothing working.
-func TestWorkerStopsWhenItsNamespaceLacksTheSearchAttributes(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*temporaltest.Wait)
-	defer cancel()
-	bare, err := temporaltest.Start(ctx, temporaltest.Options{WithoutSearchAttributes: true})
-	if err != nil {
-		t.Fatalf("start Temporal: %v", err)
-	}
-	t.Cleanup(func() { _ = bare.Stop() })
-	dsn, drop := storetest.CreateDatabase(t)
-	t.Cleanup(drop)
-
-	cmd := exec.CommandContext(ctx, binary, "serve", "--worker")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "TEMPORAL_ADDRESS="+bare.FrontendHostPort(),
-		"HOOKFLOW_HTTP_ADDR="+mustFreeAddr(t))
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Fatalf("serve --worker ended with %v, want exit status 1; output:\n%s", err, out)
-	}
-	for _, want := range []string{"TEMPORAL_NAMESPACE", "HookflowAccountID", "HookflowDeliveryStatus"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("the output does not name %s:\n%s", want, out)
-		}
-	}
 }

@@ -72,7 +72,7 @@ func (p *proc) Start() {
 	}
 	p.exited = make(chan struct{})
 	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(p.cmd, p.exited)
-	if err := waitHealthy(p.URL, p.exited, 30*time.Second); err != nil {
+	if err := waitProbe(p.URL, "/healthz", p.exited, 30*time.Second); err != nil {
 		p.t.Fatalf("%v:\n%s", err, p.logs.Tail(4000))
 	}
 }
@@ -105,11 +105,12 @@ func (p *proc) Stop() {
 	}
 }
 
-func waitHealthy(url string, exited <-chan struct{}, within time.Duration) error {
+// waitProbe polls a probe (/healthz or /readyz) of the hookflow at url until it answers 200.
+func waitProbe(url, probe string, exited <-chan struct{}, within time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
-		resp, err := client.Get(url + "/healthz")
+		resp, err := client.Get(url + probe)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -122,7 +123,7 @@ func waitHealthy(url string, exited <-chan struct{}, within time.Duration) error
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("hookflow did not answer /healthz within %s", within)
+	return fmt.Errorf("hookflow did not answer %s within %s", probe, within)
 }
 
 // PID is the process id of the running hookflow process.

@@ -22,6 +22,18 @@ func newFulfilment(t *testing.T, db *store.DB, accountID, campaignID string) hoo
 	return f
 }
 
+// newCampaign stores a campaign with the given webhook URLs.
+func newCampaign(t *testing.T, db *store.DB, accountID string, hooks ...hookflow.CampaignWebhook) hookflow.Campaign {
+	t.Helper()
+	campaign, err := db.CreateCampaign(ctx, accountID, "spring", "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=")
+	require.NoError(t, err)
+	if len(hooks) > 0 {
+		campaign, err = db.SetCampaignWebhooks(ctx, accountID, campaign.ID, hooks)
+		require.NoError(t, err)
+	}
+	return campaign
+}
+
 // settleDeliveries makes every delivery of the account look answered with a 202: nothing in
 // flight, so each pending fulfilment is due for the check again.
 func settleDeliveries(t *testing.T, db *store.DB, accountID string) {
@@ -34,10 +46,7 @@ func TestFulfilmentCheckFiresEveryDueFulfilmentExactlyOnce(t *testing.T) {
 	t.Parallel()
 	db := storetest.MustOpen(t)
 	acc := newAccount(t, db, "acme")
-	campaign, err := db.CreateCampaign(ctx, acc.ID, "spring", "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=")
-	require.NoError(t, err)
-	_, err = db.SetCampaignWebhooks(ctx, acc.ID, campaign.ID, []hookflow.CampaignWebhook{{Kind: hookflow.WebhookFulfilment, URL: "http://127.0.0.1:9/fulfil"}})
-	require.NoError(t, err)
+	campaign := newCampaign(t, db, acc.ID, hookflow.CampaignWebhook{Kind: hookflow.WebhookFulfilment, URL: "http://127.0.0.1:9/fulfil"})
 	// More than one batch of the check, so the check has to page through them.
 	const due = 520
 	for range due {
@@ -83,8 +92,7 @@ func TestFulfilmentCheckSkipsFulfilmentsWithNowhereToGo(t *testing.T) {
 	db := storetest.MustOpen(t)
 	acc := newAccount(t, db, "acme")
 	// No fulfilment URL on the campaign and no subscription to fulfilment_pending.
-	campaign, err := db.CreateCampaign(ctx, acc.ID, "bare", "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=")
-	require.NoError(t, err)
+	campaign := newCampaign(t, db, acc.ID)
 	newFulfilment(t, db, acc.ID, campaign.ID)
 	var before int
 	require.NoError(t, db.SQL().Get(&before, `SELECT count(*) FROM events WHERE account_id = $1`, acc.ID))
@@ -107,11 +115,9 @@ func TestFulfilmentCompletedByOneEndpointIsNotSentToTheOthers(t *testing.T) {
 	t.Parallel()
 	db := storetest.MustOpen(t)
 	acc := newAccount(t, db, "acme")
-	campaign, err := db.CreateCampaign(ctx, acc.ID, "spring", "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=")
-	require.NoError(t, err)
-	_, err = db.SetCampaignWebhooks(ctx, acc.ID, campaign.ID, []hookflow.CampaignWebhook{
-		{Kind: hookflow.WebhookFulfilment, URL: "http://127.0.0.1:9/a"}, {Kind: hookflow.WebhookFulfilment, URL: "http://127.0.0.1:9/b"}})
-	require.NoError(t, err)
+	campaign := newCampaign(t, db, acc.ID,
+		hookflow.CampaignWebhook{Kind: hookflow.WebhookFulfilment, URL: "http://127.0.0.1:9/a"},
+		hookflow.CampaignWebhook{Kind: hookflow.WebhookFulfilment, URL: "http://127.0.0.1:9/b"})
 	f := newFulfilment(t, db, acc.ID, campaign.ID)
 	var ids []string
 	require.NoError(t, db.SQL().Select(&ids, `SELECT id FROM deliveries WHERE fulfilment_id = $1 ORDER BY id`, f.ID))
