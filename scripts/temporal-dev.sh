@@ -17,7 +17,7 @@ temporal=$root/bin/temporal
 data_dir=$root/.data
 log_file=$data_dir/temporal.log
 pid_file=$data_dir/temporal.pid
-readonly ready_timeout=60
+readonly ready_timeout=60 existing_timeout=15
 
 address=${TEMPORAL_ADDRESS:-127.0.0.1:7233}
 namespace=${TEMPORAL_NAMESPACE:-default}
@@ -48,9 +48,10 @@ log_tail() {
 	awk '/^--- .* start-dev$/ { n = 0 } { lines[n++] = $0 } END { for (i = (n > 20 ? n - 20 : 0); i < n; i++) print lines[i] }' "$log_file" 2>/dev/null
 }
 
-# Waits for the server to be healthy; $1, when given, is the pid that must stay alive.
+# Waits for the server to be healthy; $1, when given, is the pid that must stay alive, and
+# $2 how long to wait (ready_timeout by default).
 wait_healthy() {
-	local pid=${1:-} deadline=$((SECONDS + ready_timeout))
+	local pid=${1:-} deadline=$((SECONDS + ${2:-$ready_timeout}))
 	until healthy; do
 		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
 			die "the Temporal dev server exited while starting; $(log_tail)"
@@ -58,7 +59,8 @@ wait_healthy() {
 		if [ "$SECONDS" -ge "$deadline" ]; then
 			local detail=""
 			[ -z "$pid" ] || detail="; $(log_tail)"
-			die "Temporal at $address was not healthy within ${ready_timeout}s$detail"
+			[ -n "$pid" ] || detail=": something listens there but does not answer as a Temporal server (another program on that port? set TEMPORAL_ADDRESS)"
+			die "Temporal at $address was not healthy within ${2:-$ready_timeout}s$detail"
 		fi
 		sleep 0.5
 	done
@@ -111,7 +113,8 @@ abandon_start() {
 
 started_pid=""
 if listening; then
-	wait_healthy
+	# A server that is already up answers at once; one still starting gets a little while.
+	wait_healthy "" "$existing_timeout"
 elif starting_pid=$(our_server_pid); then
 	wait_healthy "$starting_pid"
 else

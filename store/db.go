@@ -95,6 +95,11 @@ func (s *DB) notifyDispatchers() {
 // hanging on TCP; and binary_parameters=yes, so lib/pq sends a query with arguments in one
 // round trip (parse, bind and execute together) instead of two. With it, []byte arguments
 // travel as binary, which only bytea columns accept: JSON goes as text (string).
+// ConnectionURL is dsn with the settings every connection of hookflow's gets (see
+// withConnectionDefaults), for connections made outside the store, such as the
+// dispatcher's LISTEN.
+func ConnectionURL(dsn string) string { return withConnectionDefaults(dsn) }
+
 func withConnectionDefaults(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {

@@ -166,7 +166,7 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 	if *workerRole {
 		acts := &activities.Activities{Store: db, HTTP: guard.Client(), RetryUnit: cfg.RetryUnit,
 			FulfilmentSchedule: cfg.FulfilmentRetrySchedule, Logger: logger, Metrics: m}
-		dispatcher := &dispatch.Dispatcher{Store: db, Client: temporal, DatabaseURL: cfg.DatabaseURL,
+		dispatcher := &dispatch.Dispatcher{Store: db, Client: temporal, DatabaseURL: store.ConnectionURL(cfg.DatabaseURL),
 			SweepInterval: cfg.DispatchSweepInterval, Logger: logger.With("component", "dispatcher"),
 			ObserveLag: m.ObserveDispatch}
 		wg.Add(1)
