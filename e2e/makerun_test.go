@@ -270,7 +270,7 @@ func TestMakeRunUsesATemporalServerThatIsAlreadyThere(t *testing.T) {
 
 	run := newMakeRun(t)
 	run.existingTemporal = existing.FrontendHostPort()
-	run.env = append(run.env, "TEMPORAL_ADDRESS="+run.existingTemporal)
+	run.setEnv("TEMPORAL_ADDRESS", run.existingTemporal)
 	adminKey, _ := run.start()
 
 	listed, err := existing.Client().OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
@@ -301,6 +301,17 @@ func runEnv(env []string, name string) string {
 		}
 	}
 	return ""
+}
+
+// setEnv replaces a variable of the script's environment.
+func (r *makeRun) setEnv(name, value string) {
+	for i, kv := range r.env {
+		if strings.HasPrefix(kv, name+"=") {
+			r.env[i] = name + "=" + value
+			return
+		}
+	}
+	r.env = append(r.env, name+"="+value)
 }
 
 func mustFreeAddr(t *testing.T) string {

@@ -39,7 +39,7 @@ type DB struct {
 
 // Open connects to the database at dsn and checks that it answers.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	db, err := sqlx.Open("postgres", withConnectionDefaults(dsn))
+	db, err := sqlx.Open("postgres", ConnectionURL(dsn))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -90,17 +90,14 @@ func (s *DB) notifyDispatchers() {
 	}
 }
 
-// withConnectionDefaults adds to a URL what it does not set itself: connect_timeout=5, so
-// a database host that does not answer fails a connection attempt in seconds instead of
-// hanging on TCP; and binary_parameters=yes, so lib/pq sends a query with arguments in one
-// round trip (parse, bind and execute together) instead of two. With it, []byte arguments
-// travel as binary, which only bytea columns accept: JSON goes as text (string).
-// ConnectionURL is dsn with the settings every connection of hookflow's gets (see
-// withConnectionDefaults), for connections made outside the store, such as the
-// dispatcher's LISTEN.
-func ConnectionURL(dsn string) string { return withConnectionDefaults(dsn) }
-
-func withConnectionDefaults(dsn string) string {
+// ConnectionURL is dsn with what every connection of hookflow's needs and dsn does not set
+// itself: connect_timeout=5, so a database host that does not answer fails a connection
+// attempt in seconds instead of hanging on TCP; and binary_parameters=yes, so lib/pq sends
+// a query with arguments in one round trip (parse, bind and execute together) instead of
+// two. With it, []byte arguments travel as binary, which only bytea columns accept: JSON
+// goes as text (string). The store's pool uses it, and so do connections made outside the
+// store, such as the dispatcher's LISTEN.
+func ConnectionURL(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		return dsn

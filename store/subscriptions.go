@@ -15,38 +15,42 @@ import (
 )
 
 type subscriptionRow struct {
-	ID                      string         `db:"id"`
-	AccountID               string         `db:"account_id"`
-	URL                     string         `db:"url"`
-	EventTypes              pq.StringArray `db:"event_types"`
-	CampaignIDs             pq.StringArray `db:"campaign_ids"`
-	Description             string         `db:"description"`
-	Active                  bool           `db:"active"`
-	Timeout                 int            `db:"timeout_seconds"`
-	MaxRetries              int            `db:"max_retries"`
-	Headers                 []byte         `db:"headers"`
-	SecretKey               string         `db:"secret_key"`
-	RetiredSecrets          []byte         `db:"retired_secrets"`
-	PreviousSecretExpiresAt *time.Time     `db:"previous_secret_expires_at"`
-	DisabledReason          string         `db:"disabled_reason"`
-	CreatedAt               time.Time      `db:"created_at"`
-	UpdatedAt               time.Time      `db:"updated_at"`
+	ID             string         `db:"id"`
+	AccountID      string         `db:"account_id"`
+	URL            string         `db:"url"`
+	EventTypes     pq.StringArray `db:"event_types"`
+	CampaignIDs    pq.StringArray `db:"campaign_ids"`
+	Description    string         `db:"description"`
+	Active         bool           `db:"active"`
+	Timeout        int            `db:"timeout_seconds"`
+	MaxRetries     int            `db:"max_retries"`
+	Headers        []byte         `db:"headers"`
+	SecretKey      string         `db:"secret_key"`
+	RetiredSecrets []byte         `db:"retired_secrets"`
+	DisabledReason string         `db:"disabled_reason"`
+	CreatedAt      time.Time      `db:"created_at"`
+	UpdatedAt      time.Time      `db:"updated_at"`
 }
 
 const subscriptionColumns = `id, account_id, url, event_types, campaign_ids, description, active,
 	timeout_seconds, max_retries, headers, secret_key, retired_secrets,
-	previous_secret_expires_at, disabled_reason, created_at, updated_at`
+	disabled_reason, created_at, updated_at`
 
 func (r subscriptionRow) subscription() hookflow.Subscription {
 	s := hookflow.Subscription{
 		ID: r.ID, AccountID: r.AccountID, URL: r.URL,
 		EventTypes: []string(r.EventTypes), CampaignIDs: []string(r.CampaignIDs),
 		Description: r.Description, Active: r.Active, Timeout: r.Timeout, MaxRetries: r.MaxRetries,
-		SecretKey: r.SecretKey, PreviousSecretExpiresAt: utc(r.PreviousSecretExpiresAt), DisabledReason: r.DisabledReason,
+		SecretKey: r.SecretKey, DisabledReason: r.DisabledReason,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	_ = json.Unmarshal(r.Headers, &s.Headers)
 	_ = json.Unmarshal(r.RetiredSecrets, &s.RetiredSecrets)
+	if len(s.RetiredSecrets) > 0 {
+		// Newest first: the last replaced key is the last to stop signing.
+		last := s.RetiredSecrets[0].ExpiresAt.UTC()
+		s.PreviousSecretExpiresAt = &last
+	}
 	if s.Headers == nil {
 		s.Headers = map[string]string{}
 	}

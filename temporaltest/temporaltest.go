@@ -84,8 +84,8 @@ func Start(ctx context.Context, opts Options) (*testsuite.DevServer, error) {
 		}
 	}
 	var args []string
-	for _, name := range workflows.SearchAttributeNames {
-		if !opts.WithoutSearchAttributes {
+	if !opts.WithoutSearchAttributes {
+		for _, name := range workflows.SearchAttributeNames {
 			args = append(args, "--search-attribute", name+"=Keyword")
 		}
 	}
