@@ -43,6 +43,20 @@ func (s Status) Valid() bool {
 	return false
 }
 
+// WaitReason says why a delivery is waiting for its endpoint instead of being attempted.
+// A wait is not an attempt: it spends none of the delivery's retries.
+type WaitReason string
+
+const (
+	// WaitThrottled: the endpoint answered 429, 502, 503 or 504 to one of the
+	// subscription's deliveries, so all of them slow down.
+	WaitThrottled WaitReason = "throttled"
+	// WaitRateLimited: the subscription's rate_limit lets the next request out later.
+	WaitRateLimited WaitReason = "rate_limited"
+	// WaitInFlightCap: as many attempts to this endpoint as a worker allows are in flight.
+	WaitInFlightCap WaitReason = "in_flight_cap"
+)
+
 // Trigger says what caused an attempt.
 type Trigger string
 
@@ -89,7 +103,12 @@ type Delivery struct {
 	Test          bool            `json:"test"`
 	DeliveredAt   *time.Time      `json:"delivered_at"`
 	NextAttemptAt *time.Time      `json:"next_attempt_at"`
-	CreatedAt     time.Time       `json:"created_at"`
+	// WaitingReason and WaitingSince are set while the delivery waits for its endpoint
+	// (throttled, rate-limited or behind the in-flight cap) rather than for its next
+	// attempt.
+	WaitingReason *WaitReason `json:"waiting_reason"`
+	WaitingSince  *time.Time  `json:"waiting_since"`
+	CreatedAt     time.Time   `json:"created_at"`
 	AttemptLog    []Attempt       `json:"attempt_log,omitempty"`
 }
 
@@ -196,6 +215,11 @@ type DeliveryState struct {
 // or a rotated secret applies to the next attempt.
 type SendRequest struct {
 	DeliveryID string
+	// CreatedAt is the delivery's: waiting deliveries of one destination go oldest first.
+	CreatedAt time.Time
+	// DestinationID is the subscription's or the campaign webhook's id: what isolation,
+	// rate limits and throttling are counted by.
+	DestinationID string
 	// SubscriptionID or CampaignWebhookID names where it goes (for logs).
 	SubscriptionID    string
 	CampaignWebhookID string
@@ -206,6 +230,14 @@ type SendRequest struct {
 	Timeout   time.Duration
 	Secrets   []string
 	Payload   []byte
+	// RateLimit is the subscription's requests per second (0: unlimited).
+	RateLimit int
+	// ThrottledUntil and ThrottleLevel are the destination's throttle: no request before
+	// ThrottledUntil, and one at a time while ThrottleLevel is above 0.
+	ThrottledUntil *time.Time
+	ThrottleLevel  int
+	// Waiting is true when the delivery is marked as waiting for its endpoint.
+	Waiting bool
 	// Skip, when set, says why no request may be made (the subscription was deleted or
 	// disabled).
 	Skip string

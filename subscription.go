@@ -26,6 +26,9 @@ const (
 	MaxDescriptionLength  = 1000
 	MaxHeaders            = 20
 	MaxHeaderValueLength  = 1024
+	// MaxRateLimit bounds rate_limit (requests per second): beyond it a limit protects no
+	// endpoint and is more likely a mistake.
+	MaxRateLimit = 10000
 	// MaxSubscriptionsPerAccount bounds an event's fan-out: every matching subscription is
 	// a delivery written with the event and a request sent for it.
 	MaxSubscriptionsPerAccount = 1000
@@ -46,7 +49,10 @@ type Subscription struct {
 	Timeout     int               `json:"timeout"`
 	MaxRetries  int               `json:"max_retries"`
 	Headers     map[string]string `json:"headers"`
-	SecretKey   string            `json:"secret_key"`
+	// RateLimit is the most requests per second hookflow sends to the endpoint, across
+	// every worker; 0 means no limit.
+	RateLimit int    `json:"rate_limit"`
+	SecretKey string `json:"secret_key"`
 	// RetiredSecrets are replaced keys that still sign requests until they expire, newest
 	// first.
 	RetiredSecrets []RetiredSecret `json:"-"`
@@ -68,6 +74,7 @@ type SubscriptionUpdate struct {
 	Timeout     *int               `json:"timeout"`
 	MaxRetries  *int               `json:"max_retries"`
 	Headers     *map[string]string `json:"headers"`
+	RateLimit   *int               `json:"rate_limit"`
 }
 
 // NewSubscription returns a subscription with the defaults, updated by u. It is not
@@ -114,6 +121,9 @@ func (u SubscriptionUpdate) Apply(s *Subscription) {
 	if u.Headers != nil {
 		s.Headers = *u.Headers
 	}
+	if u.RateLimit != nil {
+		s.RateLimit = *u.RateLimit
+	}
 	if s.EventTypes == nil {
 		s.EventTypes = []string{}
 	}
@@ -158,6 +168,9 @@ func (s *Subscription) Validate() error {
 	}
 	if s.MaxRetries < 0 || s.MaxRetries > MaxMaxRetries {
 		return Invalid("max_retries", "must be between 0 and %d", MaxMaxRetries)
+	}
+	if s.RateLimit < 0 || s.RateLimit > MaxRateLimit {
+		return Invalid("rate_limit", "must be between 0 (no limit) and %d requests per second", MaxRateLimit)
 	}
 	if len(s.Headers) > MaxHeaders {
 		return Invalid("headers", "at most %d headers", MaxHeaders)

@@ -6,12 +6,12 @@ package activities
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/outbound"
 )
 
 // ErrTypeNotFound marks errors that no retry can fix: the delivery is gone.
@@ -28,14 +28,15 @@ type Store interface {
 // Activities holds the dependencies of every activity.
 type Activities struct {
 	Store Store
-	// HTTP sends the webhooks; it must refuse forbidden addresses and never follow
-	// redirects (see package egress).
-	HTTP *http.Client
+	// Outbound sends the requests, keeping each endpoint's share of the worker bounded.
+	Outbound *outbound.Gateway
+	// AttemptQueue is this worker's own task queue, where attempts it hands off are
+	// collected (see AwaitAttempt).
+	AttemptQueue string
 	// RetryUnit is the linear backoff unit: retry n waits n × RetryUnit.
 	RetryUnit time.Duration
 	// FulfilmentSchedule is the wait before each retry of a fulfilment_pending delivery.
 	FulfilmentSchedule []time.Duration
-	Now                func() time.Time
 	Logger             *slog.Logger
 	Metrics            Observer
 }
@@ -55,6 +56,10 @@ type StartResult struct {
 	// Fulfilment is true when the answer decides a fulfilment (fulfilment_pending).
 	Fulfilment bool
 }
+
+// OneAttempt is the rule for a run that starts on a delivery that had already failed: only
+// a manual retry starts such a run, and it gets exactly one attempt.
+func (st StartResult) OneAttempt() bool { return st.Status == hookflow.StatusFailed }
 
 // startResult turns the stored state into the run's start: the subscription's max_retries
 // become a linear policy in this worker's retry unit, a fulfilment its schedule.
@@ -106,13 +111,6 @@ type FailInput struct {
 // FailWithoutAttempt marks the delivery failed without a request.
 func (a *Activities) FailWithoutAttempt(ctx context.Context, in FailInput) error {
 	return classify(a.Store.FailWithoutAttempt(ctx, in.DeliveryID, in.Reason))
-}
-
-func (a *Activities) now() time.Time {
-	if a.Now != nil {
-		return a.Now()
-	}
-	return time.Now().UTC()
 }
 
 func (a *Activities) logger() *slog.Logger {

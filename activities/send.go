@@ -1,35 +1,15 @@
 package activities
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/hookflow/hookflow"
-	"github.com/hookflow/hookflow/egress"
-	"github.com/hookflow/hookflow/signing"
+	"github.com/hookflow/hookflow/outbound"
 )
-
-// Bounds on what an attempt reads of an answer. The record keeps 1,000 characters; a little
-// more is read so multi-byte text is not cut short, and the rest is drained up to a limit
-// so the connection can be reused without an endless body holding the worker.
-const (
-	responseExcerptBytes = 4 << 10
-	responseDrainBytes   = 64 << 10
-)
-
-// UserAgent identifies hookflow to receivers.
-const UserAgent = "hookflow/1 (+webhooks)"
 
 // SendInput names one attempt of a delivery.
 type SendInput struct {
@@ -52,32 +32,43 @@ func (in SendInput) Resolve(start StartResult) (number int, trigger hookflow.Tri
 	if start.Status == hookflow.StatusDelivered {
 		return 0, in.Trigger, false
 	}
-	if start.Status == hookflow.StatusFailed {
+	if start.OneAttempt() {
 		return start.Attempts + 1, hookflow.TriggerManual, true
 	}
 	return start.Attempts + 1, in.Trigger, true
 }
 
-// SendResult is the outcome of one attempt; Skipped says why none was made.
+// SendResult is the outcome of one send step: an attempt, or why none was made (Skipped:
+// never; Wait: not yet), or an attempt still in flight (HandedOff).
 type SendResult struct {
 	// Start is set on a run's first call: where the delivery stood and its retry policy.
 	// When its status is delivered, no attempt was made.
 	Start   *StartResult
 	Attempt hookflow.Attempt
 	Skipped string
-	// RetryAfter is how long a 429 or 503 answer asked the sender to wait (0 if it did
-	// not say), capped at MaxRetryAfter.
+	// RetryAfter is how long a throttling answer asked the sender to wait (0 if it did
+	// not say), capped at outbound.MaxRetryAfter.
 	RetryAfter time.Duration
+	// Wait, when set, says the endpoint cannot take the request yet: no attempt was made,
+	// and the workflow waits (durably) before it asks again.
+	Wait *outbound.Wait
+	// HandedOff, when set, says the request is still in flight: its answer is collected by
+	// AwaitAttempt on the task queue named here (the worker that made it).
+	HandedOff *HandOff
 }
 
-// MaxRetryAfter caps how long an endpoint's Retry-After can push a retry back, so a
-// hostile or mistaken header cannot park a delivery for months.
-const MaxRetryAfter = 24 * time.Hour
+// HandOff names an attempt in flight on one worker.
+type HandOff struct {
+	TaskQueue string
+	Ticket    string
+	// Timeout is the request's own, so the collecting step knows how long it may take.
+	Timeout time.Duration
+}
 
-// Send makes one attempt: it signs the stored payload and POSTs it. Every HTTP outcome,
-// including timeouts and refused connections, is returned as data, so Temporal never
-// repeats a request on its own; only a failure to read the request from the database is
-// an error.
+// Send makes one attempt, unless the endpoint cannot take it yet (see package outbound):
+// it signs the stored payload and POSTs it. Every HTTP outcome, including timeouts and
+// refused connections, is returned as data, so Temporal never repeats a request on its
+// own; only a failure to read the request from the database is an error.
 func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error) {
 	req, err := a.Store.SendRequest(ctx, in.DeliveryID)
 	if err != nil {
@@ -97,13 +88,50 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error)
 		res.Skipped = req.Skip
 		return res, nil
 	}
-	attempt, retryAfter := a.post(ctx, req)
-	if err := ctx.Err(); err != nil {
-		// The worker is stopping (or lost the task): this is not the endpoint's failure, so
-		// it is not recorded as one; the step runs again on a worker that is up.
+	begun, err := a.Outbound.Begin(ctx, req, number, trigger)
+	if err != nil {
+		// The worker is stopping, or the store is down: this is not the endpoint's failure,
+		// so it is not recorded as one; the step runs again.
+		return SendResult{}, classify(err)
+	}
+	switch {
+	case begun.Wait != nil:
+		res.Wait = begun.Wait
+	case begun.Ticket != "":
+		res.HandedOff = &HandOff{TaskQueue: a.AttemptQueue, Ticket: begun.Ticket, Timeout: req.Timeout}
+	default:
+		res.Attempt, res.RetryAfter = a.observe(in.DeliveryID, *begun.Outcome)
+	}
+	return res, nil
+}
+
+// AwaitInput names a handed-off attempt.
+type AwaitInput struct {
+	DeliveryID string
+	Ticket     string
+}
+
+// ErrTypeLostAttempt marks an attempt whose worker stopped before its answer was
+// collected: the workflow records it as a failed attempt with an unknown outcome.
+const ErrTypeLostAttempt = "LostAttempt"
+
+// AwaitAttempt collects the answer of an attempt Send handed off. It runs on the task
+// queue of the worker that made the request.
+func (a *Activities) AwaitAttempt(ctx context.Context, in AwaitInput) (SendResult, error) {
+	out, err := a.Outbound.Await(ctx, in.Ticket)
+	if errors.Is(err, outbound.ErrLostAttempt) {
+		return SendResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeLostAttempt, nil)
+	}
+	if err != nil {
 		return SendResult{}, err
 	}
-	attempt.Number, attempt.Trigger = number, trigger
+	var res SendResult
+	res.Attempt, res.RetryAfter = a.observe(in.DeliveryID, out)
+	return res, nil
+}
+
+func (a *Activities) observe(deliveryID string, out outbound.Outcome) (hookflow.Attempt, time.Duration) {
+	attempt := out.Attempt
 	if a.Metrics != nil {
 		a.Metrics.ObserveAttempt(attempt)
 	}
@@ -111,122 +139,8 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error)
 	if attempt.ResponseCode != nil {
 		code = *attempt.ResponseCode
 	}
-	a.logger().Info("attempt", "delivery_id", in.DeliveryID, "event_id", req.MessageID,
-		"subscription_id", req.SubscriptionID, "campaign_webhook_id", req.CampaignWebhookID, "attempt", number,
+	a.logger().Info("attempt", "delivery_id", deliveryID, "attempt", attempt.Number,
 		"response_code", code, "duration_ms", attempt.DurationMS, "error", attempt.Error)
-	res.Attempt, res.RetryAfter = attempt, retryAfter
-	return res, nil
+	return attempt, out.RetryAfter
 }
 
-func (a *Activities) post(ctx context.Context, req hookflow.SendRequest) (hookflow.Attempt, time.Duration) {
-	started := a.now()
-	attempt := hookflow.Attempt{StartedAt: started}
-	var retryAfter time.Duration
-	finish := func(errText string) (hookflow.Attempt, time.Duration) {
-		attempt.DurationMS = time.Since(started).Milliseconds()
-		attempt.Error = hookflow.Excerpt(errText, hookflow.MaxErrorChars)
-		return attempt, retryAfter
-	}
-
-	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
-	defer cancel()
-	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, req.URL, bytes.NewReader(req.Payload))
-	if err != nil {
-		return finish("invalid endpoint URL")
-	}
-	for name, value := range req.Headers {
-		httpReq.Header.Set(name, value)
-	}
-	httpReq.Header.Set("Content-Type", "application/json")
-	httpReq.Header.Set("User-Agent", UserAgent)
-	if err := signing.Headers(httpReq.Header, req.MessageID, started, req.Payload, req.Secrets); err != nil {
-		return finish("could not sign the request: the subscription's secret is invalid")
-	}
-
-	resp, err := a.HTTP.Do(httpReq)
-	if err != nil {
-		return finish(describeSendError(err, req.Timeout))
-	}
-	defer resp.Body.Close()
-	code := resp.StatusCode
-	attempt.ResponseCode = &code
-	excerpt, readErr := io.ReadAll(io.LimitReader(resp.Body, responseExcerptBytes))
-	attempt.ResponseBody = hookflow.Excerpt(string(excerpt), hookflow.MaxResponseBodyChars)
-	if readErr == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, responseDrainBytes))
-	}
-	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
-		retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), a.now())
-	}
-	if code < 200 || code > 299 {
-		return finish(fmt.Sprintf("endpoint answered %d %s", code, http.StatusText(code)))
-	}
-	return finish("")
-}
-
-// describeSendError turns a transport error into a sentence for the delivery record. It
-// leaves out the URL, which the reader already knows.
-func describeSendError(err error, timeout time.Duration) string {
-	var dnsErr *net.DNSError
-	var certErr *tls.CertificateVerificationError
-	var recordErr tls.RecordHeaderError
-	var refused *egress.RefusedDial
-	switch {
-	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-		return fmt.Sprintf("timed out: no complete answer within %s", timeout)
-	case errors.As(err, &refused):
-		return refused.Error()
-	case strings.Contains(err.Error(), "server response headers exceeded"):
-		// net/http has no error value for it, only this text.
-		return fmt.Sprintf("the endpoint's response headers are larger than %d KiB", egress.MaxResponseHeaderBytes>>10)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "connection reset by peer"
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection closed before a response was received"
-	case errors.As(err, &dnsErr):
-		if dnsErr.IsNotFound {
-			return fmt.Sprintf("DNS: host %s not found", dnsErr.Name)
-		}
-		return fmt.Sprintf("DNS lookup of %s failed", dnsErr.Name)
-	case errors.As(err, &certErr):
-		return "TLS: the endpoint's certificate is not valid: " + certErr.Err.Error()
-	case errors.As(err, &recordErr):
-		return "TLS: the endpoint did not answer with TLS (is it http rather than https?)"
-	}
-	return unwrapURLError(err)
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(MaxRetryAfter/time.Second) {
-			return MaxRetryAfter
-		}
-		d = time.Duration(secs) * time.Second
-	} else if at, err := http.ParseTime(v); err == nil {
-		d = at.Sub(now)
-	}
-	return min(max(d, 0), MaxRetryAfter)
-}
-
-func isTimeout(err error) bool {
-	var netErr net.Error
-	return errors.As(err, &netErr) && netErr.Timeout()
-}
-
-func unwrapURLError(err error) string {
-	var urlErr *url.Error
-	if errors.As(err, &urlErr) {
-		return urlErr.Err.Error()
-	}
-	return err.Error()
-}

@@ -17,6 +17,8 @@ import (
 	"github.com/hookflow/hookflow"
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/egress"
+	"github.com/hookflow/hookflow/outbound"
+	"github.com/hookflow/hookflow/outbound/webhook"
 	"github.com/hookflow/hookflow/signing"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/store/storetest"
@@ -49,7 +51,8 @@ func newFixture(t *testing.T, handler http.HandlerFunc, timeout int) *fixture {
 		t.Fatal(err)
 	}
 	return &fixture{db: db, account: acc.ID, sub: sub,
-		acts: &activities.Activities{Store: db, HTTP: egress.Guard{AllowPrivate: true}.Client(), RetryUnit: time.Minute}}
+		acts: &activities.Activities{Store: db, RetryUnit: time.Minute, Outbound: &outbound.Gateway{
+			Sender: &webhook.Sender{Client: egress.Guard{AllowPrivate: true}.Client()}, Store: db, Hold: time.Minute}}}
 }
 
 func (f *fixture) send(t *testing.T) activities.SendResult {
@@ -81,7 +84,7 @@ func TestSendSignsAndSendsThePayload(t *testing.T) {
 		t.Errorf("signature: %v", err)
 	}
 	if got.Method != http.MethodPost || got.Header.Get("Content-Type") != "application/json" ||
-		got.Header.Get("X-Tenant") != "acme" || got.Header.Get("User-Agent") != activities.UserAgent {
+		got.Header.Get("X-Tenant") != "acme" || got.Header.Get("User-Agent") != webhook.UserAgent {
 		t.Errorf("request: %s %v", got.Method, got.Header)
 	}
 	if !strings.Contains(string(body), `"data":{"id":7}`) {
@@ -130,10 +133,10 @@ func TestSendReadsRetryAfter(t *testing.T) {
 	}{
 		{http.StatusTooManyRequests, "120", 2 * time.Minute},
 		{http.StatusServiceUnavailable, "30", 30 * time.Second},
-		{http.StatusServiceUnavailable, "99999999", activities.MaxRetryAfter},
+		{http.StatusServiceUnavailable, "99999999", outbound.MaxRetryAfter},
 		{http.StatusServiceUnavailable, "soon", 0},
 		{http.StatusServiceUnavailable, "-5", 0},
-		{http.StatusInternalServerError, "120", 0}, // only 429 and 503 ask for time
+		{http.StatusInternalServerError, "120", 0}, // only throttling answers ask for time
 	} {
 		t.Run(strconv.Itoa(tc.code)+" "+tc.header, func(t *testing.T) {
 			f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {

@@ -35,6 +35,12 @@ type Config struct {
 	ShutdownTimeout         time.Duration   `env:"HOOKFLOW_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	LogLevel                string          `env:"HOOKFLOW_LOG_LEVEL" envDefault:"info"`
 	IngestRatePerSecond     float64         `env:"HOOKFLOW_INGEST_RATE_PER_SECOND" envDefault:"1000"`
+	// EndpointConcurrency is how many requests one worker sends to one endpoint at once;
+	// more wait for a slot without holding the worker or spending an attempt.
+	EndpointConcurrency int `env:"HOOKFLOW_ENDPOINT_CONCURRENCY" envDefault:"10"`
+	// AttemptHold is how long an attempt may keep its workflow task before it is handed
+	// off to an activity (package outbound).
+	AttemptHold time.Duration `env:"HOOKFLOW_ATTEMPT_HOLD" envDefault:"1s"`
 	// PprofAddr, when set, serves Go's profiler there (for the benchmark and debugging;
 	// keep it on loopback).
 	PprofAddr string `env:"HOOKFLOW_PPROF_ADDR"`
@@ -145,8 +151,18 @@ func (c Config) Validate() error {
 	if c.IngestRatePerSecond < 0 || math.IsNaN(c.IngestRatePerSecond) || math.IsInf(c.IngestRatePerSecond, 0) {
 		bad("HOOKFLOW_INGEST_RATE_PER_SECOND", "must be a number from 0 (no limit) up")
 	}
+	if c.EndpointConcurrency < 1 || c.EndpointConcurrency > MaxEndpointConcurrency {
+		bad("HOOKFLOW_ENDPOINT_CONCURRENCY", "must be a whole number from 1 to %d", MaxEndpointConcurrency)
+	}
+	if c.AttemptHold < time.Millisecond || c.AttemptHold > time.Minute {
+		bad("HOOKFLOW_ATTEMPT_HOLD", "must be a duration from 1ms to 1m, such as 1s")
+	}
 	return errors.Join(errs...)
 }
+
+// MaxEndpointConcurrency bounds HOOKFLOW_ENDPOINT_CONCURRENCY: the handed-off attempts a
+// worker awaits are bounded too (worker.MaxHandedOffAttempts).
+const MaxEndpointConcurrency = 1000
 
 // minSweepInterval keeps the dispatcher's sweep from spinning: below it, sweeps would
 // follow each other with no pause.

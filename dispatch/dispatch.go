@@ -191,6 +191,21 @@ func StartOptions(item hookflow.DispatchItem) client.StartWorkflowOptions {
 	}
 }
 
+// Waker wakes deliveries waiting for their endpoint (outbound.Waker).
+type Waker struct {
+	Client client.Client
+}
+
+// Wake signals the delivery's workflow. A workflow that has ended needs no wake.
+func (w Waker) Wake(ctx context.Context, deliveryID string) error {
+	err := w.Client.SignalWorkflow(ctx, workflows.WorkflowID(deliveryID), "", workflows.WakeSignal, nil)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return nil
+	}
+	return err
+}
+
 // Retrier asks deliveries for an attempt now.
 type Retrier struct {
 	Client client.Client

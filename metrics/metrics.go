@@ -29,6 +29,7 @@ type Metrics struct {
 	attemptDuration prometheus.Histogram
 	responses       *prometheus.CounterVec
 	dispatchLag     prometheus.Histogram
+	throttling      *prometheus.CounterVec
 }
 
 // New creates a registry with hookflow's metrics and the Go runtime's.
@@ -54,8 +55,12 @@ func New() *Metrics {
 			Help:    "Time from a delivery's commit to the start of its workflow.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}),
+		throttling: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookflow_throttling_answers_total",
+			Help: "Answers that slowed a destination down (429, 502, 503, 504), by code.",
+		}, []string{"code"}),
 	}
-	reg.MustRegister(m.deliveries, m.attemptDuration, m.responses, m.dispatchLag,
+	reg.MustRegister(m.deliveries, m.attemptDuration, m.responses, m.dispatchLag, m.throttling,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -81,6 +86,11 @@ func (m *Metrics) ObserveDispatch(lag time.Duration) {
 	m.dispatchLag.Observe(lag.Seconds())
 }
 
+// ObserveThrottlingAnswer counts an answer that slowed its destination down.
+func (m *Metrics) ObserveThrottlingAnswer(code int) {
+	m.throttling.WithLabelValues(strconv.Itoa(code)).Inc()
+}
+
 // ResponseClass is "2xx" … "5xx" for an answer, "error" for none.
 func ResponseClass(a hookflow.Attempt) string {
 	if a.ResponseCode == nil {
@@ -93,41 +103,54 @@ func ResponseClass(a hookflow.Attempt) string {
 	return strconv.Itoa(c) + "xx"
 }
 
-// Counter reads the open deliveries for the gauges.
+// Counter reads the open and waiting deliveries for the gauges.
 type Counter interface {
 	CountOpenDeliveries(ctx context.Context) (map[hookflow.Status]int64, error)
+	CountWaiting(ctx context.Context) (map[hookflow.WaitReason]int64, error)
 }
 
-// RegisterOpenDeliveries adds gauges of pending and retrying deliveries, read from the
-// database at most every refresh so frequent scrapes cost one query.
+// RegisterOpenDeliveries adds gauges of pending and retrying deliveries, and of deliveries
+// waiting for their endpoint by reason, read from the database at most every refresh so
+// frequent scrapes cost two queries.
 func (m *Metrics) RegisterOpenDeliveries(counter Counter, refresh time.Duration) {
-	var (
-		mu     sync.Mutex
-		last   time.Time
-		counts map[hookflow.Status]int64
-	)
-	read := func(status hookflow.Status) func() float64 {
-		return func() float64 {
-			mu.Lock()
-			defer mu.Unlock()
-			if time.Since(last) > refresh {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				defer cancel()
-				if c, err := counter.CountOpenDeliveries(ctx); err == nil {
-					counts, last = c, time.Now()
-				} else {
-					slog.Warn("count open deliveries", "error", err)
-				}
-			}
-			return float64(counts[status])
-		}
-	}
+	open := cachedCounts(refresh, "count open deliveries", counter.CountOpenDeliveries)
 	for _, status := range []hookflow.Status{hookflow.StatusPending, hookflow.StatusRetrying} {
 		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "hookflow_open_deliveries",
 			Help:        "Deliveries not finished yet, by status.",
 			ConstLabels: prometheus.Labels{"status": string(status)},
-		}, read(status)))
+		}, func() float64 { return float64(open()[status]) }))
+	}
+	waiting := cachedCounts(refresh, "count waiting deliveries", counter.CountWaiting)
+	for _, reason := range []hookflow.WaitReason{hookflow.WaitThrottled, hookflow.WaitRateLimited, hookflow.WaitInFlightCap} {
+		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "hookflow_waiting_deliveries",
+			Help:        "Deliveries waiting for their endpoint (no attempt spent), by reason.",
+			ConstLabels: prometheus.Labels{"reason": string(reason)},
+		}, func() float64 { return float64(waiting()[reason]) }))
+	}
+}
+
+// cachedCounts reads counts at most every refresh; a failed read keeps the last counts.
+func cachedCounts[K comparable](refresh time.Duration, what string, count func(context.Context) (map[K]int64, error)) func() map[K]int64 {
+	var (
+		mu     sync.Mutex
+		last   time.Time
+		counts map[K]int64
+	)
+	return func() map[K]int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) > refresh {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if c, err := count(ctx); err == nil {
+				counts, last = c, time.Now()
+			} else {
+				slog.Warn(what, "error", err)
+			}
+		}
+		return counts
 	}
 }
 

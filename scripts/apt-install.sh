@@ -33,4 +33,4 @@ apt_get=("${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive
 
 echo "installing $* (apt-get)" >&2
 "${apt_get[@]}" -q update >&2
-"${apt_get[@]}" install -y "$@" >&2
+"${apt_get[@]}" install -y --no-install-recommends "$@" >&2

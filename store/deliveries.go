@@ -44,12 +44,15 @@ type deliveryRow struct {
 	Test           bool           `db:"is_test"`
 	DeliveredAt    *time.Time     `db:"delivered_at"`
 	NextAttemptAt  *time.Time     `db:"next_attempt_at"`
+	WaitingReason  sql.NullString `db:"waiting_reason"`
+	WaitingSince   *time.Time     `db:"waiting_since"`
 	CreatedAt      time.Time      `db:"created_at"`
 }
 
 const deliverySelect = `SELECT d.id, d.account_id, d.event_id, d.subscription_id, d.campaign_webhook_id, d.fulfilment_id, d.event_type,
 	e.action, e.entity_type, e.entity_id, d.status, d.attempts, d.response_code, d.response_body,
-	d.last_error, e.changes, d.payload, d.is_test, d.delivered_at, d.next_attempt_at, d.created_at
+	d.last_error, e.changes, d.payload, d.is_test, d.delivered_at, d.next_attempt_at,
+	d.waiting_reason, d.waiting_since, d.created_at
 	FROM deliveries d JOIN events e ON e.id = d.event_id`
 
 func (r deliveryRow) delivery() hookflow.Delivery {
@@ -64,6 +67,10 @@ func (r deliveryRow) delivery() hookflow.Delivery {
 	}
 	if len(d.ObjectChanges) == 0 {
 		d.ObjectChanges = json.RawMessage("null")
+	}
+	if r.WaitingReason.Valid {
+		reason := hookflow.WaitReason(r.WaitingReason.String)
+		d.WaitingReason, d.WaitingSince = &reason, utc(r.WaitingSince)
 	}
 	return d
 }

@@ -84,6 +84,11 @@ type sendRequestRow struct {
 	Policy              string         `db:"policy"`
 	FulfilmentID        sql.NullString `db:"fulfilment_id"`
 	FulfilmentCompleted bool           `db:"fulfilment_completed"`
+	CreatedAt           time.Time      `db:"created_at"`
+	RateLimit           int            `db:"rate_limit"`
+	ThrottledUntil      *time.Time     `db:"throttled_until"`
+	ThrottleLevel       int            `db:"throttle_level"`
+	Waiting             bool           `db:"waiting"`
 }
 
 const sendRequestQuery = `SELECT d.event_id, d.payload, d.subscription_id, d.campaign_webhook_id,
@@ -92,12 +97,15 @@ const sendRequestQuery = `SELECT d.event_id, d.payload, d.subscription_id, d.cam
 		(s.deleted_at IS NOT NULL) AS deleted, (s.id IS NOT NULL AND NOT s.active) AS disabled,
 		(w.removed_at IS NOT NULL) AS hook_removed,
 		d.status, d.attempts, s.max_retries, d.policy, d.fulfilment_id,
-		COALESCE(f.status = 'completed', false) AS fulfilment_completed
+		COALESCE(f.status = 'completed', false) AS fulfilment_completed,
+		d.created_at, COALESCE(s.rate_limit, 0) AS rate_limit,
+		o.throttled_until, COALESCE(o.throttle_level, 0) AS throttle_level, (d.waiting_reason IS NOT NULL) AS waiting
 		FROM deliveries d
 		LEFT JOIN subscriptions s ON s.id = d.subscription_id
 		LEFT JOIN campaign_webhooks w ON w.id = d.campaign_webhook_id
 		LEFT JOIN campaigns c ON c.id = w.campaign_id
 		LEFT JOIN fulfilments f ON f.id = d.fulfilment_id
+		LEFT JOIN outbound_state o ON o.destination_id = COALESCE(d.subscription_id, d.campaign_webhook_id)
 		WHERE d.id = $1`
 
 // campaignWebhookTimeout bounds an attempt to a legacy campaign webhook, which has no
@@ -122,6 +130,8 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 		return hookflow.SendRequest{}, err
 	}
 	req := hookflow.SendRequest{DeliveryID: deliveryID, MessageID: row.EventID, Payload: []byte(row.Payload),
+		CreatedAt: row.CreatedAt.UTC(), DestinationID: row.SubscriptionID.String + row.HookID.String,
+		RateLimit: row.RateLimit, ThrottledUntil: utc(row.ThrottledUntil), ThrottleLevel: row.ThrottleLevel, Waiting: row.Waiting,
 		SubscriptionID: row.SubscriptionID.String, CampaignWebhookID: row.HookID.String,
 		URL: row.URL, Headers: map[string]string{}, Timeout: campaignWebhookTimeout, Secrets: keys.Secrets(s.Now()),
 		State: hookflow.DeliveryState{Status: hookflow.Status(row.Status), Attempts: row.Attempts,
@@ -172,6 +182,7 @@ func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) erro
 		delivery AS (
 			UPDATE deliveries SET status = $9, attempts = GREATEST(attempts, $2), response_code = $5,
 				response_body = $6, last_error = $7, next_attempt_at = $10,
+				waiting_reason = NULL, waiting_since = NULL, waiting_until = NULL,
 				delivered_at = COALESCE($11, delivered_at), dispatched_at = COALESCE(dispatched_at, $3)
 			WHERE id = $1
 			RETURNING subscription_id, fulfilment_id)`
@@ -200,7 +211,8 @@ func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) erro
 
 // FailWithoutAttempt ends a delivery that cannot be attempted any more, saying why.
 func (s *DB) FailWithoutAttempt(ctx context.Context, deliveryID, reason string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', last_error = $2, next_attempt_at = NULL
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', last_error = $2, next_attempt_at = NULL,
+		waiting_reason = NULL, waiting_since = NULL, waiting_until = NULL
 		WHERE id = $1 AND status <> 'delivered'`, deliveryID, hookflow.Excerpt(reason, hookflow.MaxErrorChars))
 	return wrap(err)
 }

@@ -25,6 +25,7 @@ type subscriptionRow struct {
 	Timeout        int            `db:"timeout_seconds"`
 	MaxRetries     int            `db:"max_retries"`
 	Headers        []byte         `db:"headers"`
+	RateLimit      int            `db:"rate_limit"`
 	SecretKey      string         `db:"secret_key"`
 	RetiredSecrets []byte         `db:"retired_secrets"`
 	DisabledReason string         `db:"disabled_reason"`
@@ -33,7 +34,7 @@ type subscriptionRow struct {
 }
 
 const subscriptionColumns = `id, account_id, url, event_types, campaign_ids, description, active,
-	timeout_seconds, max_retries, headers, secret_key, retired_secrets,
+	timeout_seconds, max_retries, headers, rate_limit, secret_key, retired_secrets,
 	disabled_reason, created_at, updated_at`
 
 func (r subscriptionRow) subscription() hookflow.Subscription {
@@ -41,7 +42,7 @@ func (r subscriptionRow) subscription() hookflow.Subscription {
 		ID: r.ID, AccountID: r.AccountID, URL: r.URL,
 		EventTypes: []string(r.EventTypes), CampaignIDs: []string(r.CampaignIDs),
 		Description: r.Description, Active: r.Active, Timeout: r.Timeout, MaxRetries: r.MaxRetries,
-		SecretKey: r.SecretKey, DisabledReason: r.DisabledReason,
+		RateLimit: r.RateLimit, SecretKey: r.SecretKey, DisabledReason: r.DisabledReason,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	_ = json.Unmarshal(r.Headers, &s.Headers)
@@ -77,12 +78,12 @@ func (s *DB) CreateSubscription(ctx context.Context, accountID string, sub *hook
 	// pass, which the limit's purpose (a bounded fan-out per event) easily absorbs.
 	res, err := s.db.ExecContext(ctx, `
 		INSERT INTO subscriptions (id, account_id, url, event_types, campaign_ids, description, active,
-			timeout_seconds, max_retries, headers, secret_key, created_at, updated_at)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12
+			timeout_seconds, max_retries, headers, secret_key, created_at, updated_at, rate_limit)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $14
 		WHERE (SELECT count(*) FROM subscriptions WHERE account_id = $2 AND deleted_at IS NULL) < $13`,
 		sub.ID, accountID, sub.URL, pq.StringArray(sub.EventTypes), pq.StringArray(sub.CampaignIDs),
 		sub.Description, sub.Active, sub.Timeout, sub.MaxRetries, string(headers), sub.SecretKey, sub.CreatedAt,
-		hookflow.MaxSubscriptionsPerAccount)
+		hookflow.MaxSubscriptionsPerAccount, sub.RateLimit)
 	if err != nil {
 		return wrap(err)
 	}
@@ -154,10 +155,11 @@ func (s *DB) UpdateSubscription(ctx context.Context, accountID, id string, updat
 		_, err = tx.ExecContext(ctx, `
 			UPDATE subscriptions SET url = $3, event_types = $4, campaign_ids = $5, description = $6,
 				active = $7, timeout_seconds = $8, max_retries = $9, headers = $10,
-				disabled_reason = $11, updated_at = $12
+				disabled_reason = $11, updated_at = $12, rate_limit = $13
 			WHERE id = $1 AND account_id = $2`,
 			id, accountID, sub.URL, pq.StringArray(sub.EventTypes), pq.StringArray(sub.CampaignIDs),
-			sub.Description, sub.Active, sub.Timeout, sub.MaxRetries, string(headers), sub.DisabledReason, sub.UpdatedAt)
+			sub.Description, sub.Active, sub.Timeout, sub.MaxRetries, string(headers), sub.DisabledReason, sub.UpdatedAt,
+			sub.RateLimit)
 		return err
 	})
 	return sub, err

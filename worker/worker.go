@@ -4,7 +4,10 @@ package worker
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -53,21 +56,67 @@ func ConnectionOptions() client.ConnectionOptions {
 	return client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}}
 }
 
-// New creates a worker on the delivery task queue with everything registered; stopTimeout
-// is how long Stop lets attempts in flight finish.
-func New(c client.Client, acts *activities.Activities, stopTimeout time.Duration) sdkworker.Worker {
+// MaxHandedOffAttempts bounds the attempts one worker awaits after handing them off:
+// each is a goroutine waiting on a slow endpoint, so the bound can be generous.
+const MaxHandedOffAttempts = 5000
+
+// AttemptQueue returns a task queue name of this process's own, where the attempts it
+// hands off are collected (activities.AwaitAttempt).
+func AttemptQueue() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s@%s-%d-%s", workflows.TaskQueue, host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// Workers are a process's two Temporal workers: the delivery task queue's, and the one on
+// the process's own queue that collects the attempts it handed off.
+type Workers struct {
+	Deliveries, Attempts sdkworker.Worker
+}
+
+// New creates the workers with everything registered; stopTimeout is how long Stop lets
+// attempts in flight finish. acts.AttemptQueue is set when empty.
+func New(c client.Client, acts *activities.Activities, stopTimeout time.Duration) Workers {
 	// The cache size is process-wide and may be set only before the first worker starts.
 	setCacheSize.Do(func() { sdkworker.SetStickyWorkflowCacheSize(StickyCacheSize) })
 	opts := Options()
 	if stopTimeout > 0 {
 		opts.WorkerStopTimeout = stopTimeout
 	}
-	w := sdkworker.New(c, workflows.TaskQueue, opts)
-	Register(w, acts)
-	return w
+	if acts.AttemptQueue == "" {
+		acts.AttemptQueue = AttemptQueue()
+	}
+	deliveries := sdkworker.New(c, workflows.TaskQueue, opts)
+	Register(deliveries, acts)
+	attemptOpts := sdkworker.Options{
+		MaxConcurrentActivityExecutionSize: MaxHandedOffAttempts,
+		WorkerStopTimeout:                  opts.WorkerStopTimeout,
+	}
+	attempts := sdkworker.New(c, acts.AttemptQueue, attemptOpts)
+	attempts.RegisterActivity(acts.AwaitAttempt)
+	return Workers{Deliveries: deliveries, Attempts: attempts}
 }
 
-// Run runs a worker until ctx is done, then stops it within stopTimeout.
+// Start starts both workers.
+func (w Workers) Start() error {
+	if err := w.Attempts.Start(); err != nil {
+		return err
+	}
+	if err := w.Deliveries.Start(); err != nil {
+		w.Attempts.Stop()
+		return err
+	}
+	return nil
+}
+
+// Stop stops taking deliveries first, then lets handed-off attempts finish.
+func (w Workers) Stop() {
+	w.Deliveries.Stop()
+	w.Attempts.Stop()
+}
+
+// Run runs the workers until ctx is done, then stops them within stopTimeout.
 func Run(ctx context.Context, c client.Client, acts *activities.Activities, stopTimeout time.Duration) error {
 	w := New(c, acts, stopTimeout)
 	if err := w.Start(); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookflow/hookflow"
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/outbound"
 )
 
 // TaskQueue is where delivery workflows and their activities run.
@@ -55,21 +56,56 @@ type DeliveryState struct {
 	LastError     string          `json:"last_error"`
 	NextAttemptAt *time.Time      `json:"next_attempt_at"`
 	Policy        hookflow.Policy `json:"policy"`
+	// Waiting is set while the delivery waits for its endpoint (not for a retry).
+	Waiting *Waiting `json:"waiting,omitempty"`
 }
+
+// Waiting says why a delivery waits for its endpoint, since when, and until when at most.
+type Waiting struct {
+	Reason hookflow.WaitReason `json:"reason"`
+	Since  time.Time           `json:"since"`
+	Until  time.Time           `json:"until"`
+}
+
+// WakeSignal tells a delivery waiting for its endpoint that a slot is free: it asks again
+// at once instead of at the end of its wait.
+const WakeSignal = "wake"
 
 // DeliveryWorkflow makes the attempts of one delivery: attempt, record, decide, and wait
 // on a durable timer (or a retry signal) before the next one.
 func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryState, error) {
-	var a *activities.Activities
-	state := DeliveryState{DeliveryID: in.DeliveryID}
-	if err := workflow.SetQueryHandler(ctx, StateQuery, func() (DeliveryState, error) { return state, nil }); err != nil {
-		return state, err
+	d := &delivery{state: DeliveryState{DeliveryID: in.DeliveryID}, trigger: hookflow.TriggerAutomatic, first: true}
+	if err := d.setup(ctx); err != nil {
+		return d.state, err
 	}
-	retry := workflow.GetSignalChannel(ctx, RetrySignal)
+	return d.state, d.run(ctx)
+}
 
+// delivery is one run of a DeliveryWorkflow: its state and the steps it takes.
+type delivery struct {
+	state DeliveryState
+	// start is where the delivery stood when the run began, read by its first send step.
+	start   activities.StartResult
+	first   bool
+	single  bool
+	trigger hookflow.Trigger
+	retry   workflow.ReceiveChannel
+	wake    workflow.ReceiveChannel
+
+	storeCtx, sendCtx workflow.Context
+}
+
+var a *activities.Activities
+
+func (d *delivery) setup(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, StateQuery, func() (DeliveryState, error) { return d.state, nil }); err != nil {
+		return err
+	}
+	d.retry = workflow.GetSignalChannel(ctx, RetrySignal)
+	d.wake = workflow.GetSignalChannel(ctx, WakeSignal)
 	// Store steps are local activities: short, on this worker, without a history event
 	// per schedule. They retry until the database answers again.
-	storeCtx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+	d.storeCtx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 15 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        200 * time.Millisecond,
@@ -80,11 +116,12 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryState, er
 	})
 	// The send step is a local activity too: it runs in the same workflow task as the
 	// steps around it, so an attempt costs no round trip through a task queue and no
-	// activity events in the history. It may take as long as the subscription's timeout
-	// (at most 120 s; the SDK heartbeats the workflow task meanwhile). Its HTTP outcome is
-	// a result, never an error: only a failure to prepare the request (the database is
-	// down) or a lost worker makes it run again.
-	sendCtx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+	// activity events in the history. It keeps the workflow task only for a short hold
+	// (package outbound): an endpoint that has not answered by then is awaited by a
+	// regular activity, so a hanging endpoint holds no workflow-task slot. Its HTTP
+	// outcome is a result, never an error: only a failure to prepare the request (the
+	// database is down) or a lost worker makes it run again.
+	d.sendCtx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 150 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Second,
@@ -93,104 +130,187 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryState, er
 			NonRetryableErrorTypes: []string{activities.ErrTypeNotFound},
 		},
 	})
+	return nil
+}
 
-	// The run's first send step also reads where the delivery stands and its retry policy
-	// (one query, one local activity); until then the run knows nothing of it.
-	var start activities.StartResult
-	first, single := true, false
-	trigger := hookflow.TriggerAutomatic
+// run loops: send, and when an attempt was made, record and decide; then wait for the
+// endpoint or for the next attempt.
+func (d *delivery) run(ctx workflow.Context) error {
 	for {
 		// Retry requests that arrived before this attempt are answered by it.
-		for retry.ReceiveAsync(nil) {
-			trigger = hookflow.TriggerManual
+		for d.retry.ReceiveAsync(nil) {
+			d.trigger = hookflow.TriggerManual
 		}
-		var sent activities.SendResult
-		attempt := activities.SendInput{DeliveryID: in.DeliveryID, First: first, Number: state.Attempts + 1, Trigger: trigger}
-		if err := workflow.ExecuteLocalActivity(sendCtx, a.Send, attempt).Get(ctx, &sent); err != nil {
-			return state, err
-		}
-		if first {
-			if sent.Start == nil {
-				return state, errors.New("the first send step reported no start")
-			}
-			first, start = false, *sent.Start
-			state.Status, state.Attempts, state.Policy = start.Status, start.Attempts, start.Policy
-			if start.Status == hookflow.StatusDelivered {
-				return state, nil
-			}
-			// A delivery that had already failed gets exactly one more attempt: this run
-			// was started by a manual retry.
-			single = start.Status == hookflow.StatusFailed
+		sent, done, err := d.send(ctx)
+		if err != nil || done {
+			return err
 		}
 		if sent.Skipped != "" {
-			state.Status, state.LastError, state.NextAttemptAt = hookflow.StatusFailed, sent.Skipped, nil
-			err := workflow.ExecuteLocalActivity(storeCtx, a.FailWithoutAttempt, activities.FailInput{DeliveryID: in.DeliveryID, Reason: sent.Skipped}).Get(ctx, nil)
-			return state, errors.Join(err, upsertStatus(ctx, state.Status))
+			return d.skip(ctx, sent.Skipped)
 		}
-		number := sent.Attempt.Number
-
-		wait, more := time.Duration(0), false
-		status := hookflow.StatusDelivered
-		var next *time.Time
-		record := hookflow.AttemptRecord{DeliveryID: in.DeliveryID, Attempt: sent.Attempt}
-		// The fulfilment protocol: 200 completes the fulfilment; another 2xx leaves it
-		// pending for the next check, with nothing scheduled.
-		record.CompleteFulfilment = start.Fulfilment && sent.Attempt.Succeeded() && *sent.Attempt.ResponseCode == 200
-		if !sent.Attempt.Succeeded() {
-			status = hookflow.StatusFailed
-			if !single && !gone(sent.Attempt) {
-				wait, more = state.Policy.RetryWait(number)
-				// An endpoint that asks for time gets it, but never sooner than the
-				// policy's own wait.
-				wait = max(wait, sent.RetryAfter)
-			}
-			if more {
-				status = hookflow.StatusRetrying
-				at := workflow.Now(ctx).Add(wait).UTC()
-				next = &at
-			}
+		if sent.Wait != nil {
+			d.waitForEndpoint(ctx, *sent.Wait)
+			continue
 		}
-		record.Status, record.NextAttemptAt = status, next
-		record.FulfilmentIssues = start.Fulfilment && status == hookflow.StatusFailed
-		// 410 Gone means the endpoint will never accept again: stop sending to it.
-		record.DisableSubscription = gone(sent.Attempt)
-		if err := workflow.ExecuteLocalActivity(storeCtx, a.Record, record).Get(ctx, nil); err != nil {
-			return state, err
+		if sent.HandedOff != nil {
+			sent = d.collect(ctx, *sent.HandedOff)
 		}
-		previous := state.Status
-		state.Attempts, state.Status, state.NextAttemptAt = number, status, next
-		state.ResponseCode, state.LastError = sent.Attempt.ResponseCode, sent.Attempt.Error
-		if status != previous {
-			if err := upsertStatus(ctx, status); err != nil {
-				return state, err
-			}
+		wait, err := d.record(ctx, sent)
+		if err != nil {
+			return err
 		}
-		if status == hookflow.StatusFailed && retry.ReceiveAsync(nil) {
+		if d.state.Status == hookflow.StatusFailed && d.retry.ReceiveAsync(nil) {
 			// A retry asked for while the last attempt was being made: the API accepted it,
 			// so it gets its attempt. Histories from before this branch existed ended here.
 			if workflow.GetVersion(ctx, lateRetryChange, workflow.DefaultVersion, 1) == 1 {
-				single, trigger = true, hookflow.TriggerManual
+				d.single, d.trigger = true, hookflow.TriggerManual
 				continue
 			}
 		}
-		if status != hookflow.StatusRetrying {
+		if d.state.Status != hookflow.StatusRetrying {
 			// Retries that came too late to matter (the delivery was delivered) are spent.
-			for retry.ReceiveAsync(nil) {
+			for d.retry.ReceiveAsync(nil) {
 			}
-			return state, nil
+			return nil
 		}
-
-		trigger = hookflow.TriggerAutomatic
-		timerCtx, cancelTimer := workflow.WithCancel(ctx)
-		selector := workflow.NewSelector(ctx)
-		selector.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) {})
-		selector.AddReceive(retry, func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
-			trigger = hookflow.TriggerManual
-		})
-		selector.Select(ctx)
-		cancelTimer()
+		d.trigger = hookflow.TriggerAutomatic
+		d.waitForRetry(ctx, wait)
 	}
+}
+
+// send runs the send step. On a run's first call it also learns where the delivery
+// stands; done is true when there is nothing to do (it was delivered).
+func (d *delivery) send(ctx workflow.Context) (sent activities.SendResult, done bool, err error) {
+	attempt := activities.SendInput{DeliveryID: d.state.DeliveryID, First: d.first, Number: d.state.Attempts + 1, Trigger: d.trigger}
+	if err := workflow.ExecuteLocalActivity(d.sendCtx, a.Send, attempt).Get(ctx, &sent); err != nil {
+		return sent, false, err
+	}
+	if d.first {
+		if sent.Start == nil {
+			return sent, false, errors.New("the first send step reported no start")
+		}
+		d.first, d.start = false, *sent.Start
+		d.state.Status, d.state.Attempts, d.state.Policy = d.start.Status, d.start.Attempts, d.start.Policy
+		if d.start.Status == hookflow.StatusDelivered {
+			return sent, true, nil
+		}
+		d.single = d.start.OneAttempt()
+		if d.single {
+			d.trigger = hookflow.TriggerManual
+		}
+	}
+	return sent, false, nil
+}
+
+// skip ends a delivery that may not be attempted (its subscription was deleted).
+func (d *delivery) skip(ctx workflow.Context, reason string) error {
+	d.state.Status, d.state.LastError, d.state.NextAttemptAt, d.state.Waiting = hookflow.StatusFailed, reason, nil, nil
+	err := workflow.ExecuteLocalActivity(d.storeCtx, a.FailWithoutAttempt, activities.FailInput{DeliveryID: d.state.DeliveryID, Reason: reason}).Get(ctx, nil)
+	return errors.Join(err, upsertStatus(ctx, d.state.Status))
+}
+
+// collect awaits an attempt still in flight on the worker that made it. When that worker
+// is gone, the attempt was made but its answer is unknown: it counts as a failed attempt.
+func (d *delivery) collect(ctx workflow.Context, h activities.HandOff) activities.SendResult {
+	awaitCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue: h.TaskQueue,
+		// A worker that stopped never picks it up.
+		ScheduleToStartTimeout: handOffPickup,
+		StartToCloseTimeout:    h.Timeout + handOffPickup,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	var sent activities.SendResult
+	started := workflow.Now(ctx)
+	err := workflow.ExecuteActivity(awaitCtx, a.AwaitAttempt, activities.AwaitInput{DeliveryID: d.state.DeliveryID, Ticket: h.Ticket}).Get(ctx, &sent)
+	if err != nil {
+		sent = activities.SendResult{Attempt: hookflow.Attempt{
+			Number: d.state.Attempts + 1, Trigger: d.trigger, StartedAt: started,
+			Error: "the worker making this attempt stopped before the endpoint's answer was collected",
+		}}
+	}
+	return sent
+}
+
+// handOffPickup bounds how long a handed-off attempt waits for its worker to collect it.
+const handOffPickup = 30 * time.Second
+
+// record writes the attempt and decides what follows: delivered, failed, or retrying
+// after the returned wait.
+func (d *delivery) record(ctx workflow.Context, sent activities.SendResult) (time.Duration, error) {
+	number := sent.Attempt.Number
+	wait, more := time.Duration(0), false
+	status := hookflow.StatusDelivered
+	var next *time.Time
+	rec := hookflow.AttemptRecord{DeliveryID: d.state.DeliveryID, Attempt: sent.Attempt}
+	// The fulfilment protocol: 200 completes the fulfilment; another 2xx leaves it
+	// pending for the next check, with nothing scheduled.
+	rec.CompleteFulfilment = d.start.Fulfilment && sent.Attempt.Succeeded() && *sent.Attempt.ResponseCode == 200
+	if !sent.Attempt.Succeeded() {
+		status = hookflow.StatusFailed
+		if !d.single && !gone(sent.Attempt) {
+			wait, more = d.state.Policy.RetryWait(number)
+			// An endpoint that asks for time gets it, but never sooner than the
+			// policy's own wait.
+			wait = max(wait, sent.RetryAfter)
+		}
+		if more {
+			status = hookflow.StatusRetrying
+			at := workflow.Now(ctx).Add(wait).UTC()
+			next = &at
+		}
+	}
+	rec.Status, rec.NextAttemptAt = status, next
+	rec.FulfilmentIssues = d.start.Fulfilment && status == hookflow.StatusFailed
+	// 410 Gone means the endpoint will never accept again: stop sending to it.
+	rec.DisableSubscription = gone(sent.Attempt)
+	if err := workflow.ExecuteLocalActivity(d.storeCtx, a.Record, rec).Get(ctx, nil); err != nil {
+		return 0, err
+	}
+	previous := d.state.Status
+	d.state.Attempts, d.state.Status, d.state.NextAttemptAt, d.state.Waiting = number, status, next, nil
+	d.state.ResponseCode, d.state.LastError = sent.Attempt.ResponseCode, sent.Attempt.Error
+	if status != previous {
+		if err := upsertStatus(ctx, status); err != nil {
+			return 0, err
+		}
+	}
+	return wait, nil
+}
+
+// waitForEndpoint waits, without an attempt, until the endpoint can take the request: for
+// the wait the send step named, or less when a slot frees (wake) or a person asks for a
+// retry. The attempt that follows keeps its number.
+func (d *delivery) waitForEndpoint(ctx workflow.Context, w outbound.Wait) {
+	now := workflow.Now(ctx).UTC()
+	since := now
+	if d.state.Waiting != nil && d.state.Waiting.Reason == w.Reason {
+		since = d.state.Waiting.Since
+	}
+	d.state.Waiting = &Waiting{Reason: w.Reason, Since: since, Until: now.Add(w.For)}
+	for d.wake.ReceiveAsync(nil) {
+	}
+	d.sleep(ctx, w.For, d.wake)
+}
+
+// waitForRetry waits for the policy's wait, or less when a person asks for a retry.
+func (d *delivery) waitForRetry(ctx workflow.Context, wait time.Duration) {
+	d.sleep(ctx, wait, nil)
+}
+
+// sleep waits on a durable timer that a retry signal (or wake, when given) cuts short.
+func (d *delivery) sleep(ctx workflow.Context, wait time.Duration, wake workflow.ReceiveChannel) {
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	selector := workflow.NewSelector(ctx)
+	selector.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) {})
+	selector.AddReceive(d.retry, func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, nil)
+		d.trigger = hookflow.TriggerManual
+	})
+	if wake != nil {
+		selector.AddReceive(wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+	}
+	selector.Select(ctx)
+	cancelTimer()
 }
 
 // lateRetryChange marks the version of DeliveryWorkflow that answers a retry signalled

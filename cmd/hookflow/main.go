@@ -28,9 +28,12 @@ import (
 	"github.com/hookflow/hookflow/dispatch"
 	"github.com/hookflow/hookflow/egress"
 	"github.com/hookflow/hookflow/metrics"
+	"github.com/hookflow/hookflow/outbound"
+	"github.com/hookflow/hookflow/outbound/webhook"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/web"
 	"github.com/hookflow/hookflow/worker"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 const usage = `hookflow — outbound webhook delivery
@@ -164,7 +167,10 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 	workerErr := make(chan error, 1)
 
 	if *workerRole {
-		acts := &activities.Activities{Store: db, HTTP: guard.Client(), RetryUnit: cfg.RetryUnit,
+		gateway := &outbound.Gateway{Sender: &webhook.Sender{Client: guard.Client()}, Store: db,
+			Waker: dispatch.Waker{Client: temporal}, Concurrency: cfg.EndpointConcurrency, Hold: cfg.AttemptHold,
+			Logger: logger.With("component", "outbound"), Observer: m}
+		acts := &activities.Activities{Store: db, Outbound: gateway, RetryUnit: cfg.RetryUnit,
 			FulfilmentSchedule: cfg.FulfilmentRetrySchedule, Logger: logger, Metrics: m}
 		dispatcher := &dispatch.Dispatcher{Store: db, Client: temporal, DatabaseURL: store.ConnectionURL(cfg.DatabaseURL),
 			SweepInterval: cfg.DispatchSweepInterval, Logger: logger.With("component", "dispatcher"),
@@ -192,7 +198,7 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 				workerErr <- err
 			}
 		}()
-		logger.Info("worker starting", "task_queue", "hookflow-deliveries", "temporal", cfg.TemporalAddress)
+		logger.Info("worker starting", "task_queue", workflows.TaskQueue, "temporal", cfg.TemporalAddress)
 	}
 
 	var srv *http.Server

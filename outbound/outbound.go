@@ -1,0 +1,265 @@
+// Package outbound is how a delivery's request goes out to its destination: the Sender
+// seam (package webhook is the HTTP implementation), and the rules that keep endpoints
+// from hurting each other, all applied in Gateway.Begin before a request leaves:
+//
+//   - throttling (throttle.go): a 429, 502, 503 or 504 slows the whole destination down;
+//   - the in-flight cap (slots.go): each worker sends at most a few requests at a time to
+//     one destination;
+//   - the rate limit: a subscription's rate_limit, kept in PostgreSQL so that every worker
+//     replica shares it (store.TakeRateSlot);
+//   - the hold (flights.go): an attempt that has no answer within a short hold is handed
+//     off to an activity on this worker, so a hanging endpoint never keeps a workflow-task
+//     slot that other tenants' deliveries need.
+//
+// A delivery that may not go out yet is told to wait, and for how long: the workflow
+// waits on a durable timer, holding nothing and spending no attempt.
+package outbound
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hookflow/hookflow"
+)
+
+// Sender sends one request to one destination and describes the outcome. It never
+// returns an error: every outcome (a refused connection, a timeout) is an attempt.
+type Sender interface {
+	Send(ctx context.Context, req hookflow.SendRequest) Outcome
+}
+
+// Outcome is one attempt's result.
+type Outcome struct {
+	Attempt hookflow.Attempt
+	// RetryAfter is how long a throttling answer asked the sender to wait (0 if it did
+	// not say), at most MaxRetryAfter.
+	RetryAfter time.Duration
+}
+
+// MaxRetryAfter caps how long an endpoint's Retry-After can push requests back, so a
+// hostile or mistaken header cannot park a delivery for months.
+const MaxRetryAfter = 24 * time.Hour
+
+// Store is the shared state the gateway needs: the rate limit and throttle every replica
+// sees, and the marks that show (and order) deliveries waiting for their endpoint.
+type Store interface {
+	// TakeRateSlot lets one request of a rate-limited subscription out now (0), or says
+	// how long this delivery must wait, marking it waiting.
+	TakeRateSlot(ctx context.Context, req hookflow.SendRequest) (time.Duration, error)
+	// Throttle records a throttling answer: no request to the destination before
+	// now + max(retryAfter, the backoff of its throttle level), one level up.
+	Throttle(ctx context.Context, destinationID string, retryAfter time.Duration) error
+	// Unthrottle ends a destination's throttle after a good answer.
+	Unthrottle(ctx context.Context, destinationID string) error
+	// MarkWaiting shows that a delivery waits for its endpoint, and until when at most.
+	MarkWaiting(ctx context.Context, deliveryID string, reason hookflow.WaitReason, until time.Time) error
+	// ClearWaiting removes the mark of a delivery that goes out.
+	ClearWaiting(ctx context.Context, deliveryID string) error
+	// TakeWaiters returns up to n of the destination's oldest deliveries waiting behind
+	// the in-flight cap that have not been woken yet, marking them woken.
+	TakeWaiters(ctx context.Context, destinationID string, n int) ([]string, error)
+}
+
+// Waker asks a waiting delivery's workflow to try again now (a signal).
+type Waker interface {
+	Wake(ctx context.Context, deliveryID string) error
+}
+
+// Observer receives what the gateway sees (metrics). Nil means none.
+type Observer interface {
+	ObserveThrottlingAnswer(code int)
+}
+
+// Defaults of a Gateway's settings.
+const (
+	// DefaultConcurrency is how many requests one worker sends to one destination at once.
+	DefaultConcurrency = 10
+	// DefaultHold is how long an attempt may keep its workflow task before it is handed
+	// off: most endpoints answer well within it, so the common attempt costs nothing more.
+	DefaultHold = time.Second
+)
+
+// slotPatience is how long a delivery waits in the worker for a slot before it is told to
+// wait durably instead: a busy but healthy endpoint frees a slot within it, and the
+// durable wait (a database mark, a timer, a signal) costs more than this short wait.
+const slotPatience = 100 * time.Millisecond
+
+// Gateway applies the isolation rules and sends. One per worker process.
+type Gateway struct {
+	Sender Sender
+	Store  Store
+	// Waker wakes deliveries waiting behind the in-flight cap when a slot frees. Nil: they
+	// wake on their timers only.
+	Waker Waker
+	// Concurrency is the in-flight cap per destination on this worker (DefaultConcurrency
+	// when 0).
+	Concurrency int
+	// Hold is how long Begin waits for an answer before handing the attempt off
+	// (DefaultHold when 0).
+	Hold     time.Duration
+	Logger   *slog.Logger
+	Observer Observer
+	Now      func() time.Time
+
+	once    sync.Once
+	slots   *slots
+	flights *flights
+}
+
+func (g *Gateway) init() {
+	g.once.Do(func() {
+		g.slots = newSlots()
+		g.flights = newFlights()
+	})
+}
+
+func (g *Gateway) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now().UTC()
+}
+
+func (g *Gateway) logger() *slog.Logger {
+	if g.Logger != nil {
+		return g.Logger
+	}
+	return slog.Default()
+}
+
+func (g *Gateway) concurrency(req hookflow.SendRequest) int {
+	if req.ThrottleLevel > 0 {
+		// Slowing down: one request at a time until an answer is good again.
+		return 1
+	}
+	if g.Concurrency > 0 {
+		return g.Concurrency
+	}
+	return DefaultConcurrency
+}
+
+func (g *Gateway) hold() time.Duration {
+	if g.Hold > 0 {
+		return g.Hold
+	}
+	return DefaultHold
+}
+
+// Wait tells a delivery to wait for its endpoint: why, and for how long at most (a
+// delivery behind the in-flight cap is woken sooner when a slot frees).
+type Wait struct {
+	Reason hookflow.WaitReason
+	For    time.Duration
+}
+
+// Begun is what Begin did: told the delivery to wait, finished the attempt, or handed it
+// off (Ticket) to be awaited with Await on this worker.
+type Begun struct {
+	Wait    *Wait
+	Outcome *Outcome
+	Ticket  string
+}
+
+// Begin sends req unless its destination cannot take it now. A request that goes out and
+// is answered within the hold comes back as an Outcome; one that is still in flight after
+// it comes back as a Ticket, and its answer is collected by Await. Only a failure to reach
+// the store, or ctx ending, is an error (the step then runs again: no attempt was made).
+func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number int, trigger hookflow.Trigger) (Begun, error) {
+	g.init()
+	now := g.now()
+	if req.ThrottledUntil != nil && req.ThrottledUntil.After(now) {
+		until := *req.ThrottledUntil
+		if err := g.Store.MarkWaiting(ctx, req.DeliveryID, hookflow.WaitThrottled, until); err != nil {
+			return Begun{}, err
+		}
+		return Begun{Wait: &Wait{Reason: hookflow.WaitThrottled, For: until.Sub(now)}}, nil
+	}
+
+	slot, ok := g.slots.acquire(ctx, req.DestinationID, g.concurrency(req), slotPatience, req.Timeout)
+	if !ok {
+		// Marked before the slot is looked at again, so a slot freed meanwhile either is
+		// taken now or finds this delivery among the waiters to wake.
+		until := now.Add(g.slots.nextFree(req.DestinationID, now, req.Timeout))
+		if err := g.Store.MarkWaiting(ctx, req.DeliveryID, hookflow.WaitInFlightCap, until); err != nil {
+			return Begun{}, err
+		}
+		g.slots.refused(req.DestinationID)
+		if slot, ok = g.slots.acquire(ctx, req.DestinationID, g.concurrency(req), 0, req.Timeout); !ok {
+			return Begun{Wait: &Wait{Reason: hookflow.WaitInFlightCap, For: until.Sub(now)}}, nil
+		}
+		req.Waiting = true
+	}
+	release := func() { g.release(req.DestinationID, slot) }
+
+	if req.RateLimit > 0 {
+		wait, err := g.Store.TakeRateSlot(ctx, req)
+		if err != nil {
+			release()
+			return Begun{}, err
+		}
+		if wait > 0 {
+			release()
+			return Begun{Wait: &Wait{Reason: hookflow.WaitRateLimited, For: wait}}, nil
+		}
+	} else if req.Waiting {
+		if err := g.Store.ClearWaiting(ctx, req.DeliveryID); err != nil {
+			release()
+			return Begun{}, err
+		}
+	}
+
+	f := g.flights.start(req.DeliveryID, number, func(flightCtx context.Context) Outcome {
+		defer release()
+		out := g.Sender.Send(flightCtx, req)
+		out.Attempt.Number, out.Attempt.Trigger = number, trigger
+		g.afterAnswer(req, out)
+		return out
+	}, req.Timeout)
+
+	timer := time.NewTimer(g.hold())
+	defer timer.Stop()
+	select {
+	case <-f.done:
+		g.flights.forget(f)
+		out := f.outcome
+		return Begun{Outcome: &out}, nil
+	case <-timer.C:
+		return Begun{Ticket: f.ticket}, nil
+	case <-ctx.Done():
+		// The worker is stopping or lost the task: the request is abandoned, and the step
+		// runs again elsewhere. It was not the endpoint's failure, so nothing is recorded.
+		f.cancel()
+		g.flights.forget(f)
+		return Begun{}, ctx.Err()
+	}
+}
+
+// Await returns the outcome of an attempt Begin handed off.
+func (g *Gateway) Await(ctx context.Context, ticket string) (Outcome, error) {
+	g.init()
+	return g.flights.await(ctx, ticket)
+}
+
+// release frees a slot and wakes the oldest deliveries waiting for it.
+func (g *Gateway) release(destinationID string, s *slot) {
+	if !g.slots.release(destinationID, s) || g.Waker == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ids, err := g.Store.TakeWaiters(ctx, destinationID, 1)
+	if err != nil {
+		g.logger().Warn("could not read the deliveries waiting for a slot; they wake on their timers", "destination_id", destinationID, "error", err)
+		return
+	}
+	if len(ids) == 0 {
+		g.slots.noWaiters(destinationID)
+	}
+	for _, id := range ids {
+		if err := g.Waker.Wake(ctx, id); err != nil {
+			g.logger().Warn("could not wake a waiting delivery; it wakes on its timer", "delivery_id", id, "error", err)
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package outbound
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// slots is the in-flight cap: per destination, how many requests this worker has out and
+// when each must end (its timeout). It is per process on purpose: the cap bounds the share
+// of a worker one endpoint can hold, whatever the other replicas do.
+type slots struct {
+	mu   sync.Mutex
+	dest map[string]*destinationSlots
+}
+
+type destinationSlots struct {
+	inFlight map[*slot]struct{}
+	// freed is closed and replaced whenever a slot frees, waking those in acquire.
+	freed chan struct{}
+	// waiters is set when a delivery was told to wait for a slot, so a release looks for
+	// waiters to wake only when there may be some.
+	waiters bool
+}
+
+type slot struct {
+	deadline time.Time
+}
+
+func newSlots() *slots { return &slots{dest: map[string]*destinationSlots{}} }
+
+func (s *slots) entry(id string) *destinationSlots {
+	d := s.dest[id]
+	if d == nil {
+		d = &destinationSlots{inFlight: map[*slot]struct{}{}, freed: make(chan struct{})}
+		s.dest[id] = d
+	}
+	return d
+}
+
+// acquire takes one of the destination's slots for a request that ends within timeout,
+// waiting up to patience for one to free.
+func (s *slots) acquire(ctx context.Context, id string, limit int, patience, timeout time.Duration) (*slot, bool) {
+	var gaveUp <-chan time.Time
+	if patience > 0 {
+		t := time.NewTimer(patience)
+		defer t.Stop()
+		gaveUp = t.C
+	}
+	for {
+		s.mu.Lock()
+		d := s.entry(id)
+		if len(d.inFlight) < limit {
+			sl := &slot{deadline: time.Now().Add(timeout + handOffGrace)}
+			d.inFlight[sl] = struct{}{}
+			s.mu.Unlock()
+			return sl, true
+		}
+		freed := d.freed
+		s.mu.Unlock()
+		if gaveUp == nil {
+			return nil, false
+		}
+		select {
+		case <-freed:
+		case <-gaveUp:
+			return nil, false
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+}
+
+// release frees a slot and reports whether deliveries may be waiting for it.
+func (s *slots) release(id string, sl *slot) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dest[id]
+	if d == nil {
+		return false
+	}
+	delete(d.inFlight, sl)
+	close(d.freed)
+	d.freed = make(chan struct{})
+	waiters := d.waiters
+	if len(d.inFlight) == 0 && !waiters {
+		delete(s.dest, id)
+	}
+	return waiters
+}
+
+// refused notes that a delivery now waits for one of the destination's slots.
+func (s *slots) refused(id string) {
+	s.mu.Lock()
+	s.entry(id).waiters = true
+	s.mu.Unlock()
+}
+
+// noWaiters notes that no delivery waits for the destination's slots any more.
+func (s *slots) noWaiters(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.dest[id]; d != nil {
+		d.waiters = false
+		if len(d.inFlight) == 0 {
+			delete(s.dest, id)
+		}
+	}
+}
+
+// nextFree is how long until one of the destination's slots must be free: the earliest
+// deadline of the requests in flight (they end by their timeout at the latest), plus a
+// margin. A waiter is woken sooner when a slot frees; this bounds the wait if that wake
+// is lost.
+func (s *slots) nextFree(id string, now time.Time, fallback time.Duration) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var earliest time.Time
+	if d := s.dest[id]; d != nil {
+		for sl := range d.inFlight {
+			if earliest.IsZero() || sl.deadline.Before(earliest) {
+				earliest = sl.deadline
+			}
+		}
+	}
+	wait := fallback
+	if !earliest.IsZero() {
+		wait = time.Until(earliest)
+	}
+	return max(wait, 0) + time.Second
+}

@@ -1,0 +1,106 @@
+package store
+
+import (
+	"context"
+	"time"
+
+
+	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/outbound"
+)
+
+var _ outbound.Store = (*DB)(nil)
+
+// TakeRateSlot lets one request of a rate-limited subscription out now, or marks the
+// delivery waiting and says for how long (hookflow_take_rate_slot, on the database's
+// clock so every replica shares the limit).
+func (s *DB) TakeRateSlot(ctx context.Context, req hookflow.SendRequest) (time.Duration, error) {
+	var seconds float64
+	err := s.hot.QueryRowxContext(ctx, `SELECT hookflow_take_rate_slot($1, $2, $3, $4)`,
+		req.DestinationID, req.DeliveryID, req.CreatedAt, req.RateLimit).Scan(&seconds)
+	if err != nil {
+		return 0, wrap(err)
+	}
+	return time.Duration(seconds * float64(time.Second)), nil
+}
+
+// Throttle holds the destination after a throttling answer: until now plus the longer of
+// retryAfter and the backoff of its next throttle level.
+func (s *DB) Throttle(ctx context.Context, destinationID string, retryAfter time.Duration) error {
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO outbound_state AS o (destination_id, throttle_level, throttled_until)
+		VALUES ($1, 1, $2 + make_interval(secs => GREATEST($3, $4)))
+		ON CONFLICT (destination_id) DO UPDATE SET throttle_level = o.throttle_level + 1,
+			throttled_until = GREATEST(o.throttled_until,
+				$2 + make_interval(secs => GREATEST($3, LEAST($4 * power(2, o.throttle_level), $5))))`,
+		destinationID, s.Now(), retryAfter.Seconds(), outbound.ThrottleBase.Seconds(), outbound.ThrottleMax.Seconds())
+	return wrap(err)
+}
+
+// Unthrottle lets the destination go at full speed again.
+func (s *DB) Unthrottle(ctx context.Context, destinationID string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE outbound_state SET throttle_level = 0, throttled_until = NULL
+		WHERE destination_id = $1 AND throttle_level > 0`, destinationID)
+	return wrap(err)
+}
+
+// MarkWaiting shows the delivery as waiting for its endpoint; since when is kept across
+// waits that follow one another.
+func (s *DB) MarkWaiting(ctx context.Context, deliveryID string, reason hookflow.WaitReason, until time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET waiting_reason = $2,
+		waiting_since = COALESCE(waiting_since, $3), waiting_until = $4
+		WHERE id = $1 AND status IN ('pending', 'retrying', 'failed')`, deliveryID, string(reason), s.Now(), until)
+	return wrap(err)
+}
+
+// ClearWaiting removes a delivery's waiting mark.
+func (s *DB) ClearWaiting(ctx context.Context, deliveryID string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET waiting_reason = NULL, waiting_since = NULL, waiting_until = NULL
+		WHERE id = $1 AND waiting_reason IS NOT NULL`, deliveryID)
+	return wrap(err)
+}
+
+// TakeWaiters picks the destination's oldest deliveries waiting behind the in-flight cap
+// that were not woken yet, and marks them woken (their expected wake is now).
+func (s *DB) TakeWaiters(ctx context.Context, destinationID string, n int) ([]string, error) {
+	var ids []string
+	now := s.Now()
+	rows, err := s.db.QueryContext(ctx, `UPDATE deliveries SET waiting_until = $3 WHERE id IN (
+			SELECT id FROM deliveries
+			WHERE (subscription_id = $1 OR campaign_webhook_id = $1) AND waiting_reason = 'in_flight_cap'
+				AND waiting_until > $3
+			ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+		RETURNING id`, destinationID, n, now)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, wrap(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, wrap(rows.Err())
+}
+
+// CountWaiting counts the deliveries waiting for their endpoint, per reason (the metrics
+// gauge).
+func (s *DB) CountWaiting(ctx context.Context) (map[hookflow.WaitReason]int64, error) {
+	var rows []struct {
+		Reason string `db:"waiting_reason"`
+		Count  int64  `db:"count"`
+	}
+	err := s.db.SelectContext(ctx, &rows, `SELECT waiting_reason, count(*) AS count FROM deliveries
+		WHERE waiting_reason IS NOT NULL GROUP BY waiting_reason`)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	counts := map[hookflow.WaitReason]int64{}
+	for _, r := range rows {
+		counts[hookflow.WaitReason(r.Reason)] = r.Count
+	}
+	return counts, nil
+}
+
