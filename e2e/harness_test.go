@@ -339,6 +339,8 @@ type Delivery struct {
 	Test           bool            `json:"test"`
 	DeliveredAt    *time.Time      `json:"delivered_at"`
 	NextAttemptAt  *time.Time      `json:"next_attempt_at"`
+	WaitingReason  *string         `json:"waiting_reason"`
+	WaitingSince   *time.Time      `json:"waiting_since"`
 	AttemptLog     []struct {
 		Number       int       `json:"number"`
 		StartedAt    time.Time `json:"started_at"`

@@ -19,6 +19,7 @@ type subscriptionForm struct {
 	Active      bool
 	Timeout     string
 	MaxRetries  string
+	RateLimit   string
 	Headers     string
 	// Errors holds a message per field name, shown beside that field.
 	Errors map[string]string
@@ -28,7 +29,7 @@ type subscriptionForm struct {
 
 // formFields are the fields the form shows; an error about any other goes on top.
 var formFields = map[string]bool{"url": true, "event_types": true, "campaign_ids": true,
-	"description": true, "active": true, "timeout": true, "max_retries": true, "headers": true}
+	"description": true, "active": true, "timeout": true, "max_retries": true, "rate_limit": true, "headers": true}
 
 // newSubscriptionForm is the empty form, filled with the defaults a subscription gets.
 func newSubscriptionForm() subscriptionForm {
@@ -44,6 +45,7 @@ func formFromSubscription(s hookflow.Subscription) subscriptionForm {
 		Active:      s.Active,
 		Timeout:     strconv.Itoa(s.Timeout),
 		MaxRetries:  strconv.Itoa(s.MaxRetries),
+		RateLimit:   strconv.Itoa(s.RateLimit),
 		Headers:     formatHeaders(s.Headers),
 	}
 }
@@ -58,6 +60,7 @@ func formFromValues(v url.Values) subscriptionForm {
 		Active:     v.Get("active") != "",
 		Timeout:    v.Get("timeout"),
 		MaxRetries: v.Get("max_retries"),
+		RateLimit:  v.Get("rate_limit"),
 		Headers:    v.Get("headers"),
 	}
 }
@@ -73,6 +76,13 @@ func (f subscriptionForm) update() (hookflow.SubscriptionUpdate, error) {
 	if err != nil {
 		return hookflow.SubscriptionUpdate{}, err
 	}
+	// An empty rate limit is no limit, as in the API.
+	rateLimit := 0
+	if strings.TrimSpace(f.RateLimit) != "" {
+		if rateLimit, err = parseWholeNumber("rate_limit", f.RateLimit); err != nil {
+			return hookflow.SubscriptionUpdate{}, err
+		}
+	}
 	headers, err := parseHeaders(f.Headers)
 	if err != nil {
 		return hookflow.SubscriptionUpdate{}, err
@@ -84,7 +94,7 @@ func (f subscriptionForm) update() (hookflow.SubscriptionUpdate, error) {
 	active := f.Active
 	return hookflow.SubscriptionUpdate{URL: &u, EventTypes: &eventTypes, CampaignIDs: &campaignIDs,
 		Description: &description, Active: &active, Timeout: &timeout, MaxRetries: &maxRetries,
-		Headers: &headers}, nil
+		RateLimit: &rateLimit, Headers: &headers}, nil
 }
 
 // setError places an error beside its field, or on top of the form when it names none.

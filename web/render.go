@@ -120,6 +120,17 @@ func (h *handler) funcs() template.FuncMap {
 		"pretty":   prettyJSON,
 		"promoter": promoterSummary,
 		"inFlight": inFlight,
+		"waitingText": func(r *hookflow.WaitReason) string {
+			switch *r {
+			case hookflow.WaitThrottled:
+				return "throttled: the endpoint asked to slow down"
+			case hookflow.WaitRateLimited:
+				return "at the subscription's rate limit"
+			case hookflow.WaitInFlightCap:
+				return "behind the endpoint's in-flight cap"
+			}
+			return string(*r)
+		},
 		"amount": func(v float64) string {
 			return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.4f", v), "0"), ".")
 		},
