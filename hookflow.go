@@ -109,7 +109,7 @@ type Delivery struct {
 	WaitingReason *WaitReason `json:"waiting_reason"`
 	WaitingSince  *time.Time  `json:"waiting_since"`
 	CreatedAt     time.Time   `json:"created_at"`
-	AttemptLog    []Attempt       `json:"attempt_log,omitempty"`
+	AttemptLog    []Attempt   `json:"attempt_log,omitempty"`
 }
 
 // Attempt is one HTTP request made for a delivery.

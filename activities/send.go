@@ -143,4 +143,3 @@ func (a *Activities) observe(deliveryID string, out outbound.Outcome) (hookflow.
 		"response_code", code, "duration_ms", attempt.DurationMS, "error", attempt.Error)
 	return attempt, out.RetryAfter
 }
-

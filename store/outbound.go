@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-
 	"github.com/hookflow/hookflow"
 	"github.com/hookflow/hookflow/outbound"
 )
@@ -103,4 +102,3 @@ func (s *DB) CountWaiting(ctx context.Context) (map[hookflow.WaitReason]int64, e
 	}
 	return counts, nil
 }
-
