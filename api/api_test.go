@@ -256,6 +256,13 @@ func invalidSubscriptionFields() []invalidSubscriptionField {
 		{name: "max_retries string", fields: `"max_retries":"3"`, status: bad, code: inv, field: "max_retries"},
 		{name: "max_retries fraction", fields: `"max_retries":2.5`, status: bad, code: inv, field: "max_retries"},
 
+		{name: "rate_limit negative", fields: `"rate_limit":-1`, status: bad, code: inv, field: "rate_limit"},
+		{name: "rate_limit fraction", fields: `"rate_limit":2.5`, status: bad, code: inv, field: "rate_limit"},
+		{name: "rate_limit string", fields: `"rate_limit":"5"`, status: bad, code: inv, field: "rate_limit"},
+		{name: "rate_limit over 10000", fields: `"rate_limit":10001`, status: bad, code: inv, field: "rate_limit"},
+		{name: "rate_limit absurd", fields: `"rate_limit":1e300`, status: bad, code: inv, field: "rate_limit"},
+		{name: "rate_limit boolean", fields: `"rate_limit":true`, status: bad, code: inv, field: "rate_limit"},
+
 		{name: "headers string", fields: `"headers":"X-A: b"`, status: bad, code: inv, field: "headers"},
 		{name: "headers array", fields: `"headers":[]`, status: bad, code: inv, field: "headers"},
 		{name: "headers value number", fields: `"headers":{"X-A":1}`, status: bad, code: inv, field: "headers"},
@@ -473,6 +480,7 @@ func TestSubscriptionPatchChangesOnlyGivenFields(t *testing.T) {
 	}{
 		{"description", `{"description":"after"}`, "description", "after"},
 		{"max_retries", `{"max_retries":0}`, "max_retries", float64(0)},
+		{"rate_limit", `{"rate_limit":25}`, "rate_limit", float64(25)},
 		{"active", `{"active":false}`, "active", false},
 		{"event_types", `{"event_types":["reward.created","*"]}`, "event_types", []any{"reward.created", "*"}},
 		{"campaign_ids emptied", `{"campaign_ids":[]}`, "campaign_ids", []any{}},
@@ -548,6 +556,8 @@ func TestSubscriptionBoundariesAccepted(t *testing.T) {
 		{"timeout 120", `"timeout":120`, "timeout", float64(120)},
 		{"max_retries 0", `"max_retries":0`, "max_retries", float64(0)},
 		{"max_retries 10", `"max_retries":10`, "max_retries", float64(10)},
+		{"rate_limit 0", `"rate_limit":0`, "rate_limit", float64(0)},
+		{"rate_limit 10000", `"rate_limit":10000`, "rate_limit", float64(10000)},
 		{"50 event types", `"event_types":` + list(50, func(i int) string { return fmt.Sprintf(`"t.e%d"`, i) }), "", nil},
 		{"event type patterns", `"event_types":["*","promoter.*","a-b_c.D9"]`, "event_types", []any{"*", "promoter.*", "a-b_c.D9"}},
 		{"100 campaign ids", `"campaign_ids":` + list(100, func(i int) string { return fmt.Sprintf(`"c%d"`, i) }), "", nil},

@@ -64,12 +64,14 @@ func (s *DB) ClearWaiting(ctx context.Context, deliveryID string) error {
 func (s *DB) TakeWaiters(ctx context.Context, destinationID string, n int) ([]string, error) {
 	var ids []string
 	now := s.Now()
-	rows, err := s.db.QueryContext(ctx, `UPDATE deliveries SET waiting_until = $3 WHERE id IN (
+	rows, err := s.db.QueryContext(ctx, `WITH picked AS (
 			SELECT id FROM deliveries
 			WHERE (subscription_id = $1 OR campaign_webhook_id = $1) AND waiting_reason = 'in_flight_cap'
 				AND waiting_until > $3
-			ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
-		RETURNING id`, destinationID, n, now)
+			ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED),
+		woken AS (UPDATE deliveries d SET waiting_until = $3 FROM picked WHERE d.id = picked.id
+			RETURNING d.id, d.created_at)
+		SELECT id FROM woken ORDER BY created_at, id`, destinationID, n, now)
 	if err != nil {
 		return nil, wrap(err)
 	}

@@ -93,6 +93,7 @@ func TestFormNumbersMustBeWhole(t *testing.T) {
 	for field, values := range map[string]url.Values{
 		"timeout":     {"timeout": {"ten"}, "max_retries": {"3"}},
 		"max_retries": {"timeout": {"30"}, "max_retries": {""}},
+		"rate_limit":  {"timeout": {"30"}, "max_retries": {"3"}, "rate_limit": {"2.5"}},
 	} {
 		_, err := formFromValues(values).update()
 		require.Error(t, err)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
@@ -313,14 +314,21 @@ func TestEditSubscription(t *testing.T) {
 	assert.Contains(t, bad.body, `id="max_retries-error"`)
 	assert.Contains(t, bad.body, `value="https://example.com/v2"`)
 
+	bad = b.post("/subscriptions/"+sub.ID+"/edit", url.Values{"url": {"https://example.com/v2"}, "event_types": {"*"},
+		"timeout": {"30"}, "max_retries": {"3"}, "rate_limit": {"-4"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, bad.status)
+	assert.Contains(t, bad.body, `<p class="field-error" id="rate_limit-error">must be between 0 (no limit) and 10000 requests per second</p>`)
+
 	ok := b.post("/subscriptions/"+sub.ID+"/edit", url.Values{"url": {"https://example.com/v2"}, "event_types": {"*"},
-		"timeout": {"30"}, "max_retries": {"0"}})
+		"timeout": {"30"}, "max_retries": {"0"}, "rate_limit": {"7"}})
 	require.Equal(t, http.StatusSeeOther, ok.status, ok.body)
 	got, err := e.db.FindSubscription(context.Background(), acc.ID, sub.ID)
 	require.NoError(t, err)
 	assert.Equal(t, "https://example.com/v2", got.URL)
 	assert.False(t, got.Active, "the unticked box turned it off")
 	assert.Equal(t, 0, got.MaxRetries)
+	assert.Equal(t, 7, got.RateLimit)
+	assert.Contains(t, b.get("/subscriptions/"+sub.ID).body, `<dd id="rate-limit">7 requests/second</dd>`)
 }
 
 func TestRotateSecretAndSendTest(t *testing.T) {
@@ -365,6 +373,13 @@ func TestDeliveryPageAndRetry(t *testing.T) {
 	assert.Contains(t, p.body, `href="http://temporal.example:8233/namespaces/prod/workflows/delivery-`+d.ID+`"`)
 	assert.Contains(t, p.body, "&#34;test&#34;: true", "the payload is indented")
 	assert.Contains(t, p.body, `id="retry"`)
+	assert.NotContains(t, p.body, `id="delivery-waiting"`)
+
+	// A delivery waiting for its endpoint says why and since when.
+	require.NoError(t, e.db.MarkWaiting(context.Background(), d.ID, hookflow.WaitThrottled, time.Now().Add(time.Minute)))
+	p = b.get("/deliveries/" + d.ID)
+	assert.Contains(t, p.body, `<dd id="delivery-waiting"><span class="badge badge-retrying">throttled: the endpoint asked to slow down</span> since <time`)
+	require.NoError(t, e.db.ClearWaiting(context.Background(), d.ID))
 
 	r := b.post("/deliveries/"+d.ID+"/retry", nil)
 	require.Equal(t, http.StatusSeeOther, r.status, r.body)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookflow/hookflow"
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/outbound"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -28,6 +29,15 @@ type DeliverySuite struct {
 	records []hookflow.AttemptRecord
 	// during, when set, runs while attempt i (from 0) is being made.
 	during func(i int)
+	// waitsBefore[i] are the waits the send step answers before attempt i (from 0) goes
+	// out; waitCalls records each of those calls.
+	waitsBefore map[int][]outbound.Wait
+	waitCalls   []waitCall
+}
+
+type waitCall struct {
+	at     time.Duration
+	number int
 }
 
 func TestDeliveryWorkflow(t *testing.T) { suite.Run(t, new(DeliverySuite)) }
@@ -36,6 +46,7 @@ func (s *DeliverySuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterActivity(&activities.Activities{})
 	s.sends, s.trigger, s.records, s.during = nil, nil, nil, nil
+	s.waitsBefore, s.waitCalls = map[int][]outbound.Wait{}, nil
 	s.start = s.env.Now()
 }
 

@@ -25,6 +25,14 @@ func (s *DeliverySuite) givenAnswers(codes []int, retryAfter []time.Duration) {
 				return res, nil
 			}
 			i := len(s.sends)
+			if waits := s.waitsBefore[i]; len(waits) > 0 {
+				// The endpoint cannot take attempt i yet: no attempt is made.
+				s.waitsBefore[i] = waits[1:]
+				s.waitCalls = append(s.waitCalls, waitCall{at: s.env.Now().Sub(s.start), number: number})
+				w := waits[0]
+				res.Wait = &w
+				return res, nil
+			}
 			code := codes[i]
 			s.sends = append(s.sends, s.env.Now().Sub(s.start))
 			s.trigger = append(s.trigger, trigger)

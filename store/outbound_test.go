@@ -1,0 +1,143 @@
+package store_test
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/store/storetest"
+)
+
+// Deliveries waiting for a rate limit go out in creation order, spaced 1/rate apart, even
+// when they first reach the limit in another order: each waiter is told its own turn and
+// a younger one is held back while an older one waits.
+func TestRateSlotsGoInCreationOrderAtTheLimit(t *testing.T) {
+	db := storetest.MustOpen(t)
+	db.Now = stepClock(time.Now().UTC())
+	acc := newAccount(t, db, "acme")
+	sub := newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{RateLimit: ptr(10)})
+	ids := ingestN(t, db, acc.ID, 8, "a.b")
+	reqs := make(map[string]hookflow.SendRequest, len(ids))
+	for _, id := range ids {
+		req, err := db.SendRequest(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, 10, req.RateLimit)
+		require.Equal(t, sub.ID, req.DestinationID)
+		reqs[id] = req
+	}
+
+	// The first arrivals come in a shuffled order, at once.
+	type turn struct {
+		id string
+		at time.Time
+	}
+	var queue []turn
+	now := time.Now()
+	for _, i := range rand.Perm(len(ids)) {
+		queue = append(queue, turn{ids[i], now})
+	}
+	var sent []string
+	var sentAt []time.Time
+	for len(queue) > 0 {
+		slices.SortStableFunc(queue, func(a, b turn) int { return a.at.Compare(b.at) })
+		next := queue[0]
+		queue = queue[1:]
+		time.Sleep(time.Until(next.at))
+		wait, err := db.TakeRateSlot(ctx, reqs[next.id])
+		require.NoError(t, err)
+		if wait == 0 {
+			sent, sentAt = append(sent, next.id), append(sentAt, time.Now())
+			continue
+		}
+		d, err := db.FindDelivery(ctx, acc.ID, next.id)
+		require.NoError(t, err)
+		require.NotNil(t, d.WaitingReason, "a delivery told to wait is shown waiting")
+		require.Equal(t, hookflow.WaitRateLimited, *d.WaitingReason)
+		queue = append(queue, turn{next.id, time.Now().Add(wait)})
+	}
+	// The first to arrive goes at once; every later one goes in creation order.
+	first := slices.Index(ids, sent[0])
+	rest := slices.Delete(slices.Clone(ids), first, first+1)
+	require.Equal(t, rest, sent[1:])
+	for i := 1; i < len(sentAt); i++ {
+		require.GreaterOrEqual(t, sentAt[i].Sub(sentAt[i-1]), 95*time.Millisecond, "requests %d and %d", i-1, i)
+	}
+	for _, id := range ids {
+		d, err := db.FindDelivery(ctx, acc.ID, id)
+		require.NoError(t, err)
+		require.Nil(t, d.WaitingReason, "admitted deliveries are no longer shown waiting")
+	}
+}
+
+// A throttle holds a destination for its Retry-After or the backoff of its level,
+// whichever is longer; a good answer ends it.
+func TestThrottleBacksOffAndEnds(t *testing.T) {
+	db := storetest.MustOpen(t)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	db.Now = func() time.Time { return start }
+	acc := newAccount(t, db, "acme")
+	newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{})
+	id := ingestN(t, db, acc.ID, 1, "a.b")[0]
+	read := func() hookflow.SendRequest {
+		req, err := db.SendRequest(ctx, id)
+		require.NoError(t, err)
+		return req
+	}
+	require.Nil(t, read().ThrottledUntil)
+	dest := read().DestinationID
+
+	require.NoError(t, db.Throttle(ctx, dest, 0))
+	req := read()
+	require.Equal(t, 1, req.ThrottleLevel)
+	require.Equal(t, start.Add(time.Second), *req.ThrottledUntil)
+	require.NoError(t, db.Throttle(ctx, dest, 0))
+	require.NoError(t, db.Throttle(ctx, dest, 0))
+	req = read()
+	require.Equal(t, 3, req.ThrottleLevel)
+	require.Equal(t, start.Add(4*time.Second), *req.ThrottledUntil)
+	require.NoError(t, db.Throttle(ctx, dest, time.Hour))
+	require.Equal(t, start.Add(time.Hour), *read().ThrottledUntil)
+
+	require.NoError(t, db.Unthrottle(ctx, dest))
+	req = read()
+	require.Equal(t, 0, req.ThrottleLevel)
+	require.Nil(t, req.ThrottledUntil)
+}
+
+// Deliveries waiting behind the in-flight cap are woken oldest first, each once.
+func TestTakeWaitersOldestFirstOnce(t *testing.T) {
+	db := storetest.MustOpen(t)
+	db.Now = stepClock(time.Now().UTC())
+	acc := newAccount(t, db, "acme")
+	newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{})
+	ids := ingestN(t, db, acc.ID, 4, "a.b")
+	req, err := db.SendRequest(ctx, ids[0])
+	require.NoError(t, err)
+	for _, i := range []int{2, 0, 3} {
+		require.NoError(t, db.MarkWaiting(ctx, ids[i], hookflow.WaitInFlightCap, db.Now().Add(time.Minute)))
+	}
+	got, err := db.TakeWaiters(ctx, req.DestinationID, 2)
+	require.NoError(t, err)
+	require.Equal(t, []string{ids[0], ids[2]}, got)
+	got, err = db.TakeWaiters(ctx, req.DestinationID, 2)
+	require.NoError(t, err)
+	require.Equal(t, []string{ids[3]}, got)
+	got, err = db.TakeWaiters(ctx, req.DestinationID, 2)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	counts, err := db.CountWaiting(ctx)
+	require.NoError(t, err)
+	require.Equal(t, map[hookflow.WaitReason]int64{hookflow.WaitInFlightCap: 3}, counts)
+	// Recording an attempt clears the mark.
+	code := 200
+	require.NoError(t, db.RecordAttempt(ctx, hookflow.AttemptRecord{DeliveryID: ids[2], Status: hookflow.StatusDelivered,
+		Attempt: hookflow.Attempt{Number: 1, StartedAt: time.Now(), ResponseCode: &code, Trigger: hookflow.TriggerAutomatic}}))
+	d, err := db.FindDelivery(ctx, acc.ID, ids[2])
+	require.NoError(t, err)
+	require.Nil(t, d.WaitingReason)
+}
+
