@@ -140,4 +140,3 @@ func TestTakeWaitersOldestFirstOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, d.WaitingReason)
 }
-
