@@ -100,7 +100,7 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error)
 	case begun.Ticket != "":
 		res.HandedOff = &HandOff{TaskQueue: a.AttemptQueue, Ticket: begun.Ticket, Timeout: req.Timeout}
 	default:
-		res.Attempt, res.RetryAfter = a.observe(in.DeliveryID, *begun.Outcome)
+		res.Attempt, res.RetryAfter = a.observe(*begun.Outcome)
 	}
 	return res, nil
 }
@@ -126,20 +126,15 @@ func (a *Activities) AwaitAttempt(ctx context.Context, in AwaitInput) (SendResul
 		return SendResult{}, err
 	}
 	var res SendResult
-	res.Attempt, res.RetryAfter = a.observe(in.DeliveryID, out)
+	res.Attempt, res.RetryAfter = a.observe(out)
 	return res, nil
 }
 
-func (a *Activities) observe(deliveryID string, out outbound.Outcome) (hookflow.Attempt, time.Duration) {
-	attempt := out.Attempt
+// observe counts an attempt the workflow is about to record (the gateway logs it when
+// its answer comes).
+func (a *Activities) observe(out outbound.Outcome) (hookflow.Attempt, time.Duration) {
 	if a.Metrics != nil {
-		a.Metrics.ObserveAttempt(attempt)
+		a.Metrics.ObserveAttempt(out.Attempt)
 	}
-	code := 0
-	if attempt.ResponseCode != nil {
-		code = *attempt.ResponseCode
-	}
-	a.logger().Info("attempt", "delivery_id", deliveryID, "attempt", attempt.Number,
-		"response_code", code, "duration_ms", attempt.DurationMS, "error", attempt.Error)
-	return attempt, out.RetryAfter
+	return out.Attempt, out.RetryAfter
 }

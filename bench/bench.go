@@ -46,6 +46,8 @@ type Config struct {
 	IngestPosters int
 	// HookflowBinary is run for every hookflow process; empty builds cmd/hookflow.
 	HookflowBinary string
+	// BaselineBinary, when set, is another build whose (b) is compared with this one's.
+	BaselineBinary string
 	// ProfilePath, when set, receives a CPU profile of hookflow taken during (b).
 	ProfilePath string
 	Smoke       bool
@@ -74,7 +76,9 @@ func SmokeConfig() Config {
 const (
 	namespaceEndToEnd = "bench"
 	namespaceParked   = "bench-parked"
-	historySample     = 20
+	// namespaceIsolation is (g)'s.
+	namespaceIsolation = "bench-isolation"
+	historySample      = 20
 )
 
 type bench struct {
@@ -170,6 +174,17 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 	if err := b.parked(ctx); err != nil {
 		return rep, err
 	}
+	if err := b.freshTemporal(ctx); err != nil {
+		return rep, err
+	}
+	if err := b.isolation(ctx); err != nil {
+		return rep, err
+	}
+	if cfg.BaselineBinary != "" {
+		if err := b.compareBaseline(ctx); err != nil {
+			return rep, err
+		}
+	}
 	rep.finish()
 	rep.Seconds = time.Since(started).Seconds()
 	return rep, nil
@@ -181,7 +196,7 @@ func (b *bench) freshTemporal(ctx context.Context) error {
 	b.stopTemporal()
 	b.logf("starting a Temporal dev server")
 	startCtx, cancel := context.WithTimeout(ctx, temporaltest.Wait)
-	server, err := temporaltest.Start(startCtx, temporaltest.Options{Namespaces: []string{namespaceEndToEnd, namespaceParked}})
+	server, err := temporaltest.Start(startCtx, temporaltest.Options{Namespaces: []string{namespaceEndToEnd, namespaceParked, namespaceIsolation}})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("start the Temporal dev server: %w", err)
@@ -326,46 +341,131 @@ func (b *bench) endToEndAndLatency(ctx context.Context) error {
 		}
 		env = append(env, "HOOKFLOW_PPROF_ADDR="+pprofAddr)
 	}
-	hf, err := startHookflow(ctx, hookflowOptions{Name: "hookflow (b, d)", Binary: b.binary, TemporalAddress: b.temporal,
-		Namespace: namespaceEndToEnd, RetryUnit: time.Minute, Env: env})
+	hf, api, key, err := b.warmHookflow(ctx, "hookflow (b, d)", b.binary, env)
 	if err != nil {
 		return err
 	}
 	defer hf.stop()
-	api := newAPIClient(hf.URL)
-	key, err := setUp(ctx, api, b.receiver.URL+okPath+"e2e-", cfg.Subscriptions)
+	e2e, err := b.measureEndToEnd(ctx, hf, api, key, pprofAddr)
 	if err != nil {
 		return err
 	}
-	// One event first, outside the clock: the lazy Temporal client connects, the worker
-	// starts polling, the connection pools fill.
-	if _, err := api.publish(ctx, key, -1); err != nil {
+	if e2e.HistoryEventsPerDelivery, e2e.HistorySample, err = b.historyPerDelivery(ctx, hf); err != nil {
 		return err
 	}
-	if _, err := hf.waitStatus(ctx, "delivered", cfg.Subscriptions, time.Minute); err != nil {
-		return fmt.Errorf("warm-up delivery: %w", err)
-	}
+	b.report.EndToEnd = e2e
+	b.logf("(b) %.1f deliveries/s; CPU hookflow %.1fs temporal %.1fs postgres %.1fs bench %.1fs over %.1fs",
+		e2e.PerSecond, e2e.CPU.HookflowSeconds, e2e.CPU.TemporalSeconds, e2e.CPU.PostgresSeconds, e2e.CPU.BenchSeconds, e2e.CPU.WallSeconds)
 
+	return b.latency(ctx, hf, api, key)
+}
+
+// warmHookflow starts a hookflow for (b) with M subscriptions and delivers one event
+// outside the clock: the lazy Temporal client connects, the worker starts polling, the
+// connection pools fill.
+func (b *bench) warmHookflow(ctx context.Context, name, binary string, env []string) (*hookflowProc, *apiClient, string, error) {
+	hf, err := startHookflow(ctx, hookflowOptions{Name: name, Binary: binary, TemporalAddress: b.temporal,
+		Namespace: namespaceEndToEnd, RetryUnit: time.Minute, Env: env})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	api := newAPIClient(hf.URL)
+	key, err := setUp(ctx, api, b.receiver.URL+okPath+"e2e-", b.cfg.Subscriptions)
+	if err == nil {
+		_, err = api.publish(ctx, key, -1)
+	}
+	if err == nil {
+		if _, err = hf.waitStatus(ctx, "delivered", b.cfg.Subscriptions, time.Minute); err != nil {
+			err = fmt.Errorf("warm-up delivery: %w", err)
+		}
+	}
+	if err != nil {
+		hf.stop()
+		return nil, nil, "", err
+	}
+	return hf, api, key, nil
+}
+
+// BaselineResult compares (b) of this build with (b) of another (the build before a
+// change), in interleaved rounds on fresh dev servers.
+type BaselineResult struct {
+	Binary            string    `json:"binary"`
+	Rounds            int       `json:"rounds"`
+	BaselinePerSecond []float64 `json:"baseline_per_second"`
+	CurrentPerSecond  []float64 `json:"current_per_second"`
+	BaselineMedian    float64   `json:"baseline_median"`
+	CurrentMedian     float64   `json:"current_median"`
+	// Ratio is the current median over the baseline's.
+	Ratio float64 `json:"ratio"`
+}
+
+// baselineRounds is how many times each build runs (b) when a baseline is given.
+const baselineRounds = 3
+
+// compareBaseline runs (b) with the baseline binary and with this build in turn.
+func (b *bench) compareBaseline(ctx context.Context) error {
+	res := BaselineResult{Binary: b.cfg.BaselineBinary, Rounds: baselineRounds}
+	for round := range baselineRounds {
+		for _, run := range []struct {
+			name, binary string
+			into         *[]float64
+		}{{"baseline", b.cfg.BaselineBinary, &res.BaselinePerSecond}, {"this build", b.binary, &res.CurrentPerSecond}} {
+			if err := b.freshTemporal(ctx); err != nil {
+				return err
+			}
+			hf, api, key, err := b.warmHookflow(ctx, "hookflow (b, "+run.name+")", run.binary, nil)
+			if err != nil {
+				return err
+			}
+			e2e, err := b.measureEndToEnd(ctx, hf, api, key, "")
+			hf.stop()
+			if err != nil {
+				return err
+			}
+			*run.into = append(*run.into, e2e.PerSecond)
+			b.logf("(b) round %d, %s: %.1f deliveries/s", round+1, run.name, e2e.PerSecond)
+		}
+	}
+	res.BaselineMedian, res.CurrentMedian = median(res.BaselinePerSecond), median(res.CurrentPerSecond)
+	res.Ratio = res.CurrentMedian / res.BaselineMedian
+	b.report.Baseline = &res
+	return nil
+}
+
+func median(values []float64) float64 {
+	sorted := slices.Clone(values)
+	slices.Sort(sorted)
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// measureEndToEnd posts (b)'s events to a warmed-up hookflow and measures until all are
+// delivered, with the CPU of every process (and a profile when pprofAddr is set).
+func (b *bench) measureEndToEnd(ctx context.Context, hf *hookflowProc, api *apiClient, key, pprofAddr string) (EndToEndResult, error) {
+	cfg := b.cfg
 	deliveries := cfg.Events * cfg.Subscriptions
 	b.logf("(b) end to end: %d events × %d subscriptions", cfg.Events, cfg.Subscriptions)
 	pg := newPGCPU(b.admin, databaseName(hf.DSN))
 	window, err := startCPUWindow(ctx, hf.PID(), b.tempPID, pg)
 	if err != nil {
-		return err
+		return EndToEndResult{}, err
 	}
 	profileDone := b.startProfile(ctx, pprofAddr, float64(deliveries)/b.report.Ceiling.PerSecond)
 	start := time.Now()
 	if _, err := api.publishAll(ctx, key, cfg.Events, cfg.Posters); err != nil {
-		return err
+		return EndToEndResult{}, err
 	}
 	ingested := time.Since(start)
 	end, err := hf.waitStatus(ctx, "delivered", cfg.Subscriptions+deliveries, patience(deliveries, b.report.Ceiling.PerSecond))
 	if err != nil {
-		return err
+		return EndToEndResult{}, err
 	}
 	cpu, err := window.finish(ctx)
 	if err != nil {
-		return err
+		return EndToEndResult{}, err
 	}
 	<-profileDone
 	e2e := EndToEndResult{Events: cfg.Events, Subscriptions: cfg.Subscriptions, Deliveries: deliveries, Posters: cfg.Posters,
@@ -373,18 +473,11 @@ func (b *bench) endToEndAndLatency(ctx context.Context) error {
 	e2e.PerSecond = float64(deliveries) / e2e.Seconds
 	delivered, err := hf.countStatus(ctx, "delivered")
 	if err != nil {
-		return err
+		return EndToEndResult{}, err
 	}
 	e2e.Delivered = delivered - cfg.Subscriptions
 	e2e.CPUPerDelivery = cpu.perDelivery(deliveries)
-	if e2e.HistoryEventsPerDelivery, e2e.HistorySample, err = b.historyPerDelivery(ctx, hf); err != nil {
-		return err
-	}
-	b.report.EndToEnd = e2e
-	b.logf("(b) %.1f deliveries/s; CPU hookflow %.1fs temporal %.1fs postgres %.1fs bench %.1fs over %.1fs",
-		e2e.PerSecond, cpu.HookflowSeconds, cpu.TemporalSeconds, cpu.PostgresSeconds, cpu.BenchSeconds, cpu.WallSeconds)
-
-	return b.latency(ctx, hf, api, key)
+	return e2e, nil
 }
 
 // patience is how long a phase of n deliveries may take before the benchmark gives up:

@@ -52,8 +52,11 @@ func TestSmoke(t *testing.T) {
 	if rep.Ingest.Accepted == 0 || rep.Ingest.Stored != rep.Ingest.Accepted {
 		t.Errorf("(c) accepted %d, stored %d", rep.Ingest.Accepted, rep.Ingest.Stored)
 	}
-	if len(rep.Targets) != 6 {
-		t.Errorf("%d targets, want 6", len(rep.Targets))
+	if len(rep.Targets) != 7 {
+		t.Errorf("%d targets, want 7", len(rep.Targets))
+	}
+	if rep.Isolation.HungMin < 50 || rep.Isolation.Alone.Deliveries == 0 || rep.Isolation.WithHung.Deliveries != rep.Isolation.Alone.Deliveries {
+		t.Errorf("(g) %+v", rep.Isolation)
 	}
 
 	md, err := os.ReadFile(path)

@@ -43,6 +43,7 @@ func cli(ctx context.Context, args []string, stderr io.Writer) error {
 	ingest := flags.Float64("ingest-seconds", def.IngestDuration.Seconds(), "how long (c) posts")
 	retryUnit := flags.Duration("retry-unit", 0, "hookflow's retry unit in (e); 0 picks one that outlasts parking K")
 	hookflowBin := flags.String("hookflow", "", "hookflow binary to run; empty builds ./cmd/hookflow")
+	baseline := flags.String("baseline", "", "another hookflow binary (the build before a change): (b) runs with it and with this build, interleaved, and the report compares them")
 	profile := flags.String("profile", "", "write a CPU profile of hookflow during (b) here (needs HOOKFLOW_PPROF_ADDR support in cmd/hookflow)")
 	smoke := flags.Bool("smoke", false, "tiny sizes (n=100, m=2, k=50, ceiling=50): checks the harness in well under a minute")
 	if err := flags.Parse(args); err != nil {
@@ -70,6 +71,7 @@ func cli(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	})
 	cfg.RetryUnit, cfg.HookflowBinary, cfg.ProfilePath, cfg.Progress = *retryUnit, *hookflowBin, *profile, stderr
+	cfg.BaselineBinary = *baseline
 
 	rep, err := run(ctx, cfg)
 	if err != nil {

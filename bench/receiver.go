@@ -17,6 +17,8 @@ import (
 const (
 	okPath   = "/ok/"
 	failPath = "/fail/"
+	// hangPath accepts a request and never answers: hookflow's timeout ends it.
+	hangPath = "/hang/"
 )
 
 // receiver is the webhook endpoint of every phase. It keeps the first arrival of each
@@ -28,6 +30,7 @@ type receiver struct {
 
 	recovered atomic.Bool
 	requests  atomic.Int64
+	hanging   atomic.Int64
 
 	mu        sync.Mutex
 	first     map[string]time.Time
@@ -50,6 +53,12 @@ func startReceiver() (*receiver, error) {
 }
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+	if strings.HasPrefix(req.URL.Path, hangPath) {
+		r.hanging.Add(1)
+		defer r.hanging.Add(-1)
+		<-req.Context().Done()
+		return
+	}
 	now := time.Now()
 	_, _ = io.Copy(io.Discard, req.Body)
 	r.requests.Add(1)

@@ -31,10 +31,13 @@ type Report struct {
 	Ingest      IngestResult         `json:"c_ingest"`
 	Latency     LatencyResult        `json:"d_latency"`
 	Parked      ParkedResult         `json:"e_parked"`
-	Ratios      Ratios               `json:"ratios"`
-	Targets     []Target             `json:"targets"`
-	Profile     string               `json:"profile,omitempty"`
-	Notes       []string             `json:"notes"`
+	Isolation   IsolationResult      `json:"g_isolation"`
+	// Baseline compares (b) with another build's, when -baseline names one.
+	Baseline *BaselineResult `json:"b_baseline,omitempty"`
+	Ratios   Ratios          `json:"ratios"`
+	Targets  []Target        `json:"targets"`
+	Profile  string          `json:"profile,omitempty"`
+	Notes    []string        `json:"notes"`
 }
 
 // Setup says what ran where.
@@ -252,6 +255,11 @@ func (r *Report) finish() {
 		rss.By = fmt.Sprintf("linear projection %s MB, %s: an upper bound (see notes)", num(projected), strings.SplitN(hint.By, " (", 2)[0])
 	}
 	r.Targets = append(r.Targets, rss)
+	g := r.Isolation
+	r.Targets = append(r.Targets, atMost("(g) healthy p99 beside hung attempts", fmt.Sprintf("p99 with ≥ %d hung ≤ 2 × p99 alone", goalHung), "× p99 alone", g.P99Ratio, goalIsolationFactor))
+	if bl := r.Baseline; bl != nil {
+		r.Targets = append(r.Targets, atLeast("(b) this build vs the baseline", "≥ 0.95 × the baseline's (b) (medians)", "× baseline", bl.Ratio, 0.95))
+	}
 
 	cpu := r.EndToEnd.CPU
 	busy := cpu.Total() / (cpu.WallSeconds * float64(r.Machine.CPUs))
@@ -314,6 +322,9 @@ func (r Report) Figures() map[string]float64 {
 		"b.seconds":                     r.EndToEnd.Seconds,
 		"a.cpu.temporal":                r.Ceiling.CPUPerWorkflow.Temporal,
 		"d.achieved_events_per_second":  r.Latency.AchievedEventsPerSecond,
+		"g.alone_p99_ms":                r.Isolation.Alone.P99MS,
+		"g.with_hung_p99_ms":            r.Isolation.WithHung.P99MS,
+		"g.hung_min":                    float64(r.Isolation.HungMin),
 	}
 	for i, v := range r.Persistence {
 		figures[fmt.Sprintf("f.%d.workflows_per_second", i)] = v.Ceiling.PerSecond
@@ -392,6 +403,16 @@ func (r Report) markdown() string {
 	p("| | endpoint recovered → all K delivered | %.1f s (drain, first to last retry: %.1f s, %s deliveries/s) |", e.RecoverySeconds, e.RecoveryDrainSeconds, num(e.RecoveryPerSecond))
 	p("| | Temporal history events per delivered delivery | %s (sample of %d; ceiling workflow: %d) |", num(b.HistoryEventsPerDelivery), b.HistorySample, a.HistoryEvents)
 	p("")
+	g := r.Isolation
+	p("| (g) | a healthy subscription's latency (ingest → first request), %s events/s for %.0f s: alone | p50 %s ms, p95 %s ms, **p99 %s ms** (max %s ms) |",
+		num(g.EventsPerSecond), g.Seconds, num(g.Alone.P50MS), num(g.Alone.P95MS), num(g.Alone.P99MS), num(g.Alone.MaxMS))
+	p("| | … while another account's endpoint holds %d–%d hung attempts (%d subscriptions, timeout %d s, %d events) | p50 %s ms, p95 %s ms, **p99 %s ms** (max %s ms): **%.2f ×** alone |",
+		g.HungMin, g.HungMax, g.NoisySubscriptions, g.TimeoutSeconds, g.NoisyEvents, num(g.WithHung.P50MS), num(g.WithHung.P95MS), num(g.WithHung.P99MS), num(g.WithHung.MaxMS), g.P99Ratio)
+	if bl := r.Baseline; bl != nil {
+		p("| (b) vs baseline | (b) of `%s` and of this build, %d interleaved rounds each on fresh dev servers | baseline %v /s (median %s), this build %v /s (median %s): **%.2f ×** |",
+			bl.Binary, bl.Rounds, roundAll(bl.BaselinePerSecond), num(bl.BaselineMedian), roundAll(bl.CurrentPerSecond), num(bl.CurrentMedian), bl.Ratio)
+	}
+	p("")
 	p("Every delivery was delivered: (b) %d of %d, (d) %d of %d, (e) %d of %d.", b.Delivered, b.Deliveries, l.Delivered, l.Deliveries, e.Delivered, e.Parked)
 	p("")
 	p("## Ratios")
@@ -456,6 +477,14 @@ func (r Report) markdown() string {
 	return sb.String()
 }
 
+func roundAll(values []float64) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = num(v)
+	}
+	return out
+}
+
 // redactURL hides a password, should the admin URL carry one.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
@@ -473,6 +502,7 @@ func (r Report) summaryTable() string {
 	fmt.Fprintf(w, "(b) end to end\t%s deliveries/s\t(b)/(a) %.2f\n", num(r.EndToEnd.PerSecond), r.Ratios.EndToEndOverCeiling)
 	fmt.Fprintf(w, "(c) ingest\t%s events/s\t(c)/(b) %.1f\n", num(r.Ingest.PerSecond), r.Ratios.IngestOverEndToEnd)
 	fmt.Fprintf(w, "(d) latency\tp50 %s ms  p95 %s ms  p99 %s ms\n", num(r.Latency.P50MS), num(r.Latency.P95MS), num(r.Latency.P99MS))
+	fmt.Fprintf(w, "(g) healthy p99\talone %s ms  with %d hung %s ms\t%.2f×\n", num(r.Isolation.Alone.P99MS), r.Isolation.HungMin, num(r.Isolation.WithHung.P99MS), r.Isolation.P99Ratio)
 	fmt.Fprintf(w, "(e) %d parked\tRSS %s MB\t%s PostgreSQL bytes each\n", r.Parked.Parked, num(mb(r.Parked.RSSParkedBytes)), num(r.Parked.DatabaseBytesPerParked))
 	for _, t := range r.Targets {
 		fmt.Fprintf(w, "target %s\t%s\t%s\n", t.Goal, t.Status, t.By)

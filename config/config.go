@@ -41,6 +41,11 @@ type Config struct {
 	// AttemptHold is how long an attempt may keep its workflow task before it is handed
 	// off to an activity (package outbound).
 	AttemptHold time.Duration `env:"HOOKFLOW_ATTEMPT_HOLD" envDefault:"1s"`
+	// ThrottleBase and ThrottleMax bound how long throttling answers (429, 502, 503, 504)
+	// hold a subscription when they give no Retry-After: the base, doubling per answer in
+	// a row, up to the max.
+	ThrottleBase time.Duration `env:"HOOKFLOW_THROTTLE_BASE" envDefault:"1s"`
+	ThrottleMax  time.Duration `env:"HOOKFLOW_THROTTLE_MAX" envDefault:"5m"`
 	// PprofAddr, when set, serves Go's profiler there (for the benchmark and debugging;
 	// keep it on loopback).
 	PprofAddr string `env:"HOOKFLOW_PPROF_ADDR"`
@@ -156,6 +161,12 @@ func (c Config) Validate() error {
 	}
 	if c.AttemptHold < time.Millisecond || c.AttemptHold > time.Minute {
 		bad("HOOKFLOW_ATTEMPT_HOLD", "must be a duration from 1ms to 1m, such as 1s")
+	}
+	if c.ThrottleBase <= 0 {
+		bad("HOOKFLOW_THROTTLE_BASE", "must be a positive duration such as 1s")
+	}
+	if c.ThrottleMax < c.ThrottleBase || c.ThrottleMax > 24*time.Hour {
+		bad("HOOKFLOW_THROTTLE_MAX", "must be a duration from HOOKFLOW_THROTTLE_BASE to 24h, such as 5m")
 	}
 	return errors.Join(errs...)
 }

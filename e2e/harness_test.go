@@ -138,6 +138,8 @@ func startAppOn(t *testing.T, dsn string, opts AppOptions) *App {
 		"HOOKFLOW_ALLOW_PRIVATE_NETWORKS=true",
 		"HOOKFLOW_DISPATCH_SWEEP_INTERVAL=250ms",
 		"HOOKFLOW_SHUTDOWN_TIMEOUT=5s",
+		"HOOKFLOW_THROTTLE_BASE=50ms",
+		"HOOKFLOW_THROTTLE_MAX=200ms",
 	)
 	app.env = append(app.env, opts.Env...)
 	app.DB = sqlx.MustOpen("postgres", dsn)

@@ -49,8 +49,8 @@ type Store interface {
 	// how long this delivery must wait, marking it waiting.
 	TakeRateSlot(ctx context.Context, req hookflow.SendRequest) (time.Duration, error)
 	// Throttle records a throttling answer: no request to the destination before
-	// now + max(retryAfter, the backoff of its throttle level), one level up.
-	Throttle(ctx context.Context, destinationID string, retryAfter time.Duration) error
+	// now + max(retryAfter, the backoff's hold for its next throttle level), one level up.
+	Throttle(ctx context.Context, destinationID string, retryAfter time.Duration, backoff ThrottleBackoff) error
 	// Unthrottle ends a destination's throttle after a good answer.
 	Unthrottle(ctx context.Context, destinationID string) error
 	// MarkWaiting shows that a delivery waits for its endpoint, and until when at most.
@@ -98,7 +98,10 @@ type Gateway struct {
 	Concurrency int
 	// Hold is how long Begin waits for an answer before handing the attempt off
 	// (DefaultHold when 0).
-	Hold     time.Duration
+	Hold time.Duration
+	// Backoff is how long throttling answers hold a destination (DefaultThrottleBackoff
+	// when zero).
+	Backoff  ThrottleBackoff
 	Logger   *slog.Logger
 	Observer Observer
 	Now      func() time.Time
@@ -214,6 +217,7 @@ func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number in
 		defer release()
 		out := g.Sender.Send(flightCtx, req)
 		out.Attempt.Number, out.Attempt.Trigger = number, trigger
+		g.logAttempt(req, out.Attempt)
 		g.afterAnswer(req, out)
 		return out
 	}, req.Timeout)
@@ -240,6 +244,17 @@ func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number in
 func (g *Gateway) Await(ctx context.Context, ticket string) (Outcome, error) {
 	g.init()
 	return g.flights.await(ctx, ticket)
+}
+
+// logAttempt writes the line every attempt gets: which delivery, where, and how it went.
+func (g *Gateway) logAttempt(req hookflow.SendRequest, a hookflow.Attempt) {
+	code := 0
+	if a.ResponseCode != nil {
+		code = *a.ResponseCode
+	}
+	g.logger().Info("attempt", "delivery_id", req.DeliveryID, "event_id", req.MessageID,
+		"subscription_id", req.SubscriptionID, "campaign_webhook_id", req.CampaignWebhookID, "attempt", a.Number,
+		"response_code", code, "duration_ms", a.DurationMS, "error", a.Error)
 }
 
 // release frees a slot and wakes the oldest deliveries waiting for it.

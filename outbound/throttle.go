@@ -18,21 +18,33 @@ func Throttling(code int) bool {
 	return false
 }
 
-// Throttle backoff: the n-th throttling answer in a row holds the destination for
-// ThrottleBase × 2^(n-1), at most ThrottleMax, or for as long as its Retry-After asked
-// (at most MaxRetryAfter).
-const (
-	ThrottleBase = time.Second
-	ThrottleMax  = 5 * time.Minute
-)
+// ThrottleBackoff is how long throttling answers hold a destination: the n-th in a row
+// holds it for Base × 2^(n-1), at most Max, or for as long as its Retry-After asked (at
+// most MaxRetryAfter), whichever is longer.
+type ThrottleBackoff struct {
+	Base, Max time.Duration
+}
 
-// ThrottleBackoff is the hold after the level-th throttling answer in a row (from 1).
-func ThrottleBackoff(level int) time.Duration {
-	d := ThrottleBase
-	for i := 1; i < level && d < ThrottleMax; i++ {
+// DefaultThrottleBackoff starts at a second and stops doubling at five minutes: short
+// enough that an endpoint back on its feet is not kept waiting, long enough that one
+// that keeps answering 503 is asked a few times an hour.
+var DefaultThrottleBackoff = ThrottleBackoff{Base: time.Second, Max: 5 * time.Minute}
+
+// Hold is the hold after the level-th throttling answer in a row (from 1) without a
+// Retry-After.
+func (b ThrottleBackoff) Hold(level int) time.Duration {
+	d := b.Base
+	for i := 1; i < level && d < b.Max; i++ {
 		d *= 2
 	}
-	return min(d, ThrottleMax)
+	return min(d, b.Max)
+}
+
+func (g *Gateway) throttleBackoff() ThrottleBackoff {
+	if g.Backoff.Base > 0 && g.Backoff.Max >= g.Backoff.Base {
+		return g.Backoff
+	}
+	return DefaultThrottleBackoff
 }
 
 // afterAnswer keeps the destination's throttle in step with its answers: a throttling
@@ -51,7 +63,7 @@ func (g *Gateway) afterAnswer(req hookflow.SendRequest, out Outcome) {
 		if g.Observer != nil {
 			g.Observer.ObserveThrottlingAnswer(code)
 		}
-		if err := g.Store.Throttle(ctx, req.DestinationID, out.RetryAfter); err != nil {
+		if err := g.Store.Throttle(ctx, req.DestinationID, out.RetryAfter, g.throttleBackoff()); err != nil {
 			g.logger().Warn("could not record a throttling answer", "destination_id", req.DestinationID, "error", err)
 		}
 	case out.Attempt.Succeeded() && req.ThrottleLevel > 0:

@@ -24,15 +24,15 @@ func (s *DB) TakeRateSlot(ctx context.Context, req hookflow.SendRequest) (time.D
 }
 
 // Throttle holds the destination after a throttling answer: until now plus the longer of
-// retryAfter and the backoff of its next throttle level.
-func (s *DB) Throttle(ctx context.Context, destinationID string, retryAfter time.Duration) error {
+// retryAfter and the backoff's hold for its next throttle level.
+func (s *DB) Throttle(ctx context.Context, destinationID string, retryAfter time.Duration, backoff outbound.ThrottleBackoff) error {
 	_, err := s.db.ExecContext(ctx, `
 		INSERT INTO outbound_state AS o (destination_id, throttle_level, throttled_until)
 		VALUES ($1, 1, $2::timestamptz + make_interval(secs => GREATEST($3::float8, $4::float8)))
 		ON CONFLICT (destination_id) DO UPDATE SET throttle_level = o.throttle_level + 1,
 			throttled_until = GREATEST(o.throttled_until, $2::timestamptz + make_interval(
 				secs => GREATEST($3::float8, LEAST($4::float8 * power(2, o.throttle_level), $5::float8))))`,
-		destinationID, s.Now(), retryAfter.Seconds(), outbound.ThrottleBase.Seconds(), outbound.ThrottleMax.Seconds())
+		destinationID, s.Now(), retryAfter.Seconds(), backoff.Base.Seconds(), backoff.Max.Seconds())
 	return wrap(err)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/outbound"
 	"github.com/hookflow/hookflow/store/storetest"
 )
 
@@ -90,16 +91,16 @@ func TestThrottleBacksOffAndEnds(t *testing.T) {
 	require.Nil(t, read().ThrottledUntil)
 	dest := read().DestinationID
 
-	require.NoError(t, db.Throttle(ctx, dest, 0))
+	require.NoError(t, db.Throttle(ctx, dest, 0, outbound.DefaultThrottleBackoff))
 	req := read()
 	require.Equal(t, 1, req.ThrottleLevel)
 	require.Equal(t, start.Add(time.Second), *req.ThrottledUntil)
-	require.NoError(t, db.Throttle(ctx, dest, 0))
-	require.NoError(t, db.Throttle(ctx, dest, 0))
+	require.NoError(t, db.Throttle(ctx, dest, 0, outbound.DefaultThrottleBackoff))
+	require.NoError(t, db.Throttle(ctx, dest, 0, outbound.DefaultThrottleBackoff))
 	req = read()
 	require.Equal(t, 3, req.ThrottleLevel)
 	require.Equal(t, start.Add(4*time.Second), *req.ThrottledUntil)
-	require.NoError(t, db.Throttle(ctx, dest, time.Hour))
+	require.NoError(t, db.Throttle(ctx, dest, time.Hour, outbound.DefaultThrottleBackoff))
 	require.Equal(t, start.Add(time.Hour), *read().ThrottledUntil)
 
 	require.NoError(t, db.Unthrottle(ctx, dest))

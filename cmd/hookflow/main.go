@@ -169,7 +169,8 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 	if *workerRole {
 		gateway := &outbound.Gateway{Sender: &webhook.Sender{Client: guard.Client()}, Store: db,
 			Waker: dispatch.Waker{Client: temporal}, Concurrency: cfg.EndpointConcurrency, Hold: cfg.AttemptHold,
-			Logger: logger.With("component", "outbound"), Observer: m}
+			Backoff: outbound.ThrottleBackoff{Base: cfg.ThrottleBase, Max: cfg.ThrottleMax},
+			Logger:  logger.With("component", "outbound"), Observer: m}
 		acts := &activities.Activities{Store: db, Outbound: gateway, RetryUnit: cfg.RetryUnit,
 			FulfilmentSchedule: cfg.FulfilmentRetrySchedule, Logger: logger, Metrics: m}
 		dispatcher := &dispatch.Dispatcher{Store: db, Client: temporal, DatabaseURL: store.ConnectionURL(cfg.DatabaseURL),
