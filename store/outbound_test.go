@@ -3,6 +3,7 @@ package store_test
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,4 +141,31 @@ func TestTakeWaitersOldestFirstOnce(t *testing.T) {
 	d, err := db.FindDelivery(ctx, acc.ID, ids[2])
 	require.NoError(t, err)
 	require.Nil(t, d.WaitingReason)
+}
+
+// A fulfilment delivery to a campaign webhook is counted under that webhook, so the
+// in-flight cap and throttling hold it as they hold a subscription.
+func TestCampaignWebhookDeliveryIsItsOwnDestination(t *testing.T) {
+	db := storetest.MustOpen(t)
+	acc := newAccount(t, db, "acme")
+	camp, err := db.CreateCampaign(ctx, acc.ID, "Spring", "whsec_"+strings.Repeat("A", 44))
+	require.NoError(t, err)
+	camp, err = db.SetCampaignWebhooks(ctx, acc.ID, camp.ID, []hookflow.CampaignWebhook{{Kind: "fulfilment", URL: "http://127.0.0.1:9/f"}})
+	require.NoError(t, err)
+	amount := 1.0
+	f, err := db.CreateFulfilment(ctx, acc.ID, hookflow.FulfilmentInput{CampaignID: camp.ID, RewardID: "r1", Amount: &amount, Unit: "credits", Promoter: []byte(`{"id":1}`)})
+	require.NoError(t, err)
+	page, err := db.ListDeliveries(ctx, acc.ID, hookflow.DeliveryFilter{})
+	require.NoError(t, err)
+	require.Len(t, page.Data, 1, "fulfilment %s", f.ID)
+	req, err := db.SendRequest(ctx, page.Data[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, camp.Webhooks[0].ID, req.DestinationID)
+	require.Zero(t, req.RateLimit)
+
+	require.NoError(t, db.Throttle(ctx, req.DestinationID, 0, outbound.DefaultThrottleBackoff))
+	req, err = db.SendRequest(ctx, page.Data[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, req.ThrottleLevel)
+	require.NotNil(t, req.ThrottledUntil)
 }

@@ -287,8 +287,9 @@ func (d *delivery) waitForEndpoint(ctx workflow.Context, w outbound.Wait) {
 		since = d.state.Waiting.Since
 	}
 	d.state.Waiting = &Waiting{Reason: w.Reason, Since: since, Until: now.Add(w.For)}
-	for d.wake.ReceiveAsync(nil) {
-	}
+	// A wake that came before this wait began is not drained: it may be the one meant for
+	// it (a slot freed while the send step was returning), and a stale one costs only an
+	// early look.
 	d.sleep(ctx, w.For, d.wake)
 }
 
