@@ -37,13 +37,77 @@ func IsStandardLegacyEvent(t string) bool {
 
 // Campaign is a campaign of an account with its legacy webhook URLs.
 type Campaign struct {
-	ID        string            `json:"id"`
+	// ID is the id the API client's own system gives the campaign, or the one hookflow
+	// assigned when it gave none; events and subscriptions name the campaign by it.
+	ID string `json:"id"`
+	// Key is the campaign's internal id.
+	Key       string            `json:"-"`
 	AccountID string            `json:"-"`
 	Name      string            `json:"name"`
 	Webhooks  []CampaignWebhook `json:"webhooks"`
 	// SecretKey signs the campaign's legacy webhooks.
-	SecretKey string    `json:"secret_key,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	SecretKey string `json:"secret_key,omitempty"`
+	// RetiredSecrets are replaced keys that still sign, newest first.
+	RetiredSecrets []RetiredSecret `json:"-"`
+	// PreviousSecretExpiresAt is when the last replaced key stops signing.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	CreatedAt               time.Time  `json:"created_at"`
+}
+
+// Campaign limits.
+const (
+	MaxCampaignNameLength = 200
+	// MaxCampaignIDChars bounds a campaign id the API client gives.
+	MaxCampaignIDChars = 128
+)
+
+// NewCampaign is the body of POST /v1/campaigns.
+type NewCampaign struct {
+	// ID is the API client's own id for the campaign; empty lets hookflow assign one.
+	ID   CampaignRef `json:"id"`
+	Name string      `json:"name"`
+}
+
+// Validate checks the name and the id.
+func (in *NewCampaign) Validate() error {
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" {
+		return Invalid("name", "is required")
+	}
+	if utf8.RuneCountInString(in.Name) > MaxCampaignNameLength || !ValidText(in.Name) {
+		return Invalid("name", "at most %d characters of text", MaxCampaignNameLength)
+	}
+	return ValidateCampaignRef("id", in.ID, true)
+}
+
+// ValidateCampaignRef checks a campaign id as a client may write it: a positive integer
+// or a string of at most MaxCampaignIDChars characters of text, not blank.
+func ValidateCampaignRef(field string, ref CampaignRef, optional bool) error {
+	if ref == "" && optional {
+		return nil
+	}
+	if strings.TrimSpace(string(ref)) == "" || utf8.RuneCountInString(string(ref)) > MaxCampaignIDChars || hasControl(string(ref)) {
+		return Invalid(field, "must be a positive integer or a string of 1 to %d characters", MaxCampaignIDChars)
+	}
+	return nil
+}
+
+// Rotate makes newSecret the campaign's signing key, as a subscription rotates.
+func (c *Campaign) Rotate(newSecret string, now time.Time, grace time.Duration) {
+	c.RetiredSecrets = RetireKey(c.SecretKey, c.RetiredSecrets, now, grace)
+	c.SecretKey, c.PreviousSecretExpiresAt = newSecret, &c.RetiredSecrets[0].ExpiresAt
+}
+
+// CampaignFilter pages through an account's campaigns.
+type CampaignFilter struct {
+	Limit  int
+	Cursor string
+}
+
+// CampaignPage is one page of campaigns, oldest first.
+type CampaignPage struct {
+	Data       []Campaign `json:"data"`
+	NextCursor *string    `json:"next_cursor"`
 }
 
 // CampaignWebhook is one legacy webhook URL of a campaign.
@@ -51,6 +115,15 @@ type CampaignWebhook struct {
 	ID   string `json:"id"`
 	Kind string `json:"kind"`
 	URL  string `json:"url"`
+}
+
+// CampaignWebhookInfo is a campaign webhook URL with the campaign it belongs to.
+type CampaignWebhookInfo struct {
+	CampaignWebhook
+	CampaignID   string
+	CampaignName string
+	// Removed is true once the URL was replaced or its campaign deleted.
+	Removed bool
 }
 
 // ValidateCampaignWebhooks checks a full set of webhook URLs.
@@ -120,7 +193,7 @@ type Fulfilment struct {
 
 // FulfilmentInput is the body of POST /v1/fulfilments.
 type FulfilmentInput struct {
-	CampaignID string          `json:"campaign_id"`
+	CampaignID CampaignRef     `json:"campaign_id"`
 	RewardID   string          `json:"reward_id"`
 	Amount     *float64        `json:"amount"`
 	Unit       string          `json:"unit"`
@@ -205,11 +278,25 @@ type FulfilmentPage struct {
 	NextCursor *string      `json:"next_cursor"`
 }
 
-// CampaignService manages campaigns and their legacy webhooks.
+// CampaignService manages campaigns and their legacy webhooks. Campaigns are named by
+// their id (Campaign.ID); another account's is ENOTFOUND.
 type CampaignService interface {
-	CreateCampaign(ctx context.Context, accountID, name, secret string) (Campaign, error)
+	// CreateCampaign stores a validated campaign; a second one with the same id is
+	// ECONFLICT.
+	CreateCampaign(ctx context.Context, accountID string, in NewCampaign, secret string) (Campaign, error)
 	FindCampaign(ctx context.Context, accountID, id string) (Campaign, error)
+	ListCampaigns(ctx context.Context, accountID string, filter CampaignFilter) (CampaignPage, error)
+	// DeleteCampaign removes the campaign and its webhook URLs; their deliveries stay.
+	DeleteCampaign(ctx context.Context, accountID, id string) error
 	SetCampaignWebhooks(ctx context.Context, accountID, id string, hooks []CampaignWebhook) (Campaign, error)
+	// RotateCampaignSecret replaces the signing key, keeping the old one valid for grace.
+	RotateCampaignSecret(ctx context.Context, accountID, id, newSecret string, grace time.Duration) (Campaign, error)
+	// FindCampaignWebhook returns one of the account's campaign webhook URLs by its id,
+	// removed ones included (their deliveries still name them).
+	FindCampaignWebhook(ctx context.Context, accountID, webhookID string) (CampaignWebhookInfo, error)
+	// CreateCampaignTestDelivery sends a test event ({"test": true}, legacy shape) to one
+	// of the campaign's webhook URLs.
+	CreateCampaignTestDelivery(ctx context.Context, accountID, campaignID, webhookID string) (Delivery, error)
 }
 
 // FulfilmentService manages fulfilments.

@@ -2,7 +2,7 @@ package hookflow_test
 
 // No Docker engine is needed here: docker-compose.yml is loaded, interpolated and
 // validated by compose-go (the library `docker compose` itself uses), and its wiring is
-// checked against CONTRACT.md.
+// checked against the configuration the README documents.
 
 import (
 	"context"
@@ -139,7 +139,7 @@ func TestComposeHookflowEnvironment(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := composeService(t, p, name)
 
-			// The CONTRACT.md defaults, kept so the containers behave like `hookflow serve`.
+			// The documented defaults, kept so the containers behave like `hookflow serve`.
 			for variable, want := range map[string]string{
 				"TEMPORAL_ADDRESS":                   "temporal:7233",
 				"TEMPORAL_NAMESPACE":                 "default",

@@ -20,8 +20,8 @@ type EventInput struct {
 	EventType  string          `json:"event_type"`
 	Action     string          `json:"action"`
 	EntityType string          `json:"entity_type"`
-	EntityID   string          `json:"entity_id"`
-	CampaignID string          `json:"campaign_id"`
+	EntityID   EntityID        `json:"entity_id"`
+	CampaignID CampaignRef     `json:"campaign_id"`
 	Data       json.RawMessage `json:"data"`
 	Changes    json.RawMessage `json:"changes"`
 }
@@ -44,7 +44,7 @@ func (in *EventInput) Validate() error {
 		return Invalid("action", `must be "created", "updated" or "deleted"`)
 	}
 	// In the body's order, so a request with several bad fields is always told the same one.
-	for _, f := range []struct{ name, value string }{{"entity_type", in.EntityType}, {"entity_id", in.EntityID}, {"campaign_id", in.CampaignID}} {
+	for _, f := range []struct{ name, value string }{{"entity_type", in.EntityType}, {"entity_id", in.EntityID.Value}, {"campaign_id", string(in.CampaignID)}} {
 		if utf8.RuneCountInString(f.value) > MaxEntityFieldLength || hasControl(f.value) {
 			return Invalid(f.name, "must be at most %d characters without control characters", MaxEntityFieldLength)
 		}
@@ -82,7 +82,7 @@ type Payload struct {
 	EventType  string          `json:"event_type"`
 	Action     string          `json:"action"`
 	EntityType string          `json:"entity_type"`
-	EntityID   string          `json:"entity_id"`
+	EntityID   EntityID        `json:"entity_id"`
 	Changes    json.RawMessage `json:"changes"`
 	Data       json.RawMessage `json:"data"`
 	Timestamp  string          `json:"timestamp"`

@@ -139,7 +139,7 @@ func FuzzEventInput(f *testing.F) {
 		}
 		payload, err := hookflow.RenderPayload(hookflow.Event{
 			ID: "0b4b6b1c-2f0e-4b53-9a8e-3f3a3a0c9d10", EventType: in.EventType, Action: in.Action,
-			EntityType: in.EntityType, EntityID: in.EntityID, CampaignID: in.CampaignID,
+			EntityType: in.EntityType, EntityID: in.EntityID, CampaignID: string(in.CampaignID),
 			Data: in.Data, Changes: in.Changes, CreatedAt: created,
 		})
 		if err != nil {

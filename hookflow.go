@@ -72,7 +72,7 @@ type Event struct {
 	EventType  string          `json:"event_type"`
 	Action     string          `json:"action,omitempty"`
 	EntityType string          `json:"entity_type,omitempty"`
-	EntityID   string          `json:"entity_id,omitempty"`
+	EntityID   EntityID        `json:"entity_id"`
 	CampaignID string          `json:"campaign_id,omitempty"`
 	Data       json.RawMessage `json:"data"`
 	Changes    json.RawMessage `json:"changes,omitempty"`
@@ -81,7 +81,12 @@ type Event struct {
 
 // Delivery is one event on its way to one subscription.
 type Delivery struct {
-	ID             string `json:"id"`
+	// ID is the delivery's number, what the API and the dashboard name it by.
+	ID int64 `json:"id"`
+	// Key is the delivery's internal id, what its workflow's steps name it by.
+	Key string `json:"-"`
+	// WorkflowID is its workflow's id in Temporal.
+	WorkflowID     string `json:"workflow_id"`
 	AccountID      string `json:"-"`
 	EventID        string `json:"event_id"`
 	SubscriptionID string `json:"subscription_id,omitempty"`
@@ -92,7 +97,7 @@ type Delivery struct {
 	EventType     string          `json:"event_type"`
 	Action        string          `json:"action"`
 	EntityType    string          `json:"entity_type"`
-	EntityID      string          `json:"entity_id"`
+	EntityID      EntityID        `json:"entity_id"`
 	Status        Status          `json:"status"`
 	Attempts      int             `json:"attempts"`
 	ResponseCode  *int            `json:"response_code"`
@@ -160,10 +165,16 @@ func Truncate(s string, n int) string {
 // DeliveryFilter selects deliveries in a listing.
 type DeliveryFilter struct {
 	SubscriptionID string
-	Status         Status
-	EventType      string
-	EventID        string
-	Limit          int
+	// CampaignID selects the deliveries to a campaign's webhook URLs (by the campaign's
+	// id), CampaignWebhookID those to one of them.
+	CampaignID        string
+	CampaignWebhookID string
+	// FulfilmentID selects the deliveries of a fulfilment's fulfilment_pending events.
+	FulfilmentID string
+	Status       Status
+	EventType    string
+	EventID      string
+	Limit        int
 	// Cursor is opaque to clients: it continues a listing after the last row returned.
 	Cursor string
 }
@@ -184,7 +195,8 @@ type Ingested struct {
 
 // IngestedDelivery is one delivery created by an ingest.
 type IngestedDelivery struct {
-	ID                string `json:"id" db:"id"`
+	ID                int64  `json:"id" db:"number"`
+	Key               string `json:"-" db:"id"`
 	SubscriptionID    string `json:"subscription_id,omitempty" db:"subscription_id"`
 	CampaignWebhookID string `json:"campaign_webhook_id,omitempty" db:"campaign_webhook_id"`
 	Status            Status `json:"status" db:"status"`
@@ -193,6 +205,7 @@ type IngestedDelivery struct {
 // DispatchItem is a committed delivery whose workflow has not been started yet.
 type DispatchItem struct {
 	DeliveryID     string    `db:"id"`
+	WorkflowID     string    `db:"workflow_id"`
 	AccountID      string    `db:"account_id"`
 	SubscriptionID string    `db:"subscription_id"`
 	EventType      string    `db:"event_type"`

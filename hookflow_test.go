@@ -188,7 +188,7 @@ func TestTruncate(t *testing.T) {
 func TestEventInputValidate(t *testing.T) {
 	t.Parallel()
 	valid := func() hookflow.EventInput {
-		return hookflow.EventInput{EventType: "promoter.updated", Action: "updated", EntityType: "promoter", EntityID: "p1",
+		return hookflow.EventInput{EventType: "promoter.updated", Action: "updated", EntityType: "promoter", EntityID: hookflow.EntityID{Value: "p1"},
 			CampaignID: "c1", Data: json.RawMessage(`{"a":1}`), Changes: json.RawMessage(`{"a":[0,1]}`)}
 	}
 	tests := []struct {
@@ -203,14 +203,14 @@ func TestEventInputValidate(t *testing.T) {
 		{"data null", func(in *hookflow.EventInput) { in.Data = json.RawMessage(`null`) }, ""},
 		{"no changes", func(in *hookflow.EventInput) { in.Changes = nil }, ""},
 		{"changes with null values", func(in *hookflow.EventInput) { in.Changes = json.RawMessage(`{"a":[null,1]}`) }, ""},
-		{"entity fields at 256", func(in *hookflow.EventInput) { in.EntityID = strings.Repeat("i", 256) }, ""},
+		{"entity fields at 256", func(in *hookflow.EventInput) { in.EntityID = hookflow.EntityID{Value: strings.Repeat("i", 256)} }, ""},
 		{"event_type missing", func(in *hookflow.EventInput) { in.EventType = "" }, "event_type"},
 		{"event_type pattern", func(in *hookflow.EventInput) { in.EventType = "promoter.*" }, "event_type"},
 		{"event_type bad character", func(in *hookflow.EventInput) { in.EventType = "promoter created" }, "event_type"},
 		{"event_type too long", func(in *hookflow.EventInput) { in.EventType = strings.Repeat("e", 129) }, "event_type"},
 		{"action unknown", func(in *hookflow.EventInput) { in.Action = "archived" }, "action"},
 		{"entity_type too long", func(in *hookflow.EventInput) { in.EntityType = strings.Repeat("t", 257) }, "entity_type"},
-		{"entity_id control character", func(in *hookflow.EventInput) { in.EntityID = "a\nb" }, "entity_id"},
+		{"entity_id control character", func(in *hookflow.EventInput) { in.EntityID = hookflow.EntityID{Value: "a\nb"} }, "entity_id"},
 		{"campaign_id control character", func(in *hookflow.EventInput) { in.CampaignID = "c\x00" }, "campaign_id"},
 		{"data array", func(in *hookflow.EventInput) { in.Data = json.RawMessage(`[]`) }, "data"},
 		{"data string", func(in *hookflow.EventInput) { in.Data = json.RawMessage(`"x"`) }, "data"},
@@ -247,7 +247,7 @@ func TestRenderPayload(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2030, 5, 6, 7, 8, 9, 123456000, time.FixedZone("CEST", 2*3600))
 	e := hookflow.Event{ID: "0b4b6b1c-2f0e-4b53-9a8e-3f3a3a0c9d10", AccountID: "secret-account", EventType: "promoter.updated",
-		Action: "updated", EntityType: "promoter", EntityID: "p1", CampaignID: "c1",
+		Action: "updated", EntityType: "promoter", EntityID: hookflow.EntityID{Value: "p1"}, CampaignID: "c1",
 		Data: json.RawMessage(`{"email":"a@example.com"}`), Changes: json.RawMessage(`{"email":["b@example.com","a@example.com"]}`), CreatedAt: at}
 
 	raw, err := hookflow.RenderPayload(e)
@@ -381,7 +381,8 @@ func TestSubscriptionUpdateApply(t *testing.T) {
 	assert.Empty(t, s.DisabledReason)
 
 	var empty []string
-	hookflow.SubscriptionUpdate{EventTypes: &empty, CampaignIDs: &empty, Headers: new(map[string]string)}.Apply(&s)
+	var noCampaigns []hookflow.CampaignRef
+	hookflow.SubscriptionUpdate{EventTypes: &empty, CampaignIDs: &noCampaigns, Headers: new(map[string]string)}.Apply(&s)
 	assert.NotNil(t, s.EventTypes)
 	assert.NotNil(t, s.CampaignIDs)
 	assert.NotNil(t, s.Headers)

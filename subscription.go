@@ -68,7 +68,7 @@ type Subscription struct {
 type SubscriptionUpdate struct {
 	URL         *string            `json:"url"`
 	EventTypes  *[]string          `json:"event_types"`
-	CampaignIDs *[]string          `json:"campaign_ids"`
+	CampaignIDs *[]CampaignRef     `json:"campaign_ids"`
 	Description *string            `json:"description"`
 	Active      *bool              `json:"active"`
 	Timeout     *int               `json:"timeout"`
@@ -101,7 +101,7 @@ func (u SubscriptionUpdate) Apply(s *Subscription) {
 		s.EventTypes = *u.EventTypes
 	}
 	if u.CampaignIDs != nil {
-		s.CampaignIDs = *u.CampaignIDs
+		s.CampaignIDs = CampaignRefs(*u.CampaignIDs)
 	}
 	if u.Description != nil {
 		s.Description = *u.Description
@@ -319,21 +319,34 @@ const MaxRetiredSecrets = 5
 // Rotate makes newSecret the signing key; the current one keeps signing for grace, and
 // keys replaced earlier keep signing until their own grace periods end.
 func (s *Subscription) Rotate(newSecret string, now time.Time, grace time.Duration) {
-	expires := now.Add(grace)
-	retired := []RetiredSecret{{Key: s.SecretKey, ExpiresAt: expires}}
-	for _, r := range s.RetiredSecrets {
-		if now.Before(r.ExpiresAt) && len(retired) < MaxRetiredSecrets {
-			retired = append(retired, r)
-		}
-	}
-	s.SecretKey, s.RetiredSecrets, s.PreviousSecretExpiresAt = newSecret, retired, &expires
+	s.RetiredSecrets = RetireKey(s.SecretKey, s.RetiredSecrets, now, grace)
+	s.SecretKey, s.PreviousSecretExpiresAt = newSecret, &s.RetiredSecrets[0].ExpiresAt
 }
 
 // Secrets returns the keys that sign a request at time now: the current one first, then
 // every replaced one whose grace period lasts.
 func (s *Subscription) Secrets(now time.Time) []string {
-	keys := []string{s.SecretKey}
-	for _, r := range s.RetiredSecrets {
+	return SigningKeys(s.SecretKey, s.RetiredSecrets, now)
+}
+
+// RetireKey returns the retired keys after current is replaced at now: current first,
+// signing for grace, then the earlier ones whose own grace periods last (at most
+// MaxRetiredSecrets in all). Subscriptions and campaigns rotate the same way.
+func RetireKey(current string, retired []RetiredSecret, now time.Time, grace time.Duration) []RetiredSecret {
+	out := []RetiredSecret{{Key: current, ExpiresAt: now.Add(grace)}}
+	for _, r := range retired {
+		if now.Before(r.ExpiresAt) && len(out) < MaxRetiredSecrets {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// SigningKeys are the keys that sign a request at now: current, then the retired ones
+// still in their grace period.
+func SigningKeys(current string, retired []RetiredSecret, now time.Time) []string {
+	keys := []string{current}
+	for _, r := range retired {
 		if now.Before(r.ExpiresAt) {
 			keys = append(keys, r.Key)
 		}

@@ -21,7 +21,7 @@ func (f *fixture) ingest(t *testing.T) string {
 	if err != nil || len(out.Deliveries) != 1 {
 		t.Fatalf("ingest: %v %+v", err, out)
 	}
-	return out.Deliveries[0].ID
+	return out.Deliveries[0].Key
 }
 
 func (f *fixture) sendOne(t *testing.T, id string) activities.SendResult {
@@ -117,7 +117,11 @@ func TestInFlightCapHandOffAndWake(t *testing.T) {
 		woken := append([]string(nil), waker.woken...)
 		waker.mu.Unlock()
 		if len(woken) > 0 {
-			if woken[0] != waiter || len(woken) > 1 {
+			d, err := f.db.FindDelivery(context.Background(), f.account, waiter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if woken[0] != d.WorkflowID || len(woken) > 1 {
 				t.Fatalf("woken %v, want just the waiter %s", woken, waiter)
 			}
 			break

@@ -61,7 +61,7 @@ func (f *fixture) send(t *testing.T) activities.SendResult {
 	if err != nil || len(out.Deliveries) != 1 {
 		t.Fatalf("ingest: %v %+v", err, out)
 	}
-	res, err := f.acts.Send(context.Background(), activities.SendInput{DeliveryID: out.Deliveries[0].ID, Number: 1, Trigger: hookflow.TriggerAutomatic})
+	res, err := f.acts.Send(context.Background(), activities.SendInput{DeliveryID: out.Deliveries[0].Key, Number: 1, Trigger: hookflow.TriggerAutomatic})
 	if err != nil {
 		t.Fatalf("Send returned an error for an HTTP outcome: %v", err)
 	}
@@ -169,7 +169,7 @@ func TestSendSkipsADeletedSubscription(t *testing.T) {
 	if err := f.db.DeleteSubscription(context.Background(), f.account, f.sub.ID); err != nil {
 		t.Fatal(err)
 	}
-	res, err := f.acts.Send(context.Background(), activities.SendInput{DeliveryID: out.Deliveries[0].ID, Number: 1})
+	res, err := f.acts.Send(context.Background(), activities.SendInput{DeliveryID: out.Deliveries[0].Key, Number: 1})
 	if err != nil || res.Skipped != "the subscription was deleted" || requests != 0 {
 		t.Errorf("Send after delete: %+v %v, %d requests", res, err, requests)
 	}
@@ -195,7 +195,7 @@ func TestFirstSendOfARunReadsTheStartWithTheRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := out.Deliveries[0].ID
+	id := out.Deliveries[0].Key
 	first := activities.SendInput{DeliveryID: id, First: true, Number: 99, Trigger: hookflow.TriggerAutomatic}
 
 	res, err := f.acts.Send(ctx, first)
@@ -257,7 +257,7 @@ func TestSendInterruptedByTheWorkerIsNotAnAttempt(t *testing.T) {
 		<-arrived
 		stop()
 	}()
-	res, err := f.acts.Send(ctx, activities.SendInput{DeliveryID: out.Deliveries[0].ID, Number: 1, Trigger: hookflow.TriggerAutomatic})
+	res, err := f.acts.Send(ctx, activities.SendInput{DeliveryID: out.Deliveries[0].Key, Number: 1, Trigger: hookflow.TriggerAutomatic})
 	if err == nil {
 		t.Fatalf("Send reported %+v for an interrupted attempt, want an error", res.Attempt)
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,15 @@ func (e *apiEnv) count(table string) int {
 
 // row returns a whole row as JSON, so "nothing changed" covers every column, updated_at
 // included.
+// deliveryKey is the internal id of the delivery with this number, which the API does
+// not show.
+func (e *apiEnv) deliveryKey(number int64) string {
+	e.t.Helper()
+	var key string
+	require.NoError(e.t, e.db.SQL().Get(&key, "SELECT id FROM deliveries WHERE number = $1", number))
+	return key
+}
+
 func (e *apiEnv) row(table, id string) string {
 	e.t.Helper()
 	var s string
@@ -233,7 +243,11 @@ func invalidSubscriptionFields() []invalidSubscriptionField {
 		{name: "campaign_ids string", fields: `"campaign_ids":"c1"`, status: bad, code: inv, field: "campaign_ids"},
 		{name: "campaign_ids empty element", fields: `"campaign_ids":[""]`, status: bad, code: inv, field: "campaign_ids"},
 		{name: "campaign_ids blank element", fields: `"campaign_ids":["  "]`, status: bad, code: inv, field: "campaign_ids"},
-		{name: "campaign_ids element number", fields: `"campaign_ids":[7]`, status: bad, code: inv, field: "campaign_ids"},
+		{name: "campaign_ids element fraction", fields: `"campaign_ids":[7.5]`, status: bad, code: inv, field: "campaign_ids"},
+		{name: "campaign_ids element zero", fields: `"campaign_ids":[0]`, status: bad, code: inv, field: "campaign_ids"},
+		{name: "campaign_ids element negative", fields: `"campaign_ids":[-7]`, status: bad, code: inv, field: "campaign_ids"},
+		{name: "campaign_ids element boolean", fields: `"campaign_ids":[true]`, status: bad, code: inv, field: "campaign_ids"},
+		{name: "campaign_ids element object", fields: `"campaign_ids":[{"id":7}]`, status: bad, code: inv, field: "campaign_ids"},
 		{name: "campaign_ids element over 128", fields: `"campaign_ids":["` + strings.Repeat("c", 129) + `"]`, status: bad, code: inv, field: "campaign_ids"},
 		{name: "campaign_ids over 100", fields: `"campaign_ids":` + list(101, func(i int) string { return fmt.Sprintf(`"c%d"`, i) }), status: bad, code: inv, field: "campaign_ids"},
 
@@ -621,10 +635,18 @@ func TestEventCreateRejectsInvalidBodiesAndWritesNothing(t *testing.T) {
 		{name: "action unknown", body: `{"event_type":"a.b","action":"archived"}`, status: bad, code: inv, field: "action"},
 		{name: "action capitalised", body: `{"event_type":"a.b","action":"Created"}`, status: bad, code: inv, field: "action"},
 		{name: "action number", body: `{"event_type":"a.b","action":1}`, status: bad, code: inv, field: "action"},
-		{name: "entity_id number", body: `{"event_type":"a.b","entity_id":42}`, status: bad, code: inv, field: "entity_id"},
+		{name: "entity_id fraction", body: `{"event_type":"a.b","entity_id":4.2}`, status: bad, code: inv, field: "entity_id"},
+		{name: "entity_id exponent", body: `{"event_type":"a.b","entity_id":1e3}`, status: bad, code: inv, field: "entity_id"},
+		{name: "entity_id boolean", body: `{"event_type":"a.b","entity_id":true}`, status: bad, code: inv, field: "entity_id"},
+		{name: "entity_id object", body: `{"event_type":"a.b","entity_id":{"id":1}}`, status: bad, code: inv, field: "entity_id"},
+		{name: "entity_id array", body: `{"event_type":"a.b","entity_id":[1]}`, status: bad, code: inv, field: "entity_id"},
+		{name: "entity_id integer over 256 digits", body: `{"event_type":"a.b","entity_id":` + strings.Repeat("9", 257) + `}`, status: bad, code: inv, field: "entity_id"},
 		{name: "entity_type over 256", body: `{"event_type":"a.b","entity_type":"` + strings.Repeat("t", 257) + `"}`, status: bad, code: inv, field: "entity_type"},
 		{name: "entity_id control character", body: `{"event_type":"a.b","entity_id":"a\tb"}`, status: bad, code: inv, field: "entity_id"},
-		{name: "campaign_id number", body: `{"event_type":"a.b","campaign_id":7}`, status: bad, code: inv, field: "campaign_id"},
+		{name: "campaign_id fraction", body: `{"event_type":"a.b","campaign_id":7.5}`, status: bad, code: inv, field: "campaign_id"},
+		{name: "campaign_id zero", body: `{"event_type":"a.b","campaign_id":0}`, status: bad, code: inv, field: "campaign_id"},
+		{name: "campaign_id negative", body: `{"event_type":"a.b","campaign_id":-7}`, status: bad, code: inv, field: "campaign_id"},
+		{name: "campaign_id boolean", body: `{"event_type":"a.b","campaign_id":false}`, status: bad, code: inv, field: "campaign_id"},
 		{name: "data array", body: `{"event_type":"a.b","data":[1]}`, status: bad, code: inv, field: "data"},
 		{name: "data string", body: `{"event_type":"a.b","data":"x"}`, status: bad, code: inv, field: "data"},
 		{name: "data number", body: `{"event_type":"a.b","data":1}`, status: bad, code: inv, field: "data"},
@@ -686,11 +708,11 @@ func TestEventIngestAndRead(t *testing.T) {
 	assert.Equal(t, "promoter.updated", ev["event_type"])
 	assert.Equal(t, map[string]any{"email": "a@example.com"}, ev["data"])
 
-	rec := e.do(http.MethodGet, "/v1/deliveries/"+d.ID, key, "")
+	rec := e.do(http.MethodGet, fmt.Sprint("/v1/deliveries/", d.ID), key, "")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	record := decodeObject(t, rec)
-	// The delivery record fields DESIGN.md promises.
-	for _, field := range []string{"id", "event_id", "event_type", "action", "entity_type", "entity_id", "status",
+	// The delivery record fields the README documents.
+	for _, field := range []string{"id", "workflow_id", "event_id", "event_type", "action", "entity_type", "entity_id", "status",
 		"attempts", "response_code", "response_body", "last_error", "object_changes", "payload", "delivered_at",
 		"created_at", "subscription_id", "next_attempt_at", "attempt_log"} {
 		assert.Contains(t, record, field)
@@ -852,7 +874,7 @@ func TestAuthenticationOnEveryAccountRoute(t *testing.T) {
 	subID := e.subscription(key, `{"url":"`+hookURL+`"}`)["id"].(string)
 	out := e.event(key, `{"event_type":"promoter.created"}`)
 	require.Len(t, out.Deliveries, 1)
-	deliveryID := out.Deliveries[0].ID
+	deliveryID := fmt.Sprint(out.Deliveries[0].ID)
 
 	keyID := key[len("hfk_") : len("hfk_")+16]
 	routes := []struct{ method, path, body string }{
@@ -869,8 +891,12 @@ func TestAuthenticationOnEveryAccountRoute(t *testing.T) {
 		{http.MethodGet, "/v1/deliveries/" + deliveryID, ""},
 		{http.MethodPost, "/v1/deliveries/" + deliveryID + "/retry", ""},
 		{http.MethodPost, "/v1/campaigns", `{"name":"c"}`},
+		{http.MethodGet, "/v1/campaigns", ""},
 		{http.MethodGet, "/v1/campaigns/" + subID, ""},
+		{http.MethodDelete, "/v1/campaigns/" + subID, ""},
 		{http.MethodPut, "/v1/campaigns/" + subID + "/webhooks", `{"webhooks":[]}`},
+		{http.MethodPost, "/v1/campaigns/" + subID + "/rotate-secret", ""},
+		{http.MethodPost, "/v1/campaigns/" + subID + "/webhooks/" + subID + "/test", ""},
 		{http.MethodPost, "/v1/fulfilments", `{}`},
 		{http.MethodGet, "/v1/fulfilments", ""},
 		{http.MethodGet, "/v1/fulfilments/" + subID, ""},
@@ -921,7 +947,11 @@ func TestAuthenticationOnEveryAccountRoute(t *testing.T) {
 func routePattern(path string) string {
 	parts := strings.Split(path, "/")
 	for i, p := range parts {
-		if uuid.Validate(p) == nil {
+		_, number := strconv.ParseInt(p, 10, 64)
+		switch {
+		case i > 0 && parts[i-1] == "webhooks" && uuid.Validate(p) == nil:
+			parts[i] = ":webhook_id"
+		case uuid.Validate(p) == nil || number == nil:
 			parts[i] = ":id"
 		}
 	}
@@ -944,9 +974,12 @@ func TestTenantIsolation(t *testing.T) {
 	e.subscription(keyB, `{"url":"`+hookURL+`"}`)
 	out := e.event(keyA, `{"event_type":"promoter.created"}`)
 	require.Len(t, out.Deliveries, 1, "B's subscription must not receive A's event")
-	deliveryA := out.Deliveries[0].ID
+	deliveryA, deliveryAKey := fmt.Sprint(out.Deliveries[0].ID), e.deliveryKey(out.Deliveries[0].ID)
 
 	campaignA := decodeMap(t, e.do(http.MethodPost, "/v1/campaigns", keyA, `{"name":"A's campaign"}`))["id"].(string)
+	hooked := e.do(http.MethodPut, "/v1/campaigns/"+campaignA+"/webhooks", keyA, `{"webhooks":[{"kind":"default","url":"`+hookURL+`"}]}`)
+	require.Equal(t, http.StatusOK, hooked.Code, hooked.Body.String())
+	webhookA := decodeMap(t, hooked)["webhooks"].([]any)[0].(map[string]any)["id"].(string)
 	rec := e.do(http.MethodPost, "/v1/fulfilments", keyA, `{"campaign_id":"`+campaignA+`","reward_id":"r1","amount":1,"unit":"credits","promoter":{"id":1}}`)
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 	fulfilmentA := decodeMap(t, rec)["id"].(string)
@@ -954,7 +987,7 @@ func TestTenantIsolation(t *testing.T) {
 	snapshot := func() string {
 		return fmt.Sprint(e.count("subscriptions"), e.count("events"), e.count("deliveries"), e.count("campaigns"),
 			e.count("campaign_webhooks"), e.count("fulfilments"),
-			e.row("subscriptions", subA), e.row("deliveries", deliveryA), e.row("events", out.EventID),
+			e.row("subscriptions", subA), e.row("deliveries", deliveryAKey), e.row("events", out.EventID),
 			e.row("campaigns", campaignA), e.row("fulfilments", fulfilmentA))
 	}
 	before := snapshot()
@@ -968,7 +1001,10 @@ func TestTenantIsolation(t *testing.T) {
 		{http.MethodPost, "/v1/deliveries/" + deliveryA + "/retry", ""},
 		{http.MethodGet, "/v1/events/" + out.EventID, ""},
 		{http.MethodGet, "/v1/campaigns/" + campaignA, ""},
+		{http.MethodDelete, "/v1/campaigns/" + campaignA, ""},
 		{http.MethodPut, "/v1/campaigns/" + campaignA + "/webhooks", `{"webhooks":[{"kind":"default","url":"http://127.0.0.1:10/stolen"}]}`},
+		{http.MethodPost, "/v1/campaigns/" + campaignA + "/rotate-secret", ""},
+		{http.MethodPost, "/v1/campaigns/" + campaignA + "/webhooks/" + webhookA + "/test", ""},
 		{http.MethodGet, "/v1/fulfilments/" + fulfilmentA, ""},
 	}
 	// Every route that names an object is in the table: a new route cannot skip this test.
@@ -996,11 +1032,11 @@ func TestTenantIsolation(t *testing.T) {
 		assert.NotContains(t, rec.Body.String(), fulfilmentA)
 	})
 
-	for _, query := range []string{"subscription_id=" + subA, "event_id=" + out.EventID, ""} {
+	for _, query := range []string{"subscription_id=" + subA, "event_id=" + out.EventID, "campaign_id=" + campaignA, "campaign_webhook_id=" + webhookA, ""} {
 		t.Run("B lists no A deliveries: "+query, func(t *testing.T) {
 			rec := e.do(http.MethodGet, "/v1/deliveries?"+query, keyB, "")
 			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-			assert.NotContains(t, rec.Body.String(), deliveryA)
+			assert.NotContains(t, rec.Body.String(), out.EventID)
 			if query != "" {
 				assert.JSONEq(t, `{"data":[],"next_cursor":null}`, rec.Body.String())
 			}
@@ -1012,8 +1048,9 @@ func TestTenantIsolation(t *testing.T) {
 		assert.NotContains(t, rec.Body.String(), subA)
 	})
 
-	// Ids that are not UUIDs must not reach PostgreSQL as a uuid cast error (a 500).
-	for _, id := range []string{"nope", "1", "00000000-0000-0000-0000-00000000000g", "%27%20OR%201=1--", strings.Repeat("a", 300)} {
+	// Ids that are not UUIDs (nor, for deliveries, numbers of one) must not reach
+	// PostgreSQL as a cast error (a 500).
+	for _, id := range []string{"nope", "999999999", "0", "-1", "01", "99999999999999999999", "00000000-0000-0000-0000-00000000000g", "%27%20OR%201=1--", strings.Repeat("a", 300)} {
 		for _, r := range []struct{ method, path, body string }{
 			{http.MethodGet, "/v1/subscriptions/" + id, ""},
 			{http.MethodPatch, "/v1/subscriptions/" + id, `{"description":"x"}`},
@@ -1023,6 +1060,10 @@ func TestTenantIsolation(t *testing.T) {
 			{http.MethodGet, "/v1/events/" + id, ""},
 			{http.MethodGet, "/v1/deliveries/" + id, ""},
 			{http.MethodPost, "/v1/deliveries/" + id + "/retry", ""},
+			{http.MethodGet, "/v1/campaigns/" + id, ""},
+			{http.MethodDelete, "/v1/campaigns/" + id, ""},
+			{http.MethodPost, "/v1/campaigns/" + id + "/rotate-secret", ""},
+			{http.MethodPost, "/v1/campaigns/" + campaignA + "/webhooks/" + id + "/test", ""},
 		} {
 			t.Run("non-UUID id "+r.method+" "+r.path, func(t *testing.T) {
 				requireError(t, e.do(r.method, r.path, keyA, r.body), http.StatusNotFound, hookflow.ENOTFOUND, "")
@@ -1062,7 +1103,7 @@ func TestDeliveryListingQueryValidation(t *testing.T) {
 	}
 
 	t.Run("pages follow the cursor newest first", func(t *testing.T) {
-		var seen []string
+		var seen []int64
 		var createdAt []time.Time
 		cursor := ""
 		for page := 0; ; page++ {
@@ -1088,8 +1129,8 @@ func TestDeliveryListingQueryValidation(t *testing.T) {
 	})
 }
 
-func uniq(ids []string) map[string]bool {
-	m := map[string]bool{}
+func uniq[T comparable](ids []T) map[T]bool {
+	m := map[T]bool{}
 	for _, id := range ids {
 		m[id] = true
 	}
@@ -1122,7 +1163,7 @@ func TestRetry(t *testing.T) {
 	e.subscription(key, `{"url":"`+hookURL+`"}`)
 	out := e.event(key, `{"event_type":"promoter.created"}`)
 	require.Len(t, out.Deliveries, 1)
-	id := out.Deliveries[0].ID
+	id, deliveryKey := fmt.Sprint(out.Deliveries[0].ID), e.deliveryKey(out.Deliveries[0].ID)
 
 	t.Run("Temporal down answers 503, not 500", func(t *testing.T) {
 		// The deadline bounds the client's own reconnection attempts; the answer must be
@@ -1139,7 +1180,7 @@ func TestRetry(t *testing.T) {
 	t.Run("already delivered answers 409", func(t *testing.T) {
 		code := 200
 		require.NoError(t, e.db.RecordAttempt(context.Background(), hookflow.AttemptRecord{
-			DeliveryID: id, Status: hookflow.StatusDelivered,
+			DeliveryID: deliveryKey, Status: hookflow.StatusDelivered,
 			Attempt: hookflow.Attempt{Number: 1, StartedAt: time.Now(), DurationMS: 5, ResponseCode: &code, Trigger: hookflow.TriggerAutomatic},
 		}))
 		requireError(t, e.do(http.MethodPost, "/v1/deliveries/"+id+"/retry", key, ""), http.StatusConflict, hookflow.ECONFLICT, "")

@@ -22,12 +22,15 @@ type CampaignHandler struct {
 	urls      URLChecker
 }
 
-// Create answers 201 with the campaign and the secret that signs its webhooks.
+// Create answers 201 with the campaign and the secret that signs its webhooks, shown
+// this once (rotate-secret shows a new one).
 func (h *CampaignHandler) Create(c *gin.Context) {
-	var body struct {
-		Name string `json:"name"`
+	var in hookflow.NewCampaign
+	if err := decodeJSON(c, MaxBodyBytes, &in); err != nil {
+		writeError(c, err)
+		return
 	}
-	if err := decodeJSON(c, MaxBodyBytes, &body); err != nil {
+	if err := in.Validate(); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -36,7 +39,7 @@ func (h *CampaignHandler) Create(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	campaign, err := h.campaigns.CreateCampaign(c.Request.Context(), account(c).ID, body.Name, secret)
+	campaign, err := h.campaigns.CreateCampaign(c.Request.Context(), account(c).ID, in, secret)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -44,7 +47,7 @@ func (h *CampaignHandler) Create(c *gin.Context) {
 	c.JSON(http.StatusCreated, campaign)
 }
 
-// Get answers one campaign with its webhook URLs.
+// Get answers one campaign with its webhook URLs; the secret is not shown.
 func (h *CampaignHandler) Get(c *gin.Context) {
 	campaign, err := h.campaigns.FindCampaign(c.Request.Context(), account(c).ID, c.Param("id"))
 	if err != nil {
@@ -53,6 +56,59 @@ func (h *CampaignHandler) Get(c *gin.Context) {
 	}
 	campaign.SecretKey = ""
 	c.JSON(http.StatusOK, campaign)
+}
+
+// List answers the account's campaigns, oldest first, paged.
+func (h *CampaignHandler) List(c *gin.Context) {
+	limit, err := queryLimit(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	page, err := h.campaigns.ListCampaigns(c.Request.Context(), account(c).ID, hookflow.CampaignFilter{Limit: limit, Cursor: c.Query("cursor")})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	for i := range page.Data {
+		page.Data[i].SecretKey = ""
+	}
+	c.JSON(http.StatusOK, page)
+}
+
+// Delete removes the campaign and its webhook URLs: 204.
+func (h *CampaignHandler) Delete(c *gin.Context) {
+	if err := h.campaigns.DeleteCampaign(c.Request.Context(), account(c).ID, c.Param("id")); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// RotateSecret answers 200 with the campaign's new secret; the one it replaces keeps
+// signing for 24 h, as a subscription's does.
+func (h *CampaignHandler) RotateSecret(c *gin.Context) {
+	secret, err := signing.NewSecret()
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	campaign, err := h.campaigns.RotateCampaignSecret(c.Request.Context(), account(c).ID, c.Param("id"), secret, hookflow.SecretRotationGrace)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"secret_key": campaign.SecretKey, "previous_secret_expires_at": campaign.PreviousSecretExpiresAt})
+}
+
+// TestWebhook answers 202 with a test delivery to one of the campaign's webhook URLs.
+func (h *CampaignHandler) TestWebhook(c *gin.Context) {
+	d, err := h.campaigns.CreateCampaignTestDelivery(c.Request.Context(), account(c).ID, c.Param("id"), c.Param("webhook_id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, d)
 }
 
 // SetWebhooks replaces the campaign's webhook URLs (at most 3).
@@ -81,6 +137,10 @@ func (h *CampaignHandler) SetWebhooks(c *gin.Context) {
 	}
 	for _, hook := range hooks {
 		if err := h.urls.CheckURL(c.Request.Context(), hook.URL); err != nil {
+			if hookflow.ErrorCode(err) != hookflow.EINVALID {
+				writeError(c, err)
+				return
+			}
 			writeError(c, &hookflow.Error{Code: hookflow.EINVALID, Field: "webhooks", Message: "webhooks: " + hookflow.ErrorMessage(err)})
 			return
 		}

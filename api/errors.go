@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -101,8 +102,14 @@ func decodeError(err error, limit int64) error {
 			return hookflow.Errorf(hookflow.EMALFORMED, "request body must be a JSON object")
 		}
 		field, _, _ := strings.Cut(typeErr.Field, ".")
+		kind := jsonKind(typeErr.Type.Kind().String())
+		// Types that take more than one JSON kind (an id that is a string or a number) say
+		// which they take.
+		if described, ok := reflect.New(typeErr.Type).Elem().Interface().(interface{ JSONKind() string }); ok {
+			kind = described.JSONKind()
+		}
 		return &hookflow.Error{Code: hookflow.EINVALID, Field: field,
-			Message: typeErr.Field + ": must be " + jsonKind(typeErr.Type.Kind().String()) + ", not " + typeErr.Value}
+			Message: typeErr.Field + ": must be " + kind + ", not " + typeErr.Value}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return hookflow.Invalid(name, "is not a known field")

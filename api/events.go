@@ -66,11 +66,13 @@ type DeliveryHandler struct {
 // List answers deliveries newest first, with filters and a cursor.
 func (h *DeliveryHandler) List(c *gin.Context) {
 	f := hookflow.DeliveryFilter{
-		SubscriptionID: c.Query("subscription_id"),
-		Status:         hookflow.Status(c.Query("status")),
-		EventType:      c.Query("event_type"),
-		EventID:        c.Query("event_id"),
-		Cursor:         c.Query("cursor"),
+		SubscriptionID:    c.Query("subscription_id"),
+		CampaignID:        c.Query("campaign_id"),
+		CampaignWebhookID: c.Query("campaign_webhook_id"),
+		Status:            hookflow.Status(c.Query("status")),
+		EventType:         c.Query("event_type"),
+		EventID:           c.Query("event_id"),
+		Cursor:            c.Query("cursor"),
 	}
 	if f.EventType != "" && !hookflow.ValidEventType(f.EventType) {
 		writeError(c, hookflow.Invalid("event_type", "is not an event type"))

@@ -57,6 +57,9 @@ func NotFound(c *gin.Context) { writeError(c, hookflow.Errorf(hookflow.ENOTFOUND
 func NewRouter(d Deps) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	// Ids in paths may be the API client's own (a campaign's), so a "/" in one arrives
+	// escaped as %2F: routes match the path as sent and parameters are unescaped after.
+	r.UseRawPath, r.UnescapePathValues = true, true
 	r.Use(gin.Recovery())
 	r.Use(d.Middleware...)
 	r.HandleMethodNotAllowed = true
@@ -107,8 +110,12 @@ func NewRouter(d Deps) *gin.Engine {
 
 	campaigns := &CampaignHandler{campaigns: d.Campaigns, urls: d.URLs}
 	acc.POST("/campaigns", limited, campaigns.Create)
+	acc.GET("/campaigns", campaigns.List)
 	acc.GET("/campaigns/:id", campaigns.Get)
+	acc.DELETE("/campaigns/:id", campaigns.Delete)
 	acc.PUT("/campaigns/:id/webhooks", limited, campaigns.SetWebhooks)
+	acc.POST("/campaigns/:id/rotate-secret", limited, campaigns.RotateSecret)
+	acc.POST("/campaigns/:id/webhooks/:webhook_id/test", limited, campaigns.TestWebhook)
 
 	fulfilments := &FulfilmentHandler{fulfilments: d.Fulfilments, checker: d.Checker}
 	acc.POST("/fulfilments", limited, fulfilments.Create)

@@ -25,7 +25,6 @@ import (
 	"github.com/hookflow/hookflow/store/storetest"
 	"github.com/hookflow/hookflow/temporaltest"
 	hfworker "github.com/hookflow/hookflow/worker"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // Config sizes one benchmark run.
@@ -546,12 +545,14 @@ func (b *bench) historyPerDelivery(ctx context.Context, hf *hookflowProc) (float
 	}
 	defer c.Close()
 	var ids []string
-	if err := hf.DB.SelectContext(ctx, &ids, `SELECT id FROM deliveries WHERE status = 'delivered' ORDER BY random() LIMIT $1`, historySample); err != nil {
+	// The workflow ids as the store derives them.
+	if err := hf.DB.SelectContext(ctx, &ids, `SELECT COALESCE(workflow_id, 'delivery-' || number) FROM deliveries
+		WHERE status = 'delivered' ORDER BY random() LIMIT $1`, historySample); err != nil {
 		return 0, 0, err
 	}
 	total := 0
 	for _, id := range ids {
-		n, err := historyLength(ctx, c, workflows.WorkflowID(id))
+		n, err := historyLength(ctx, c, id)
 		if err != nil {
 			return 0, 0, err
 		}

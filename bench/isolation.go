@@ -24,6 +24,9 @@ type IsolationResult struct {
 	WithHung LatencySummary `json:"with_hung"`
 	// P99Ratio is the p99 with the hung attempts over the p99 without them.
 	P99Ratio float64 `json:"p99_ratio"`
+	// SettleSeconds is how long after the hung count was reached every other noisy
+	// delivery was marked waiting.
+	SettleSeconds float64 `json:"settle_seconds"`
 }
 
 // LatencySummary are the percentiles of one measurement.
@@ -123,6 +126,24 @@ func (b *bench) isolation(ctx context.Context) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The burst settles when every noisy delivery is either hanging at the endpoint or
+	// waiting behind its in-flight cap: from then on the hung attempts are what is
+	// measured beside, not the burst that made them.
+	settleStart := time.Now()
+	for {
+		var waiting int64
+		if err := hf.DB.GetContext(ctx, &waiting, `SELECT count(*) FROM deliveries WHERE waiting_reason IS NOT NULL`); err != nil {
+			return err
+		}
+		if waiting+b.receiver.hanging.Load() >= int64(res.NoisyEvents) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("(g) the noisy burst did not settle: %d hung, %d waiting of %d", b.receiver.hanging.Load(), waiting, res.NoisyEvents)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	res.SettleSeconds = time.Since(settleStart).Seconds()
 	b.logf("(g) %d attempts hung; healthy again for %s", b.receiver.hanging.Load(), measure)
 	sampleDone := make(chan struct{})
 	res.HungMin = b.receiver.hanging.Load()

@@ -40,7 +40,7 @@ type Config struct {
 	EndpointConcurrency int `env:"HOOKFLOW_ENDPOINT_CONCURRENCY" envDefault:"10"`
 	// AttemptHold is how long an attempt may keep its workflow task before it is handed
 	// off to an activity (package outbound).
-	AttemptHold time.Duration `env:"HOOKFLOW_ATTEMPT_HOLD" envDefault:"1s"`
+	AttemptHold time.Duration `env:"HOOKFLOW_ATTEMPT_HOLD" envDefault:"250ms"`
 	// ThrottleBase and ThrottleMax bound how long throttling answers (429, 502, 503, 504)
 	// hold a subscription when they give no Retry-After: the base, doubling per answer in
 	// a row, up to the max.
@@ -160,7 +160,7 @@ func (c Config) Validate() error {
 		bad("HOOKFLOW_ENDPOINT_CONCURRENCY", "must be a whole number from 1 to %d", MaxEndpointConcurrency)
 	}
 	if c.AttemptHold < time.Millisecond || c.AttemptHold > time.Minute {
-		bad("HOOKFLOW_ATTEMPT_HOLD", "must be a duration from 1ms to 1m, such as 1s")
+		bad("HOOKFLOW_ATTEMPT_HOLD", "must be a duration from 1ms to 1m, such as 250ms")
 	}
 	if c.ThrottleBase <= 0 {
 		bad("HOOKFLOW_THROTTLE_BASE", "must be a positive duration such as 1s")

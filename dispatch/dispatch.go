@@ -174,7 +174,7 @@ func Start(ctx context.Context, c client.Client, item hookflow.DispatchItem) err
 // StartOptions are the options of a delivery workflow start.
 func StartOptions(item hookflow.DispatchItem) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
-		ID:        workflows.WorkflowID(item.DeliveryID),
+		ID:        item.WorkflowID,
 		TaskQueue: workflows.TaskQueue,
 		// A closed delivery is never run again by a start; only a manual retry reopens it.
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
@@ -196,9 +196,9 @@ type Waker struct {
 	Client client.Client
 }
 
-// Wake signals the delivery's workflow. A workflow that has ended needs no wake.
-func (w Waker) Wake(ctx context.Context, deliveryID string) error {
-	err := w.Client.SignalWorkflow(ctx, workflows.WorkflowID(deliveryID), "", workflows.WakeSignal, nil)
+// Wake signals a delivery's workflow. A workflow that has ended needs no wake.
+func (w Waker) Wake(ctx context.Context, workflowID string) error {
+	err := w.Client.SignalWorkflow(ctx, workflowID, "", workflows.WakeSignal, nil)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return nil
@@ -214,7 +214,7 @@ type Retrier struct {
 // RetryDelivery signals the delivery's workflow, starting a new run when it is closed: a
 // waiting delivery attempts at once, a failed one makes one more attempt.
 func (r Retrier) RetryDelivery(ctx context.Context, d hookflow.Delivery) error {
-	item := hookflow.DispatchItem{DeliveryID: d.ID, AccountID: d.AccountID, SubscriptionID: d.SubscriptionID, EventType: d.EventType}
+	item := hookflow.DispatchItem{DeliveryID: d.Key, WorkflowID: d.WorkflowID, AccountID: d.AccountID, SubscriptionID: d.SubscriptionID, EventType: d.EventType}
 	opts := StartOptions(item)
 	opts.WorkflowIDReusePolicy = enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
 	opts.WorkflowIDConflictPolicy = enums.WORKFLOW_ID_CONFLICT_POLICY_UNSPECIFIED
@@ -226,7 +226,7 @@ func (r Retrier) RetryDelivery(ctx context.Context, d hookflow.Delivery) error {
 		workflows.StatusKey.ValueSet(string(d.Status)),
 	)
 	_, err := r.Client.SignalWithStartWorkflow(ctx, opts.ID, workflows.RetrySignal, nil, opts,
-		workflows.DeliveryWorkflow, workflows.DeliveryInput{DeliveryID: d.ID})
+		workflows.DeliveryWorkflow, workflows.DeliveryInput{DeliveryID: d.Key})
 	if err != nil {
 		return &hookflow.Error{Code: hookflow.EUNAVAILABLE, Message: "the workflow service is unavailable, retry later"}
 	}

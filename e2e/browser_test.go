@@ -110,7 +110,7 @@ func browserRetryFailingDelivery(t *testing.T, app *App) {
 	if len(out.Deliveries) != 1 {
 		t.Fatalf("ingest answer: %+v", out)
 	}
-	id := out.Deliveries[0].ID
+	id := out.Deliveries[0].ID.String()
 	app.WaitDelivery(key, id, browserWait, func(d Delivery) bool { return d.Status == "retrying" && d.Attempts == 1 })
 
 	tab := openBrowser(t)
@@ -242,7 +242,7 @@ func dashboardOtherAccount(t *testing.T, app *App) {
 	rcv := newReceiver(t, always(http.StatusOK))
 	subA := app.Subscribe(keyA, rcv.URL+"/a-private-endpoint", nil)
 	out := app.Publish(keyA, map[string]any{"event_type": "lead.created"})
-	deliveryA := out.Deliveries[0].ID
+	deliveryA := out.Deliveries[0].ID.String()
 	app.WaitStatus(keyA, deliveryA, "delivered", browserWait)
 
 	b := signInHTTP(t, app, keyB)

@@ -32,7 +32,7 @@ func TestFailsTwiceThenDeliveredWithLinearWaits(t *testing.T) {
 	if len(out.Deliveries) != 1 || out.Deliveries[0].SubscriptionID != sub.ID || out.Deliveries[0].Status != "pending" {
 		t.Fatalf("ingest answer: %+v", out)
 	}
-	d := app.WaitStatus(key, out.Deliveries[0].ID, "delivered", 30*time.Second)
+	d := app.WaitStatus(key, out.Deliveries[0].ID.String(), "delivered", 30*time.Second)
 
 	if d.Attempts != 3 || len(d.AttemptLog) != 3 {
 		t.Fatalf("attempts = %d, attempt rows = %d, want 3 and 3", d.Attempts, len(d.AttemptLog))
@@ -70,7 +70,7 @@ func TestAlwaysFailingEndsFailedAfterMaxRetries(t *testing.T) {
 	app.Subscribe(key, rcv.URL, map[string]any{"max_retries": 2})
 	out := app.Publish(key, map[string]any{"event_type": "lead.created"})
 
-	d := app.WaitStatus(key, out.Deliveries[0].ID, "failed", 30*time.Second)
+	d := app.WaitStatus(key, out.Deliveries[0].ID.String(), "failed", 30*time.Second)
 	if d.Attempts != 3 || len(d.AttemptLog) != 3 || len(rcv.Requests()) != 3 {
 		t.Fatalf("attempts %d, rows %d, requests %d; want 3", d.Attempts, len(d.AttemptLog), len(rcv.Requests()))
 	}
@@ -90,7 +90,7 @@ func TestAlwaysFailingEndsFailedAfterMaxRetries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(resp.Executions) == 1 && resp.Executions[0].Execution.WorkflowId == workflows.WorkflowID(d.ID) {
+		if len(resp.Executions) == 1 && resp.Executions[0].Execution.WorkflowId == d.WorkflowID {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -127,14 +127,14 @@ func TestTimeoutAndRefusedConnectionAreFailedAttempts(t *testing.T) {
 	slowOut := app.Publish(key, map[string]any{"event_type": "slow.event"})
 	deadOut := app.Publish(key, map[string]any{"event_type": "dead.event"})
 
-	d := app.WaitStatus(key, slowOut.Deliveries[0].ID, "failed", 30*time.Second)
+	d := app.WaitStatus(key, slowOut.Deliveries[0].ID.String(), "failed", 30*time.Second)
 	if slowOut.Deliveries[0].SubscriptionID != slowSub.ID || !strings.Contains(d.LastError, "timed out") || d.ResponseCode != nil {
 		t.Errorf("timeout: last_error=%q code=%v", d.LastError, d.ResponseCode)
 	}
 	if dur := d.AttemptLog[0].DurationMS; dur < 900 || dur > 5000 {
 		t.Errorf("timed-out attempt took %d ms, want about the 1 s timeout", dur)
 	}
-	d = app.WaitStatus(key, deadOut.Deliveries[0].ID, "failed", 30*time.Second)
+	d = app.WaitStatus(key, deadOut.Deliveries[0].ID.String(), "failed", 30*time.Second)
 	if deadOut.Deliveries[0].SubscriptionID != deadSub.ID || d.LastError != "connection refused" || len(d.AttemptLog) != 1 {
 		t.Errorf("refused: last_error=%q attempts=%d", d.LastError, len(d.AttemptLog))
 	}
@@ -192,7 +192,7 @@ func TestSignedPayloadAndFanOutWithFilters(t *testing.T) {
 			}
 		}
 		for _, d := range tc.out.Deliveries {
-			app.WaitStatus(key, d.ID, "delivered", 30*time.Second)
+			app.WaitStatus(key, d.ID.String(), "delivered", 30*time.Second)
 		}
 	}
 	if n := len(rcv["inactive"].Requests()) + len(rcv["leads"].Requests()); n != 0 {
@@ -243,14 +243,14 @@ func TestSignedPayloadAndFanOutWithFilters(t *testing.T) {
 	if fmt.Sprint(payload["changes"]) != "map[email:[old@example.com new@example.com]]" {
 		t.Errorf("payload changes = %v", payload["changes"])
 	}
-	d := app.Delivery(key, first.Deliveries[0].ID)
+	d := app.Delivery(key, first.Deliveries[0].ID.String())
 	if string(d.Payload) != string(firstReq.Body) {
 		t.Errorf("the record's payload differs from what was sent:\n%s\n%s", d.Payload, firstReq.Body)
 	}
 
 	// The process logged every attempt with its ids, and never a key or a secret.
 	logs := app.logs.Tail(1 << 30)
-	if !strings.Contains(logs, first.Deliveries[0].ID) || !strings.Contains(logs, subs["all-promoter"].ID) {
+	if !strings.Contains(logs, first.Deliveries[0].ID.String()) || !strings.Contains(logs, subs["all-promoter"].ID) {
 		t.Errorf("attempt logs lack the delivery or subscription id")
 	}
 	for name, sub := range subs {
@@ -272,7 +272,7 @@ func TestIdempotentIngest(t *testing.T) {
 	event := map[string]any{"event_type": "reward.created", "data": map[string]any{"amount": 10}}
 	first := app.Publish(key, event, "Idempotency-Key", "order-42")
 	again := app.Publish(key, event, "Idempotency-Key", "order-42")
-	if first.EventID != again.EventID || len(again.Deliveries) != 1 || first.Deliveries[0].ID != again.Deliveries[0].ID {
+	if first.EventID != again.EventID || len(again.Deliveries) != 1 || first.Deliveries[0].ID.String() != again.Deliveries[0].ID.String() {
 		t.Fatalf("the same key gave another answer:\n%+v\n%+v", first, again)
 	}
 	event["data"] = map[string]any{"amount": 11}
@@ -294,7 +294,7 @@ func TestIdempotentIngest(t *testing.T) {
 	if err := app.DB.Get(&events, `SELECT count(*) FROM events`); err != nil || events != 3 {
 		t.Errorf("events stored = %d (%v), want 3", events, err)
 	}
-	app.WaitStatus(key, first.Deliveries[0].ID, "delivered", 30*time.Second)
+	app.WaitStatus(key, first.Deliveries[0].ID.String(), "delivered", 30*time.Second)
 	time.Sleep(3 * unit)
 	if n := len(rcv.Requests()); n != 2 {
 		t.Errorf("receiver saw %d requests, want 2 (one per distinct event)", n)
@@ -308,7 +308,7 @@ func TestManualRetryOfFailedDelivery(t *testing.T) {
 	rcv := newReceiver(t, always(503))
 	app.Subscribe(key, rcv.URL, map[string]any{"max_retries": 1})
 	out := app.Publish(key, map[string]any{"event_type": "promoter.created"})
-	id := out.Deliveries[0].ID
+	id := out.Deliveries[0].ID.String()
 	d := app.WaitStatus(key, id, "failed", 30*time.Second)
 	if d.Attempts != 2 {
 		t.Fatalf("attempts before the manual retry = %d, want 2", d.Attempts)
@@ -330,7 +330,7 @@ func TestManualRetryOfFailedDelivery(t *testing.T) {
 	if r := app.Do("POST", "/v1/deliveries/00000000-0000-0000-0000-000000000000/retry", key, nil); r.Status != http.StatusNotFound {
 		t.Errorf("retry of an unknown delivery: %d, want 404", r.Status)
 	}
-	replay(t, app, id)
+	replay(t, app, key, id)
 }
 
 func TestManualRetryCutsBackoffShort(t *testing.T) {
@@ -339,7 +339,7 @@ func TestManualRetryCutsBackoffShort(t *testing.T) {
 	key := app.NewAccount("acme")
 	rcv := newReceiver(t, failTimes(1))
 	app.Subscribe(key, rcv.URL, nil)
-	id := app.Publish(key, map[string]any{"event_type": "promoter.created"}).Deliveries[0].ID
+	id := app.Publish(key, map[string]any{"event_type": "promoter.created"}).Deliveries[0].ID.String()
 	d := app.WaitStatus(key, id, "retrying", 30*time.Second)
 	if d.NextAttemptAt == nil || time.Until(*d.NextAttemptAt) < 50*time.Minute {
 		t.Fatalf("next_attempt_at = %v, want about an hour from now", d.NextAttemptAt)
@@ -379,7 +379,7 @@ func TestTestDeliveryAndListing(t *testing.T) {
 	// Listing: newest first, filters, cursor pages.
 	var ids []string
 	for i := 0; i < 5; i++ {
-		ids = append(ids, app.Publish(key, map[string]any{"event_type": "promoter.created", "entity_id": fmt.Sprint(i)}).Deliveries[0].ID)
+		ids = append(ids, app.Publish(key, map[string]any{"event_type": "promoter.created", "entity_id": fmt.Sprint(i)}).Deliveries[0].ID.String())
 	}
 	type page struct {
 		Data       []Delivery `json:"data"`
@@ -391,7 +391,7 @@ func TestTestDeliveryAndListing(t *testing.T) {
 		var p page
 		app.MustDo(http.StatusOK, "GET", "/v1/deliveries?event_type=promoter.created&limit=2"+cursor, key, nil).JSON(t, &p)
 		for _, d := range p.Data {
-			seen = append(seen, d.ID)
+			seen = append(seen, d.ID.String())
 		}
 		if p.NextCursor == nil {
 			break
@@ -439,12 +439,12 @@ func TestEventsAcceptedWhileTemporalIsDown(t *testing.T) {
 	app.Subscribe(key, rcv.URL, nil)
 	// Prove the pipeline works, then take Temporal away.
 	warm := app.Publish(key, map[string]any{"event_type": "promoter.created"})
-	app.WaitStatus(key, warm.Deliveries[0].ID, "delivered", 30*time.Second)
+	app.WaitStatus(key, warm.Deliveries[0].ID.String(), "delivered", 30*time.Second)
 	addr.stop()
 
 	var ids []string
 	for i := 0; i < 20; i++ {
-		ids = append(ids, app.Publish(key, map[string]any{"event_type": "promoter.created", "entity_id": fmt.Sprint(i)}).Deliveries[0].ID)
+		ids = append(ids, app.Publish(key, map[string]any{"event_type": "promoter.created", "entity_id": fmt.Sprint(i)}).Deliveries[0].ID.String())
 	}
 	if r := app.Do("GET", "/readyz", "", nil); r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "Temporal") {
 		t.Errorf("/readyz with Temporal down: %d %s, want 503 naming Temporal", r.Status, r.Body)
@@ -464,14 +464,14 @@ func TestEventsAcceptedWhileTemporalIsDown(t *testing.T) {
 
 // replay fetches a finished delivery's workflow history and replays it against the
 // current workflow code: a change that breaks determinism fails here.
-func replay(t *testing.T, app *App, deliveryID string) {
+func replay(t *testing.T, app *App, key, deliveryID string) {
 	t.Helper()
 	c, err := client.Dial(client.Options{HostPort: temporal.FrontendHostPort(), Namespace: app.Namespace()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	iter := c.GetWorkflowHistory(context.Background(), workflows.WorkflowID(deliveryID), "", false, 0)
+	iter := c.GetWorkflowHistory(context.Background(), app.Delivery(key, deliveryID).WorkflowID, "", false, 0)
 	replayer := worker.NewWorkflowReplayer()
 	replayer.RegisterWorkflow(workflows.DeliveryWorkflow)
 	var events int

@@ -192,9 +192,9 @@ func TestFulfilmentAlwaysFailingGetsIssues(t *testing.T) {
 		t.Fatalf("%d fulfilment deliveries, want 2 (campaign URL and subscription)", len(page.Data))
 	}
 	for _, d := range page.Data {
-		d = app.WaitStatus(key, d.ID, "failed", 30*time.Second)
+		d = app.WaitStatus(key, d.ID.String(), "failed", 30*time.Second)
 		if d.Attempts != 8 {
-			t.Errorf("delivery %s (subscription %q): %d attempts, want 1 + 7", d.ID, d.SubscriptionID, d.Attempts)
+			t.Errorf("delivery %s (subscription %q): %d attempts, want 1 + 7", d.ID.String(), d.SubscriptionID, d.Attempts)
 		}
 	}
 	_ = sub
@@ -212,7 +212,7 @@ func TestFulfilmentAlwaysFailingGetsIssues(t *testing.T) {
 		t.Errorf("%d requests, want 16", n)
 	}
 	rcv.SetScript(always(200))
-	app.MustDo(http.StatusAccepted, "POST", "/v1/deliveries/"+page.Data[0].ID+"/retry", key, nil)
+	app.MustDo(http.StatusAccepted, "POST", "/v1/deliveries/"+page.Data[0].ID.String()+"/retry", key, nil)
 	done := app.waitFulfilment(key, f.ID, 30*time.Second, func(f Fulfilment) bool { return f.Status == "completed" })
 	if done.HasIssues || done.DatePaid == nil {
 		t.Errorf("after a manual 200: %+v", done)
@@ -230,7 +230,7 @@ func TestLegacyStandardEventIsAttemptedOnce(t *testing.T) {
 	if len(out.Deliveries) != 1 {
 		t.Fatalf("lead_signup fanned out to %d, want the default URL", len(out.Deliveries))
 	}
-	d := app.WaitStatus(key, out.Deliveries[0].ID, "failed", 30*time.Second)
+	d := app.WaitStatus(key, out.Deliveries[0].ID.String(), "failed", 30*time.Second)
 	time.Sleep(3 * unit)
 	if d.Attempts != 1 || len(failing.Requests()) != 1 {
 		t.Errorf("standard legacy event: %d attempts, %d requests; want 1", d.Attempts, len(failing.Requests()))
@@ -251,8 +251,8 @@ func TestLegacyStandardEventIsAttemptedOnce(t *testing.T) {
 		t.Errorf("a non-legacy event reached the campaign's URLs")
 	}
 	failing.SetScript(always(200))
-	app.MustDo(http.StatusAccepted, "POST", "/v1/deliveries/"+d.ID+"/retry", key, nil)
-	app.WaitStatus(key, d.ID, "delivered", 30*time.Second)
+	app.MustDo(http.StatusAccepted, "POST", "/v1/deliveries/"+d.ID.String()+"/retry", key, nil)
+	app.WaitStatus(key, d.ID.String(), "delivered", 30*time.Second)
 
 	// At most 3 URLs, known kinds only.
 	four := []map[string]string{}

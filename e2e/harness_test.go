@@ -312,9 +312,10 @@ func (a *App) Subscribe(key, url string, fields map[string]any) Subscription {
 type Ingested struct {
 	EventID    string `json:"event_id"`
 	Deliveries []struct {
-		ID             string `json:"id"`
-		SubscriptionID string `json:"subscription_id"`
-		Status         string `json:"status"`
+		// ID is the delivery's number (json.Number keeps it exact and usable in paths).
+		ID             json.Number `json:"id"`
+		SubscriptionID string      `json:"subscription_id"`
+		Status         string      `json:"status"`
 	} `json:"deliveries"`
 }
 
@@ -328,7 +329,8 @@ func (a *App) Publish(key string, event map[string]any, headers ...string) Inges
 
 // Delivery is the API's delivery record.
 type Delivery struct {
-	ID             string          `json:"id"`
+	ID             json.Number     `json:"id"`
+	WorkflowID     string          `json:"workflow_id"`
 	EventID        string          `json:"event_id"`
 	SubscriptionID string          `json:"subscription_id"`
 	EventType      string          `json:"event_type"`
@@ -354,16 +356,16 @@ type Delivery struct {
 	} `json:"attempt_log"`
 }
 
-// Delivery reads a delivery.
-func (a *App) Delivery(key, id string) Delivery {
+// Delivery reads a delivery by its id (a json.Number from an answer, or a string).
+func (a *App) Delivery(key string, id any) Delivery {
 	a.t.Helper()
 	var d Delivery
-	a.MustDo(http.StatusOK, "GET", "/v1/deliveries/"+id, key, nil).JSON(a.t, &d)
+	a.MustDo(http.StatusOK, "GET", fmt.Sprint("/v1/deliveries/", id), key, nil).JSON(a.t, &d)
 	return d
 }
 
 // WaitDelivery polls a delivery until cond holds.
-func (a *App) WaitDelivery(key, id string, within time.Duration, cond func(Delivery) bool) Delivery {
+func (a *App) WaitDelivery(key string, id any, within time.Duration, cond func(Delivery) bool) Delivery {
 	a.t.Helper()
 	deadline := time.Now().Add(within)
 	var d Delivery
@@ -381,7 +383,7 @@ func (a *App) WaitDelivery(key, id string, within time.Duration, cond func(Deliv
 }
 
 // WaitStatus polls until the delivery has the status.
-func (a *App) WaitStatus(key, id, status string, within time.Duration) Delivery {
+func (a *App) WaitStatus(key string, id any, status string, within time.Duration) Delivery {
 	a.t.Helper()
 	return a.WaitDelivery(key, id, within, func(d Delivery) bool { return d.Status == status })
 }

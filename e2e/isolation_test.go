@@ -56,7 +56,7 @@ func TestHangingEndpointDoesNotDelayAnotherAccount(t *testing.T) {
 	var aDeliveries []string
 	for i := 0; i < 150; i++ {
 		out := app.Publish(keyA, map[string]any{"event_type": "referral.created", "data": map[string]any{"n": i}})
-		aDeliveries = append(aDeliveries, out.Deliveries[0].ID)
+		aDeliveries = append(aDeliveries, out.Deliveries[0].ID.String())
 	}
 	// A's first attempts are in flight and hanging before B posts anything.
 	waitFor(t, 10*time.Second, "A's endpoint to hold its attempts", func() bool { return hang.holding.Load() >= 10 })
@@ -64,7 +64,7 @@ func TestHangingEndpointDoesNotDelayAnotherAccount(t *testing.T) {
 	var bDeliveries []string
 	for i := 0; i < 10; i++ {
 		out := app.Publish(keyB, map[string]any{"event_type": "referral.created", "data": map[string]any{"n": i}})
-		bDeliveries = append(bDeliveries, out.Deliveries[0].ID)
+		bDeliveries = append(bDeliveries, out.Deliveries[0].ID.String())
 		time.Sleep(100 * time.Millisecond)
 	}
 	for _, id := range bDeliveries {
@@ -122,7 +122,7 @@ func TestRateLimitSpacesRequests(t *testing.T) {
 	app.Subscribe(key, r.URL, map[string]any{"rate_limit": 5})
 	var ids []string
 	for i := 0; i < 50; i++ {
-		ids = append(ids, app.Publish(key, map[string]any{"event_type": "a.b", "data": map[string]any{"n": i}}).Deliveries[0].ID)
+		ids = append(ids, app.Publish(key, map[string]any{"event_type": "a.b", "data": map[string]any{"n": i}}).Deliveries[0].ID.String())
 	}
 	sawWaiting := false
 	for _, id := range ids {
@@ -185,12 +185,12 @@ func TestThrottlingAnswerHoldsBackTheSubscription(t *testing.T) {
 	})
 	r.Config.Handler = retryAfter(r.Config.Handler, "2")
 	app.Subscribe(key, r.URL, nil)
-	first := app.Publish(key, map[string]any{"event_type": "a.b", "data": map[string]any{}}).Deliveries[0].ID
+	first := app.Publish(key, map[string]any{"event_type": "a.b", "data": map[string]any{}}).Deliveries[0].ID.String()
 	app.WaitStatus(key, first, "retrying", 10*time.Second)
 
 	var siblings []string
 	for i := 0; i < 5; i++ {
-		siblings = append(siblings, app.Publish(key, map[string]any{"event_type": "a.b", "data": map[string]any{"n": i}}).Deliveries[0].ID)
+		siblings = append(siblings, app.Publish(key, map[string]any{"event_type": "a.b", "data": map[string]any{"n": i}}).Deliveries[0].ID.String())
 	}
 	held := app.WaitDelivery(key, siblings[4], 5*time.Second, func(d Delivery) bool {
 		return d.WaitingReason != nil || d.Status == "delivered"
@@ -241,7 +241,7 @@ func TestRateLimitIsSharedByWorkerProcesses(t *testing.T) {
 	app.Subscribe(key, r.URL, map[string]any{"rate_limit": 4})
 	var ids []string
 	for i := 0; i < 40; i++ {
-		ids = append(ids, app.Publish(key, map[string]any{"event_type": "a.b", "data": map[string]any{"n": i}}).Deliveries[0].ID)
+		ids = append(ids, app.Publish(key, map[string]any{"event_type": "a.b", "data": map[string]any{"n": i}}).Deliveries[0].ID.String())
 	}
 	for _, id := range ids {
 		if d := app.WaitStatus(key, id, "delivered", 60*time.Second); d.Attempts != 1 {

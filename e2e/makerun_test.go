@@ -224,7 +224,7 @@ func TestMakeRunServesDeliversAndStopsOnCtrlC(t *testing.T) {
 	app.MustDo(http.StatusCreated, "POST", "/v1/accounts", adminKey, map[string]any{"name": "Acme"}).JSON(t, &acc)
 	rcv := newReceiver(t, always(http.StatusOK))
 	app.Subscribe(acc.APIKey, rcv.URL+"/hooks", map[string]any{"event_types": []string{"promoter.*"}})
-	delivery := app.Publish(acc.APIKey, map[string]any{"event_type": "promoter.created", "entity_id": "42"}).Deliveries[0].ID
+	delivery := app.Publish(acc.APIKey, map[string]any{"event_type": "promoter.created", "entity_id": "42"}).Deliveries[0].ID.String()
 	app.WaitStatus(acc.APIKey, delivery, "delivered", 30*time.Second)
 	t.Logf("first run: delivery %s delivered, %d request(s) at the receiver", delivery, len(rcv.Requests()))
 
@@ -245,7 +245,7 @@ func TestMakeRunServesDeliversAndStopsOnCtrlC(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	desc, err := c.DescribeWorkflowExecution(ctx, workflows.WorkflowID(delivery), "")
+	desc, err := c.DescribeWorkflowExecution(ctx, app.Delivery(acc.APIKey, delivery).WorkflowID, "")
 	if err != nil {
 		t.Fatalf("the delivery's workflow after a restart: %v", err)
 	}
@@ -289,7 +289,7 @@ func TestMakeRunUsesATemporalServerThatIsAlreadyThere(t *testing.T) {
 	app.MustDo(http.StatusCreated, "POST", "/v1/accounts", adminKey, map[string]any{"name": "Acme"}).JSON(t, &acc)
 	rcv := newReceiver(t, always(http.StatusOK))
 	app.Subscribe(acc.APIKey, rcv.URL+"/hooks", nil)
-	delivery := app.Publish(acc.APIKey, map[string]any{"event_type": "promoter.created"}).Deliveries[0].ID
+	delivery := app.Publish(acc.APIKey, map[string]any{"event_type": "promoter.created"}).Deliveries[0].ID.String()
 	app.WaitStatus(acc.APIKey, delivery, "delivered", 30*time.Second)
 	run.interrupt()
 }

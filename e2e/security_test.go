@@ -44,7 +44,7 @@ func TestPrivateEndpointsRefusedAtCreateAndAtDial(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := app.Publish(key, map[string]any{"event_type": "promoter.created"})
-	d := app.WaitStatus(key, out.Deliveries[0].ID, "failed", 30*time.Second)
+	d := app.WaitStatus(key, out.Deliveries[0].ID.String(), "failed", 30*time.Second)
 	if !strings.Contains(d.LastError, "loopback") || len(rcv.Requests()) != 0 {
 		t.Errorf("dial-time refusal: last_error %q, %d requests reached the endpoint", d.LastError, len(rcv.Requests()))
 	}
@@ -63,7 +63,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	})
 	app.Subscribe(key, redirect.URL, map[string]any{"max_retries": 0})
 	out := app.Publish(key, map[string]any{"event_type": "promoter.created"})
-	d := app.WaitStatus(key, out.Deliveries[0].ID, "failed", 30*time.Second)
+	d := app.WaitStatus(key, out.Deliveries[0].ID.String(), "failed", 30*time.Second)
 	if d.ResponseCode == nil || *d.ResponseCode != http.StatusTemporaryRedirect || len(target.Requests()) != 0 {
 		t.Errorf("redirect: code %v, %d requests followed it", d.ResponseCode, len(target.Requests()))
 	}
@@ -114,7 +114,7 @@ func TestGoneDisablesSubscriptionAndRetryAfterIsHonoured(t *testing.T) {
 	gone := newReceiver(t, always(http.StatusGone))
 	sub := app.Subscribe(key, gone.URL, map[string]any{"max_retries": 5, "event_types": []string{"a.b"}})
 	out := app.Publish(key, map[string]any{"event_type": "a.b"})
-	d := app.WaitStatus(key, out.Deliveries[0].ID, "failed", 30*time.Second)
+	d := app.WaitStatus(key, out.Deliveries[0].ID.String(), "failed", 30*time.Second)
 	if d.Attempts != 1 {
 		t.Errorf("410: %d attempts, want 1", d.Attempts)
 	}
@@ -143,7 +143,7 @@ func TestGoneDisablesSubscriptionAndRetryAfterIsHonoured(t *testing.T) {
 	})
 	app.Subscribe(key, busy.URL, map[string]any{"event_types": []string{"c.d"}})
 	out = app.Publish(key, map[string]any{"event_type": "c.d"})
-	app.WaitStatus(key, out.Deliveries[0].ID, "delivered", 30*time.Second)
+	app.WaitStatus(key, out.Deliveries[0].ID.String(), "delivered", 30*time.Second)
 	reqs := busy.Requests()
 	if gap := reqs[1].At.Sub(reqs[0].At); gap < 2*time.Second {
 		t.Errorf("retry %v after a 503 with Retry-After: 2, want ≥ 2 s", gap)

@@ -57,14 +57,15 @@ type Store interface {
 	MarkWaiting(ctx context.Context, deliveryID string, reason hookflow.WaitReason, until time.Time) error
 	// ClearWaiting removes the mark of a delivery that goes out.
 	ClearWaiting(ctx context.Context, deliveryID string) error
-	// TakeWaiters returns up to n of the destination's oldest deliveries waiting behind
-	// the in-flight cap that have not been woken yet, marking them woken.
+	// TakeWaiters returns the workflow ids of up to n of the destination's oldest
+	// deliveries waiting behind the in-flight cap that have not been woken yet, marking
+	// them woken.
 	TakeWaiters(ctx context.Context, destinationID string, n int) ([]string, error)
 }
 
 // Waker asks a waiting delivery's workflow to try again now (a signal).
 type Waker interface {
-	Wake(ctx context.Context, deliveryID string) error
+	Wake(ctx context.Context, workflowID string) error
 }
 
 // Observer receives what the gateway sees (metrics). Nil means none.
@@ -77,8 +78,10 @@ const (
 	// DefaultConcurrency is how many requests one worker sends to one destination at once.
 	DefaultConcurrency = 10
 	// DefaultHold is how long an attempt may keep its workflow task before it is handed
-	// off: most endpoints answer well within it, so the common attempt costs nothing more.
-	DefaultHold = time.Second
+	// off: most endpoints answer well within it, so the common attempt costs nothing more,
+	// and a burst of attempts to endpoints that just started hanging holds the worker's
+	// workflow-task slots only this long each.
+	DefaultHold = 250 * time.Millisecond
 )
 
 // slotPatience is how long a delivery waits in the worker for a slot before it is told to
@@ -180,7 +183,14 @@ func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number in
 		return Begun{Wait: &Wait{Reason: hookflow.WaitThrottled, For: until.Sub(now)}}, nil
 	}
 
-	slot, ok := g.slots.acquire(ctx, req.DestinationID, g.concurrency(req), slotPatience, req.Timeout)
+	// An endpoint known to be slow gets no patience and no hold: its attempts would only
+	// keep workflow-task slots waiting for what will not come soon.
+	slow := g.slots.slow(req.DestinationID)
+	patience, hold := slotPatience, g.hold()
+	if slow {
+		patience, hold = 0, 0
+	}
+	slot, ok := g.slots.acquire(ctx, req.DestinationID, g.concurrency(req), patience, req.Timeout)
 	if !ok {
 		// Marked before the slot is looked at again, so a slot freed meanwhile either is
 		// taken now or finds this delivery among the waiters to wake.
@@ -217,19 +227,25 @@ func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number in
 		defer release()
 		out := g.Sender.Send(flightCtx, req)
 		out.Attempt.Number, out.Attempt.Trigger = number, trigger
+		if time.Duration(out.Attempt.DurationMS)*time.Millisecond < g.hold() {
+			// Answered as fast as the hold allows: the endpoint is not slow (any more).
+			g.slots.answered(req.DestinationID)
+		}
 		g.logAttempt(req, out.Attempt)
 		g.afterAnswer(req, out)
 		return out
 	}, req.Timeout)
 
-	timer := time.NewTimer(g.hold())
+	timer := time.NewTimer(hold)
 	defer timer.Stop()
 	select {
 	case <-f.done:
 		g.flights.forget(f)
 		out := f.outcome
+		g.slots.answered(req.DestinationID)
 		return Begun{Outcome: &out}, nil
 	case <-timer.C:
+		g.slots.markSlow(req.DestinationID)
 		return Begun{Ticket: f.ticket}, nil
 	case <-ctx.Done():
 		// The worker is stopping or lost the task: the request is abandoned, and the step
@@ -274,7 +290,7 @@ func (g *Gateway) release(destinationID string, s *slot) {
 	}
 	for _, id := range ids {
 		if err := g.Waker.Wake(ctx, id); err != nil {
-			g.logger().Warn("could not wake a waiting delivery; it wakes on its timer", "delivery_id", id, "error", err)
+			g.logger().Warn("could not wake a waiting delivery; it wakes on its timer", "workflow_id", id, "error", err)
 		}
 	}
 }

@@ -21,6 +21,9 @@ type destinationSlots struct {
 	// waiters is set when a delivery was told to wait for a slot, so a release looks for
 	// waiters to wake only when there may be some.
 	waiters bool
+	// slowUntil is set when an attempt outlasted its hold: until an answer comes within
+	// the hold again (or it passes), attempts hand off at once.
+	slowUntil time.Time
 }
 
 type slot struct {
@@ -51,7 +54,7 @@ func (s *slots) acquire(ctx context.Context, id string, limit int, patience, tim
 		s.mu.Lock()
 		d := s.entry(id)
 		if len(d.inFlight) < limit {
-			sl := &slot{deadline: time.Now().Add(timeout + handOffGrace)}
+			sl := &slot{deadline: time.Now().Add(timeout)}
 			d.inFlight[sl] = struct{}{}
 			s.mu.Unlock()
 			return sl, true
@@ -83,10 +86,37 @@ func (s *slots) release(id string, sl *slot) bool {
 	close(d.freed)
 	d.freed = make(chan struct{})
 	waiters := d.waiters
-	if len(d.inFlight) == 0 && !waiters {
+	if len(d.inFlight) == 0 && !waiters && time.Now().After(d.slowUntil) {
 		delete(s.dest, id)
 	}
 	return waiters
+}
+
+// slowMemory bounds how long an endpoint stays known as slow without a new slow attempt.
+const slowMemory = 2 * time.Minute
+
+// markSlow notes that an attempt to the destination outlasted its hold.
+func (s *slots) markSlow(id string) {
+	s.mu.Lock()
+	s.entry(id).slowUntil = time.Now().Add(slowMemory)
+	s.mu.Unlock()
+}
+
+// answered notes an answer within the hold: the destination is not slow any more.
+func (s *slots) answered(id string) {
+	s.mu.Lock()
+	if d := s.dest[id]; d != nil {
+		d.slowUntil = time.Time{}
+	}
+	s.mu.Unlock()
+}
+
+// slow reports whether the destination's attempts currently outlast the hold.
+func (s *slots) slow(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dest[id]
+	return d != nil && time.Now().Before(d.slowUntil)
 }
 
 // refused notes that a delivery now waits for one of the destination's slots.
@@ -102,7 +132,7 @@ func (s *slots) noWaiters(id string) {
 	defer s.mu.Unlock()
 	if d := s.dest[id]; d != nil {
 		d.waiters = false
-		if len(d.inFlight) == 0 {
+		if len(d.inFlight) == 0 && time.Now().After(d.slowUntil) {
 			delete(s.dest, id)
 		}
 	}

@@ -25,7 +25,7 @@ die() {
 
 [ -x "$hookflow" ] || die "$hookflow is missing: run 'make run' (it builds it)"
 
-# The defaults are hookflow's own (see CONTRACT.md); they are spelled out here because the
+# The defaults are hookflow's own (see the README's Configuration); they are spelled out here because the
 # set-up scripts and the banner need the same values hookflow will use.
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/hookflow?sslmode=disable}
 export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:7233}

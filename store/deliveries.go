@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/hookflow/hookflow"
 )
@@ -25,6 +26,9 @@ const (
 
 type deliveryRow struct {
 	ID             string         `db:"id"`
+	Number         int64          `db:"number"`
+	WorkflowID     string         `db:"workflow_id"`
+	EntityIDNumber bool           `db:"entity_id_number"`
 	AccountID      string         `db:"account_id"`
 	EventID        string         `db:"event_id"`
 	SubscriptionID sql.NullString `db:"subscription_id"`
@@ -49,7 +53,11 @@ type deliveryRow struct {
 	CreatedAt      time.Time      `db:"created_at"`
 }
 
-const deliverySelect = `SELECT d.id, d.account_id, d.event_id, d.subscription_id, d.campaign_webhook_id, d.fulfilment_id, d.event_type,
+// workflowIDColumn is a delivery's workflow id: the one it was started with before
+// deliveries had numbers, else delivery-<number>.
+const workflowIDColumn = `COALESCE(d.workflow_id, 'delivery-' || d.number) AS workflow_id`
+
+const deliverySelect = `SELECT d.id, d.number, ` + workflowIDColumn + `, e.entity_id_number, d.account_id, d.event_id, d.subscription_id, d.campaign_webhook_id, d.fulfilment_id, d.event_type,
 	e.action, e.entity_type, e.entity_id, d.status, d.attempts, d.response_code, d.response_body,
 	d.last_error, e.changes, d.payload, d.is_test, d.delivered_at, d.next_attempt_at,
 	d.waiting_reason, d.waiting_since, d.created_at
@@ -57,9 +65,9 @@ const deliverySelect = `SELECT d.id, d.account_id, d.event_id, d.subscription_id
 
 func (r deliveryRow) delivery() hookflow.Delivery {
 	d := hookflow.Delivery{
-		ID: r.ID, AccountID: r.AccountID, EventID: r.EventID, SubscriptionID: r.SubscriptionID.String,
+		ID: r.Number, Key: r.ID, WorkflowID: r.WorkflowID, AccountID: r.AccountID, EventID: r.EventID, SubscriptionID: r.SubscriptionID.String,
 		CampaignWebhookID: r.CampaignHookID.String, FulfilmentID: r.FulfilmentID.String,
-		EventType: r.EventType, Action: r.Action, EntityType: r.EntityType, EntityID: r.EntityID,
+		EventType: r.EventType, Action: r.Action, EntityType: r.EntityType, EntityID: hookflow.EntityID{Value: r.EntityID, Number: r.EntityIDNumber},
 		Status: hookflow.Status(r.Status), Attempts: r.Attempts, ResponseCode: r.ResponseCode,
 		ResponseBody: r.ResponseBody, LastError: r.LastError, ObjectChanges: json.RawMessage(r.Changes),
 		Payload: json.RawMessage(r.Payload), Test: r.Test, DeliveredAt: utc(r.DeliveredAt),
@@ -93,13 +101,21 @@ type attemptRow struct {
 	Trigger      string    `db:"trigger"`
 }
 
-// FindDelivery returns one of the account's deliveries with its attempt log.
+// FindDelivery returns one of the account's deliveries with its attempt log, by its
+// number, or by the id deliveries had before they were numbered (so old links work).
 func (s *DB) FindDelivery(ctx context.Context, accountID, id string) (hookflow.Delivery, error) {
-	if uuid.Validate(id) != nil {
-		return hookflow.Delivery{}, notFound("delivery")
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > 0 && strconv.FormatInt(n, 10) == id {
+		return s.findDelivery(ctx, accountID, `d.number = $1`, n)
 	}
+	if uuid.Validate(id) == nil {
+		return s.findDelivery(ctx, accountID, `d.id = $1`, id)
+	}
+	return hookflow.Delivery{}, notFound("delivery")
+}
+
+func (s *DB) findDelivery(ctx context.Context, accountID, cond string, arg any) (hookflow.Delivery, error) {
 	var row deliveryRow
-	err := s.db.GetContext(ctx, &row, deliverySelect+` WHERE d.id = $1 AND d.account_id = $2`, id, accountID)
+	err := s.db.GetContext(ctx, &row, deliverySelect+` WHERE `+cond+` AND d.account_id = $2`, arg, accountID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return hookflow.Delivery{}, notFound("delivery")
 	}
@@ -109,7 +125,7 @@ func (s *DB) FindDelivery(ctx context.Context, accountID, id string) (hookflow.D
 	d := row.delivery()
 	var attempts []attemptRow
 	if err := s.db.SelectContext(ctx, &attempts, `SELECT number, started_at, duration_ms, response_code,
-		response_body, error, trigger FROM attempts WHERE delivery_id = $1 ORDER BY number`, id); err != nil {
+		response_body, error, trigger FROM attempts WHERE delivery_id = $1 ORDER BY number`, row.ID); err != nil {
 		return hookflow.Delivery{}, wrap(err)
 	}
 	d.AttemptLog = make([]hookflow.Attempt, len(attempts))
@@ -122,12 +138,9 @@ func (s *DB) FindDelivery(ctx context.Context, accountID, id string) (hookflow.D
 
 // ListDeliveries returns the account's deliveries newest first, keyset-paginated.
 func (s *DB) ListDeliveries(ctx context.Context, accountID string, f hookflow.DeliveryFilter) (hookflow.DeliveryPage, error) {
-	limit := f.Limit
-	if limit == 0 {
-		limit = DefaultListLimit
-	}
-	if limit < 1 || limit > MaxListLimit {
-		return hookflow.DeliveryPage{}, hookflow.Invalid("limit", "must be between 1 and %d", MaxListLimit)
+	limit, err := listLimit(f.Limit)
+	if err != nil {
+		return hookflow.DeliveryPage{}, err
 	}
 	where := []string{"d.account_id = $1"}
 	args := []any{accountID}
@@ -140,6 +153,22 @@ func (s *DB) ListDeliveries(ctx context.Context, accountID string, f hookflow.De
 			return hookflow.DeliveryPage{Data: []hookflow.Delivery{}}, nil
 		}
 		add("d.subscription_id = $%d", f.SubscriptionID)
+	}
+	if f.CampaignID != "" {
+		add(`d.campaign_webhook_id IN (SELECT w.id FROM campaign_webhooks w JOIN campaigns c ON c.id = w.campaign_id
+			WHERE c.account_id = $1 AND c.public_id = $%d AND c.deleted_at IS NULL)`, f.CampaignID)
+	}
+	if f.FulfilmentID != "" {
+		if uuid.Validate(f.FulfilmentID) != nil {
+			return hookflow.DeliveryPage{Data: []hookflow.Delivery{}}, nil
+		}
+		add("d.fulfilment_id = $%d", f.FulfilmentID)
+	}
+	if f.CampaignWebhookID != "" {
+		if uuid.Validate(f.CampaignWebhookID) != nil {
+			return hookflow.DeliveryPage{Data: []hookflow.Delivery{}}, nil
+		}
+		add("d.campaign_webhook_id = $%d", f.CampaignWebhookID)
 	}
 	if f.EventID != "" {
 		if uuid.Validate(f.EventID) != nil {
@@ -184,6 +213,17 @@ func (s *DB) ListDeliveries(ctx context.Context, accountID string, f hookflow.De
 	return page, nil
 }
 
+// listLimit is a listing's page size: the default when 0, else 1 to MaxListLimit.
+func listLimit(limit int) (int, error) {
+	if limit == 0 {
+		return DefaultListLimit, nil
+	}
+	if limit < 1 || limit > MaxListLimit {
+		return 0, hookflow.Invalid("limit", "must be between 1 and %d", MaxListLimit)
+	}
+	return limit, nil
+}
+
 func encodeCursor(at time.Time, id string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at.UnixMicro(), 10) + "|" + id))
 }
@@ -219,11 +259,9 @@ func (s *DB) CreateTestDelivery(ctx context.Context, accountID, subscriptionID s
 			return err
 		}
 		e := hookflow.Event{ID: uuid.NewString(), AccountID: accountID, EventType: hookflow.TestEventType,
-			Action: "created", EntityType: "subscription", EntityID: sub.ID,
+			Action: "created", EntityType: "subscription", EntityID: hookflow.EntityID{Value: sub.ID},
 			Data: json.RawMessage(`{"test":true}`), CreatedAt: s.Now()}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, account_id, event_type, action, entity_type,
-			entity_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			e.ID, accountID, e.EventType, e.Action, e.EntityType, e.EntityID, string(e.Data), e.CreatedAt); err != nil {
+		if err := insertEvent(ctx, tx, e); err != nil {
 			return err
 		}
 		payload, err := hookflow.RenderPayload(e)
@@ -238,5 +276,17 @@ func (s *DB) CreateTestDelivery(ctx context.Context, accountID, subscriptionID s
 		return hookflow.Delivery{}, err
 	}
 	s.wakeDispatchers()
-	return s.FindDelivery(ctx, accountID, id)
+	return s.findDelivery(ctx, accountID, `d.id = $1`, id)
 }
+
+// insertEvent writes an event that hookflow makes itself (a test, a fulfilment_pending);
+// API clients' events are written with their deliveries by IngestEvent's one statement.
+func insertEvent(ctx context.Context, tx *sqlx.Tx, e hookflow.Event) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO events (id, account_id, event_type, action, entity_type, entity_id,
+		entity_id_number, campaign_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		e.ID, e.AccountID, e.EventType, e.Action, e.EntityType, e.EntityID.Value, e.EntityID.Number, e.CampaignID,
+		string(e.Data), e.CreatedAt)
+	return err
+}
+
+func stringArray(s []string) pq.StringArray { return pq.StringArray(s) }

@@ -27,7 +27,8 @@ func (s *DB) ClaimUndispatched(ctx context.Context, limit int, lease time.Durati
 			WHERE dispatched_at IS NULL AND (dispatch_lease_until IS NULL OR dispatch_lease_until < $3)
 			ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED) AS claimed
 		WHERE d.id = claimed.id
-		RETURNING d.id, d.account_id, COALESCE(d.subscription_id::text, '') AS subscription_id, d.event_type, d.created_at`,
+		RETURNING d.id, `+workflowIDColumn+`, d.account_id, COALESCE(d.subscription_id::text, '') AS subscription_id,
+			d.event_type, d.created_at`,
 		limit, now.Add(lease), now)
 	return items, wrap(err)
 }
@@ -93,7 +94,7 @@ type sendRequestRow struct {
 
 const sendRequestQuery = `SELECT d.event_id, d.payload, d.subscription_id, d.campaign_webhook_id,
 		COALESCE(s.url, w.url, '') AS url, COALESCE(s.headers, '{}') AS headers, s.timeout_seconds,
-		COALESCE(s.secret_key, c.secret_key, '') AS secret_key, COALESCE(s.retired_secrets, '[]') AS retired_secrets,
+		COALESCE(s.secret_key, c.secret_key, '') AS secret_key, COALESCE(s.retired_secrets, c.retired_secrets, '[]') AS retired_secrets,
 		(s.deleted_at IS NOT NULL) AS deleted, (s.id IS NOT NULL AND NOT s.active) AS disabled,
 		(w.removed_at IS NOT NULL) AS hook_removed,
 		d.status, d.attempts, s.max_retries, d.policy, d.fulfilment_id,

@@ -28,6 +28,7 @@ type eventRow struct {
 	Action     string    `db:"action"`
 	EntityType string    `db:"entity_type"`
 	EntityID   string    `db:"entity_id"`
+	EntityNum  bool      `db:"entity_id_number"`
 	CampaignID string    `db:"campaign_id"`
 	Data       []byte    `db:"data"`
 	Changes    []byte    `db:"changes"`
@@ -37,7 +38,7 @@ type eventRow struct {
 func (r eventRow) event() hookflow.Event {
 	return hookflow.Event{
 		ID: r.ID, AccountID: r.AccountID, EventType: r.EventType, Action: r.Action,
-		EntityType: r.EntityType, EntityID: r.EntityID, CampaignID: r.CampaignID,
+		EntityType: r.EntityType, EntityID: hookflow.EntityID{Value: r.EntityID, Number: r.EntityNum}, CampaignID: r.CampaignID,
 		Data: json.RawMessage(r.Data), Changes: json.RawMessage(r.Changes), CreatedAt: r.CreatedAt.UTC(),
 	}
 }
@@ -58,7 +59,7 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 	}
 	e := hookflow.Event{
 		ID: uuid.NewString(), AccountID: accountID, EventType: in.EventType, Action: in.Action,
-		EntityType: in.EntityType, EntityID: in.EntityID, CampaignID: in.CampaignID,
+		EntityType: in.EntityType, EntityID: in.EntityID, CampaignID: string(in.CampaignID),
 		Data: in.Data, Changes: in.Changes, CreatedAt: s.Now(),
 	}
 	// Who gets the event is read first; the event and its deliveries are then written by
@@ -71,32 +72,37 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 	if len(e.Changes) > 0 {
 		changes = string(e.Changes)
 	}
-	args := []any{e.ID, accountID, e.EventType, e.Action, e.EntityType, e.EntityID, e.CampaignID,
-		string(e.Data), changes, key, requestHash, e.CreatedAt}
+	args := []any{e.ID, accountID, e.EventType, e.Action, e.EntityType, e.EntityID.Value, e.CampaignID,
+		string(e.Data), changes, key, requestHash, e.CreatedAt, e.EntityID.Number}
 	query := `WITH ev AS (
 			INSERT INTO events (id, account_id, event_type, action, entity_type, entity_id, campaign_id,
-				data, changes, idempotency_key, request_hash, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+				data, changes, idempotency_key, request_hash, created_at, entity_id_number)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING id)`
+	numbers := `'{}'::json`
 	if len(deliveries) > 0 {
 		values, valueArgs := deliveryValues(deliveries, len(args))
 		args = append(args, valueArgs...)
 		query += `, d AS (INSERT INTO deliveries (` + deliveryColumns + `)
-			SELECT * FROM (` + values + `) AS v WHERE EXISTS (SELECT 1 FROM ev))`
+			SELECT * FROM (` + values + `) AS v WHERE EXISTS (SELECT 1 FROM ev) RETURNING id, number)`
+		numbers = `(SELECT COALESCE(json_object_agg(id, number), '{}') FROM d)`
 	}
-	query += ` SELECT count(*) FROM ev`
+	query += ` SELECT (SELECT count(*) FROM ev) AS inserted, ` + numbers + ` AS numbers`
 	// The statement's text depends on how many deliveries it writes; the usual counts
 	// are few, so those run prepared.
 	var q sqlx.QueryerContext = s.db
 	if len(deliveries) <= maxPreparedFanOut {
 		q = s.hot
 	}
-	var inserted int
-	if err := sqlx.GetContext(ctx, q, &inserted, query, args...); err != nil {
+	var result struct {
+		Inserted int    `db:"inserted"`
+		Numbers  []byte `db:"numbers"`
+	}
+	if err := sqlx.GetContext(ctx, q, &result, query, args...); err != nil {
 		return hookflow.Ingested{}, wrap(err)
 	}
-	if inserted == 0 {
+	if result.Inserted == 0 {
 		// The idempotency key was used before: answer what the first request got.
 		out, err := repeatedIngest(ctx, s.db, accountID, idempotencyKey, requestHash)
 		return out, wrap(err)
@@ -104,9 +110,13 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 	if len(deliveries) > 0 {
 		s.wakeDispatchers()
 	}
+	var number map[string]int64
+	if err := json.Unmarshal(result.Numbers, &number); err != nil {
+		return hookflow.Ingested{}, err
+	}
 	out := hookflow.Ingested{EventID: e.ID, Deliveries: make([]hookflow.IngestedDelivery, len(deliveries))}
 	for i, d := range deliveries {
-		out.Deliveries[i] = hookflow.IngestedDelivery{ID: d.ID, SubscriptionID: d.SubscriptionID,
+		out.Deliveries[i] = hookflow.IngestedDelivery{ID: number[d.ID], Key: d.ID, SubscriptionID: d.SubscriptionID,
 			CampaignWebhookID: d.CampaignWebhookID, Status: hookflow.StatusPending}
 	}
 	return out, nil
@@ -131,7 +141,7 @@ func repeatedIngest(ctx context.Context, q sqlx.QueryerContext, accountID, key s
 	out := hookflow.Ingested{EventID: first.ID, Deliveries: []hookflow.IngestedDelivery{}, Replayed: true}
 	// Every delivery was pending in the first answer, whatever it has become since: the
 	// same key gets the same answer, and the delivery's own record tells its progress.
-	err = sqlx.SelectContext(ctx, q, &out.Deliveries, `SELECT id, COALESCE(subscription_id::text, '') AS subscription_id,
+	err = sqlx.SelectContext(ctx, q, &out.Deliveries, `SELECT id, number, COALESCE(subscription_id::text, '') AS subscription_id,
 		COALESCE(campaign_webhook_id::text, '') AS campaign_webhook_id, 'pending' AS status FROM deliveries d
 		WHERE event_id = $1
 		-- The order of the first answer: subscriptions, then campaign webhooks, each oldest first.
@@ -214,12 +224,13 @@ func campaignWebhooksFor(ctx context.Context, q sqlx.QueryerContext, e hookflow.
 	default:
 		return nil, nil
 	}
-	if uuid.Validate(e.CampaignID) != nil {
+	if e.CampaignID == "" {
 		return nil, nil
 	}
 	var ids []string
 	err := sqlx.SelectContext(ctx, q, &ids, `SELECT w.id FROM campaign_webhooks w JOIN campaigns c ON c.id = w.campaign_id
-		WHERE c.id = $1 AND c.account_id = $2 AND w.kind = $3 AND w.removed_at IS NULL ORDER BY w.created_at, w.id`,
+		WHERE c.public_id = $1 AND c.account_id = $2 AND c.deleted_at IS NULL AND w.kind = $3 AND w.removed_at IS NULL
+		ORDER BY w.created_at, w.id`,
 		e.CampaignID, e.AccountID, kind)
 	return ids, err
 }
@@ -276,7 +287,7 @@ func (s *DB) FindEvent(ctx context.Context, accountID, id string) (hookflow.Even
 	}
 	var row eventRow
 	err := s.db.GetContext(ctx, &row, `SELECT id, account_id, event_type, action, entity_type, entity_id,
-		campaign_id, data, changes, created_at FROM events WHERE id = $1 AND account_id = $2`, id, accountID)
+		entity_id_number, campaign_id, data, changes, created_at FROM events WHERE id = $1 AND account_id = $2`, id, accountID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return hookflow.Event{}, notFound("event")
 	}

@@ -31,7 +31,7 @@ type fulfilmentRow struct {
 	UpdatedAt    time.Time  `db:"updated_at"`
 }
 
-const fulfilmentSelect = `SELECT f.id, f.account_id, f.campaign_id, c.name AS campaign_name, f.reward_id, f.amount,
+const fulfilmentSelect = `SELECT f.id, f.account_id, c.public_id AS campaign_id, c.name AS campaign_name, f.reward_id, f.amount,
 	f.unit, f.promoter, f.status, f.date_paid, f.has_issues, f.created_at, f.updated_at
 	FROM fulfilments f JOIN campaigns c ON c.id = f.campaign_id`
 
@@ -53,7 +53,8 @@ func (r fulfilmentRow) data() ([]byte, error) {
 func (s *DB) CreateFulfilment(ctx context.Context, accountID string, in hookflow.FulfilmentInput) (hookflow.Fulfilment, error) {
 	var f hookflow.Fulfilment
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := findCampaign(ctx, tx, accountID, in.CampaignID, false); err != nil {
+		campaign, err := findCampaign(ctx, tx, accountID, string(in.CampaignID), false)
+		if err != nil {
 			if hookflow.ErrorCode(err) == hookflow.ENOTFOUND {
 				return hookflow.Invalid("campaign_id", "no such campaign")
 			}
@@ -62,7 +63,7 @@ func (s *DB) CreateFulfilment(ctx context.Context, accountID string, in hookflow
 		id, now := uuid.NewString(), s.Now()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO fulfilments (id, account_id, campaign_id, reward_id, amount,
 			unit, promoter, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
-			id, accountID, in.CampaignID, in.RewardID, *in.Amount, in.Unit, string(in.Promoter), now); err != nil {
+			id, accountID, campaign.Key, in.RewardID, *in.Amount, in.Unit, string(in.Promoter), now); err != nil {
 			return err
 		}
 		var row fulfilmentRow
@@ -91,15 +92,13 @@ func firePending(ctx context.Context, tx *sqlx.Tx, row fulfilmentRow, now time.T
 		return 0, err
 	}
 	e := hookflow.Event{ID: uuid.NewString(), AccountID: row.AccountID, EventType: hookflow.FulfilmentPending,
-		Action: "created", EntityType: "fulfilment", EntityID: row.ID, CampaignID: row.CampaignID,
+		Action: "created", EntityType: "fulfilment", EntityID: hookflow.EntityID{Value: row.ID}, CampaignID: row.CampaignID,
 		Data: data, CreatedAt: now}
 	deliveries, err := planFanOut(ctx, tx, e, row.ID)
 	if err != nil || (onlyIfSent && len(deliveries) == 0) {
 		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, account_id, event_type, action, entity_type, entity_id,
-		campaign_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		e.ID, e.AccountID, e.EventType, e.Action, e.EntityType, e.EntityID, e.CampaignID, string(data), now); err != nil {
+	if err := insertEvent(ctx, tx, e); err != nil {
 		return 0, err
 	}
 	return len(deliveries), insertDeliveries(ctx, tx, deliveries...)
@@ -183,12 +182,9 @@ func (s *DB) FindFulfilment(ctx context.Context, accountID, id string) (hookflow
 
 // ListFulfilments returns the account's fulfilments newest first.
 func (s *DB) ListFulfilments(ctx context.Context, accountID string, f hookflow.FulfilmentFilter) (hookflow.FulfilmentPage, error) {
-	limit := f.Limit
-	if limit == 0 {
-		limit = DefaultListLimit
-	}
-	if limit < 1 || limit > MaxListLimit {
-		return hookflow.FulfilmentPage{}, hookflow.Invalid("limit", "must be between 1 and %d", MaxListLimit)
+	limit, err := listLimit(f.Limit)
+	if err != nil {
+		return hookflow.FulfilmentPage{}, err
 	}
 	where := []string{"f.account_id = $1"}
 	args := []any{accountID}
@@ -213,7 +209,7 @@ func (s *DB) ListFulfilments(ctx context.Context, accountID string, f hookflow.F
 	}
 	args = append(args, limit+1)
 	var rows []fulfilmentRow
-	err := s.db.SelectContext(ctx, &rows, fulfilmentSelect+` WHERE `+strings.Join(where, " AND ")+
+	err = s.db.SelectContext(ctx, &rows, fulfilmentSelect+` WHERE `+strings.Join(where, " AND ")+
 		fmt.Sprintf(` ORDER BY f.created_at DESC, f.id DESC LIMIT $%d`, len(args)), args...)
 	if err != nil {
 		return hookflow.FulfilmentPage{}, wrap(err)

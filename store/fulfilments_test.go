@@ -16,7 +16,7 @@ import (
 
 func newFulfilment(t *testing.T, db *store.DB, accountID, campaignID string) hookflow.Fulfilment {
 	t.Helper()
-	f, err := db.CreateFulfilment(ctx, accountID, hookflow.FulfilmentInput{CampaignID: campaignID, RewardID: "rw",
+	f, err := db.CreateFulfilment(ctx, accountID, hookflow.FulfilmentInput{CampaignID: hookflow.CampaignRef(campaignID), RewardID: "rw",
 		Amount: ptr(1.0), Unit: "credits", Promoter: json.RawMessage(`{"id":1}`)})
 	require.NoError(t, err)
 	return f
@@ -25,7 +25,7 @@ func newFulfilment(t *testing.T, db *store.DB, accountID, campaignID string) hoo
 // newCampaign stores a campaign with the given webhook URLs.
 func newCampaign(t *testing.T, db *store.DB, accountID string, hooks ...hookflow.CampaignWebhook) hookflow.Campaign {
 	t.Helper()
-	campaign, err := db.CreateCampaign(ctx, accountID, "spring", "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=")
+	campaign, err := db.CreateCampaign(ctx, accountID, hookflow.NewCampaign{Name: "spring"}, "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=")
 	require.NoError(t, err)
 	if len(hooks) > 0 {
 		campaign, err = db.SetCampaignWebhooks(ctx, accountID, campaign.ID, hooks)

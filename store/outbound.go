@@ -60,7 +60,8 @@ func (s *DB) ClearWaiting(ctx context.Context, deliveryID string) error {
 }
 
 // TakeWaiters picks the destination's oldest deliveries waiting behind the in-flight cap
-// that were not woken yet, and marks them woken (their expected wake is now).
+// that were not woken yet, marks them woken (their expected wake is now), and returns
+// their workflow ids.
 func (s *DB) TakeWaiters(ctx context.Context, destinationID string, n int) ([]string, error) {
 	var ids []string
 	now := s.Now()
@@ -70,8 +71,8 @@ func (s *DB) TakeWaiters(ctx context.Context, destinationID string, n int) ([]st
 				AND waiting_until > $3
 			ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED),
 		woken AS (UPDATE deliveries d SET waiting_until = $3 FROM picked WHERE d.id = picked.id
-			RETURNING d.id, d.created_at)
-		SELECT id FROM woken ORDER BY created_at, id`, destinationID, n, now)
+			RETURNING d.id, d.created_at, `+workflowIDColumn+`)
+		SELECT workflow_id FROM woken ORDER BY created_at, id`, destinationID, n, now)
 	if err != nil {
 		return nil, wrap(err)
 	}

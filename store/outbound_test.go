@@ -122,12 +122,17 @@ func TestTakeWaitersOldestFirstOnce(t *testing.T) {
 	for _, i := range []int{2, 0, 3} {
 		require.NoError(t, db.MarkWaiting(ctx, ids[i], hookflow.WaitInFlightCap, db.Now().Add(time.Minute)))
 	}
+	workflowID := func(key string) string {
+		d, err := db.FindDelivery(ctx, acc.ID, key)
+		require.NoError(t, err)
+		return d.WorkflowID
+	}
 	got, err := db.TakeWaiters(ctx, req.DestinationID, 2)
 	require.NoError(t, err)
-	require.Equal(t, []string{ids[0], ids[2]}, got)
+	require.Equal(t, []string{workflowID(ids[0]), workflowID(ids[2])}, got)
 	got, err = db.TakeWaiters(ctx, req.DestinationID, 2)
 	require.NoError(t, err)
-	require.Equal(t, []string{ids[3]}, got)
+	require.Equal(t, []string{workflowID(ids[3])}, got)
 	got, err = db.TakeWaiters(ctx, req.DestinationID, 2)
 	require.NoError(t, err)
 	require.Empty(t, got)
@@ -148,23 +153,23 @@ func TestTakeWaitersOldestFirstOnce(t *testing.T) {
 func TestCampaignWebhookDeliveryIsItsOwnDestination(t *testing.T) {
 	db := storetest.MustOpen(t)
 	acc := newAccount(t, db, "acme")
-	camp, err := db.CreateCampaign(ctx, acc.ID, "Spring", "whsec_"+strings.Repeat("A", 44))
+	camp, err := db.CreateCampaign(ctx, acc.ID, hookflow.NewCampaign{Name: "Spring"}, "whsec_"+strings.Repeat("A", 44))
 	require.NoError(t, err)
 	camp, err = db.SetCampaignWebhooks(ctx, acc.ID, camp.ID, []hookflow.CampaignWebhook{{Kind: "fulfilment", URL: "http://127.0.0.1:9/f"}})
 	require.NoError(t, err)
 	amount := 1.0
-	f, err := db.CreateFulfilment(ctx, acc.ID, hookflow.FulfilmentInput{CampaignID: camp.ID, RewardID: "r1", Amount: &amount, Unit: "credits", Promoter: []byte(`{"id":1}`)})
+	f, err := db.CreateFulfilment(ctx, acc.ID, hookflow.FulfilmentInput{CampaignID: hookflow.CampaignRef(camp.ID), RewardID: "r1", Amount: &amount, Unit: "credits", Promoter: []byte(`{"id":1}`)})
 	require.NoError(t, err)
 	page, err := db.ListDeliveries(ctx, acc.ID, hookflow.DeliveryFilter{})
 	require.NoError(t, err)
 	require.Len(t, page.Data, 1, "fulfilment %s", f.ID)
-	req, err := db.SendRequest(ctx, page.Data[0].ID)
+	req, err := db.SendRequest(ctx, page.Data[0].Key)
 	require.NoError(t, err)
 	require.Equal(t, camp.Webhooks[0].ID, req.DestinationID)
 	require.Zero(t, req.RateLimit)
 
 	require.NoError(t, db.Throttle(ctx, req.DestinationID, 0, outbound.DefaultThrottleBackoff))
-	req, err = db.SendRequest(ctx, page.Data[0].ID)
+	req, err = db.SendRequest(ctx, page.Data[0].Key)
 	require.NoError(t, err)
 	require.Equal(t, 1, req.ThrottleLevel)
 	require.NotNil(t, req.ThrottledUntil)

@@ -138,7 +138,7 @@ func TestSubscriptionCRUD(t *testing.T) {
 	other := newAccount(t, db, "other")
 
 	first := newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{
-		EventTypes: &[]string{"promoter.*"}, CampaignIDs: &[]string{"c1"}, Description: ptr("first"),
+		EventTypes: &[]string{"promoter.*"}, CampaignIDs: &[]hookflow.CampaignRef{"c1"}, Description: ptr("first"),
 		Headers: &map[string]string{"X-Team": "core"}, Timeout: ptr(5), MaxRetries: ptr(0),
 	})
 	second := newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{})
@@ -310,8 +310,8 @@ func TestIngestEventFansOutToMatchingSubscriptions(t *testing.T) {
 	add("promoter prefix", acc.ID, hookflow.SubscriptionUpdate{EventTypes: &[]string{"promoter.*"}})
 	add("promoter.created only", acc.ID, hookflow.SubscriptionUpdate{EventTypes: &[]string{"promoter.created"}})
 	add("reward or lead", acc.ID, hookflow.SubscriptionUpdate{EventTypes: &[]string{"reward.created", "lead.*"}})
-	add("campaign c1", acc.ID, hookflow.SubscriptionUpdate{CampaignIDs: &[]string{"c1"}})
-	add("campaign c1 or c2 promoters", acc.ID, hookflow.SubscriptionUpdate{EventTypes: &[]string{"promoter.*"}, CampaignIDs: &[]string{"c1", "c2"}})
+	add("campaign c1", acc.ID, hookflow.SubscriptionUpdate{CampaignIDs: &[]hookflow.CampaignRef{"c1"}})
+	add("campaign c1 or c2 promoters", acc.ID, hookflow.SubscriptionUpdate{EventTypes: &[]string{"promoter.*"}, CampaignIDs: &[]hookflow.CampaignRef{"c1", "c2"}})
 	add("inactive", acc.ID, hookflow.SubscriptionUpdate{Active: ptr(false)})
 	deleted := add("deleted", acc.ID, hookflow.SubscriptionUpdate{})
 	require.NoError(t, db.DeleteSubscription(ctx, acc.ID, deleted.ID))
@@ -338,7 +338,7 @@ func TestIngestEventFansOutToMatchingSubscriptions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.eventType+" campaign "+tc.campaign, func(t *testing.T) {
-			out, err := db.IngestEvent(ctx, acc.ID, hookflow.EventInput{EventType: tc.eventType, CampaignID: tc.campaign, Data: json.RawMessage(`{}`)}, "")
+			out, err := db.IngestEvent(ctx, acc.ID, hookflow.EventInput{EventType: tc.eventType, CampaignID: hookflow.CampaignRef(tc.campaign), Data: json.RawMessage(`{}`)}, "")
 			require.NoError(t, err)
 			_, err = uuid.Parse(out.EventID)
 			require.NoError(t, err)
@@ -346,7 +346,7 @@ func TestIngestEventFansOutToMatchingSubscriptions(t *testing.T) {
 			for _, d := range out.Deliveries {
 				got = append(got, named[d.SubscriptionID])
 				assert.Equal(t, hookflow.StatusPending, d.Status)
-				stored, err := db.FindDelivery(ctx, acc.ID, d.ID)
+				stored, err := db.FindDelivery(ctx, acc.ID, d.Key)
 				require.NoError(t, err)
 				assert.Equal(t, out.EventID, stored.EventID)
 				assert.Equal(t, tc.eventType, stored.EventType)
@@ -370,7 +370,7 @@ func TestIngestEventIdempotency(t *testing.T) {
 	other := newAccount(t, db, "other")
 	newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{})
 	newSubscription(t, db, other.ID, hookflow.SubscriptionUpdate{})
-	in := hookflow.EventInput{EventType: "promoter.created", EntityID: "p1", Data: json.RawMessage(`{"n":1}`)}
+	in := hookflow.EventInput{EventType: "promoter.created", EntityID: hookflow.EntityID{Value: "p1"}, Data: json.RawMessage(`{"n":1}`)}
 
 	first, err := db.IngestEvent(ctx, acc.ID, in, "key-1")
 	require.NoError(t, err)
@@ -393,7 +393,7 @@ func TestIngestEventIdempotency(t *testing.T) {
 	}{
 		{"other data", func(in *hookflow.EventInput) { in.Data = json.RawMessage(`{"n":2}`) }},
 		{"other event type", func(in *hookflow.EventInput) { in.EventType = "promoter.updated" }},
-		{"other entity", func(in *hookflow.EventInput) { in.EntityID = "p2" }},
+		{"other entity", func(in *hookflow.EventInput) { in.EntityID = hookflow.EntityID{Value: "p2"} }},
 		{"changes added", func(in *hookflow.EventInput) { in.Changes = json.RawMessage(`{"a":[1,2]}`) }},
 	} {
 		t.Run("same key, "+tc.name, func(t *testing.T) {
@@ -455,7 +455,7 @@ func ingestN(t *testing.T, db *store.DB, accountID string, n int, eventType stri
 		out, err := db.IngestEvent(ctx, accountID, hookflow.EventInput{EventType: eventType, Data: json.RawMessage(`{}`)}, "")
 		require.NoError(t, err)
 		for _, d := range out.Deliveries {
-			ids = append(ids, d.ID)
+			ids = append(ids, d.Key)
 		}
 	}
 	return ids
@@ -471,7 +471,7 @@ func listAll(t *testing.T, db *store.DB, accountID string, f hookflow.DeliveryFi
 		require.NoError(t, err)
 		require.LessOrEqual(t, len(p.Data), f.Limit)
 		for _, d := range p.Data {
-			ids = append(ids, d.ID)
+			ids = append(ids, d.Key)
 		}
 		if p.NextCursor == nil {
 			return ids
@@ -737,7 +737,7 @@ func TestCreateTestDelivery(t *testing.T) {
 	require.NoError(t, err)
 	var queued bool
 	for _, it := range items {
-		queued = queued || it.DeliveryID == d.ID
+		queued = queued || it.DeliveryID == d.Key
 	}
 	assert.True(t, queued)
 
@@ -755,7 +755,7 @@ func TestFindEventAndDeliveryAreScopedToTheAccount(t *testing.T) {
 	other := newAccount(t, db, "other")
 	newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{})
 	out, err := db.IngestEvent(ctx, acc.ID, hookflow.EventInput{EventType: "promoter.updated", Action: "updated",
-		EntityType: "promoter", EntityID: "p1", CampaignID: "c1",
+		EntityType: "promoter", EntityID: hookflow.EntityID{Value: "p1"}, CampaignID: "c1",
 		Data: json.RawMessage(`{"a":1}`), Changes: json.RawMessage(`{"a":[0,1]}`)}, "")
 	require.NoError(t, err)
 	require.Len(t, out.Deliveries, 1)
@@ -768,15 +768,15 @@ func TestFindEventAndDeliveryAreScopedToTheAccount(t *testing.T) {
 	assert.JSONEq(t, `{"a":1}`, string(ev.Data))
 	assert.JSONEq(t, `{"a":[0,1]}`, string(ev.Changes))
 
-	d, err := db.FindDelivery(ctx, acc.ID, out.Deliveries[0].ID)
+	d, err := db.FindDelivery(ctx, acc.ID, out.Deliveries[0].Key)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"a":[0,1]}`, string(d.ObjectChanges))
 	assert.Equal(t, "promoter", d.EntityType)
-	assert.Equal(t, "p1", d.EntityID)
+	assert.Equal(t, hookflow.EntityID{Value: "p1"}, d.EntityID)
 
 	_, err = db.FindEvent(ctx, other.ID, out.EventID)
 	requireCode(t, err, hookflow.ENOTFOUND)
-	_, err = db.FindDelivery(ctx, other.ID, out.Deliveries[0].ID)
+	_, err = db.FindDelivery(ctx, other.ID, out.Deliveries[0].Key)
 	requireCode(t, err, hookflow.ENOTFOUND)
 	_, err = db.FindEvent(ctx, acc.ID, "x")
 	requireCode(t, err, hookflow.ENOTFOUND)
@@ -796,7 +796,7 @@ func TestDispatchClaimsAreSharedAndExpire(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		out, err := db.IngestEvent(ctx, acc.ID, hookflow.EventInput{EventType: "a.b", Data: []byte(`{}`)}, "")
 		require.NoError(t, err)
-		ids = append(ids, out.Deliveries[0].ID)
+		ids = append(ids, out.Deliveries[0].Key)
 	}
 	claimIDs := func(items []hookflow.DispatchItem) []string {
 		var out []string

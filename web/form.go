@@ -89,7 +89,13 @@ func (f subscriptionForm) update() (hookflow.SubscriptionUpdate, error) {
 	}
 	u := strings.TrimSpace(f.URL)
 	eventTypes := splitList(f.EventTypes)
-	campaignIDs := splitList(f.CampaignIDs)
+	var campaignIDs []hookflow.CampaignRef
+	for _, id := range splitList(f.CampaignIDs) {
+		campaignIDs = append(campaignIDs, hookflow.CampaignRef(id))
+	}
+	if campaignIDs == nil {
+		campaignIDs = []hookflow.CampaignRef{}
+	}
 	description := strings.TrimSpace(f.Description)
 	active := f.Active
 	return hookflow.SubscriptionUpdate{URL: &u, EventTypes: &eventTypes, CampaignIDs: &campaignIDs,

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -35,7 +36,7 @@ type recordingRetrier struct {
 func (r *recordingRetrier) RetryDelivery(_ context.Context, d hookflow.Delivery) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.ids = append(r.ids, d.ID)
+	r.ids = append(r.ids, fmt.Sprint(d.ID))
 	return r.err
 }
 
@@ -56,7 +57,7 @@ func newDashboard(t *testing.T, wrap func(*Deps)) *dashboardEnv {
 	t.Helper()
 	db := storetest.MustOpen(t)
 	e := &dashboardEnv{t: t, db: db, retrier: &recordingRetrier{}}
-	deps := Deps{Accounts: db, Subscriptions: db, Deliveries: db, Fulfilments: db, Sessions: db,
+	deps := Deps{Accounts: db, Subscriptions: db, Deliveries: db, Fulfilments: db, Campaigns: db, Sessions: db,
 		Retrier: e.retrier, URLs: allowAll{}, TemporalUIURL: "http://temporal.example:8233", Namespace: "prod"}
 	if wrap != nil {
 		wrap(&deps)
@@ -367,39 +368,39 @@ func TestDeliveryPageAndRetry(t *testing.T) {
 	b := e.browser()
 	b.signIn(acc.APIKey)
 
-	p := b.get("/deliveries/" + d.ID)
+	p := b.get("/deliveries/" + fmt.Sprint(d.ID))
 	require.Equal(t, http.StatusOK, p.status)
 	assert.Contains(t, p.body, `<meta http-equiv="refresh" content="2">`)
-	assert.Contains(t, p.body, `href="http://temporal.example:8233/namespaces/prod/workflows/delivery-`+d.ID+`"`)
+	assert.Contains(t, p.body, `href="http://temporal.example:8233/namespaces/prod/workflows/`+d.WorkflowID+`"`)
 	assert.Contains(t, p.body, "&#34;test&#34;: true", "the payload is indented")
 	assert.Contains(t, p.body, `id="retry"`)
 	assert.NotContains(t, p.body, `id="delivery-waiting"`)
 
 	// A delivery waiting for its endpoint says why and since when.
-	require.NoError(t, e.db.MarkWaiting(context.Background(), d.ID, hookflow.WaitThrottled, time.Now().Add(time.Minute)))
-	p = b.get("/deliveries/" + d.ID)
+	require.NoError(t, e.db.MarkWaiting(context.Background(), d.Key, hookflow.WaitThrottled, time.Now().Add(time.Minute)))
+	p = b.get("/deliveries/" + fmt.Sprint(d.ID))
 	assert.Contains(t, p.body, `<dd id="delivery-waiting"><span class="badge badge-retrying">throttled: the endpoint asked to slow down</span> since <time`)
-	require.NoError(t, e.db.ClearWaiting(context.Background(), d.ID))
+	require.NoError(t, e.db.ClearWaiting(context.Background(), d.Key))
 
-	r := b.post("/deliveries/"+d.ID+"/retry", nil)
+	r := b.post("/deliveries/"+fmt.Sprint(d.ID)+"/retry", nil)
 	require.Equal(t, http.StatusSeeOther, r.status, r.body)
-	assert.Equal(t, "/deliveries/"+d.ID+"?notice=retry-requested&after=0", r.header.Get("Location"))
-	assert.Equal(t, []string{d.ID}, e.retrier.ids)
+	assert.Equal(t, "/deliveries/"+fmt.Sprint(d.ID)+"?notice=retry-requested&after=0", r.header.Get("Location"))
+	assert.Equal(t, []string{fmt.Sprint(d.ID)}, e.retrier.ids)
 
-	_, err = e.db.SQL().Exec(`UPDATE deliveries SET status = 'delivered', attempts = 1, response_code = 200 WHERE id = $1`, d.ID)
+	_, err = e.db.SQL().Exec(`UPDATE deliveries SET status = 'delivered', attempts = 1, response_code = 200 WHERE id = $1`, d.Key)
 	require.NoError(t, err)
-	p = b.get("/deliveries/" + d.ID)
+	p = b.get("/deliveries/" + fmt.Sprint(d.ID))
 	assert.NotContains(t, p.body, `id="retry"`, "a delivered delivery has no Retry button")
 	assert.NotContains(t, p.body, `http-equiv="refresh"`)
-	conflict := b.post("/deliveries/"+d.ID+"/retry", nil)
+	conflict := b.post("/deliveries/"+fmt.Sprint(d.ID)+"/retry", nil)
 	assert.Equal(t, http.StatusConflict, conflict.status)
 	assert.Contains(t, conflict.body, "already delivered")
 	assert.Len(t, e.retrier.ids, 1)
 
 	e.retrier.err = &hookflow.Error{Code: hookflow.EUNAVAILABLE, Message: "the workflow service is unavailable, retry later"}
-	_, err = e.db.SQL().Exec(`UPDATE deliveries SET status = 'failed' WHERE id = $1`, d.ID)
+	_, err = e.db.SQL().Exec(`UPDATE deliveries SET status = 'failed' WHERE id = $1`, d.Key)
 	require.NoError(t, err)
-	down := b.post("/deliveries/"+d.ID+"/retry", nil)
+	down := b.post("/deliveries/"+fmt.Sprint(d.ID)+"/retry", nil)
 	assert.Equal(t, http.StatusServiceUnavailable, down.status)
 	assert.Contains(t, down.body, "the workflow service is unavailable")
 }
@@ -415,7 +416,7 @@ func TestAnotherAccountsIDsAreNotFound(t *testing.T) {
 	b := e.browser()
 	b.signIn(bAcc.APIKey)
 	for _, path := range []string{"/subscriptions/" + sub.ID, "/subscriptions/" + sub.ID + "/edit",
-		"/subscriptions/" + sub.ID + "/delete", "/deliveries/" + d.ID, "/subscriptions/not-a-uuid",
+		"/subscriptions/" + sub.ID + "/delete", "/deliveries/" + fmt.Sprint(d.ID), "/subscriptions/not-a-uuid",
 		"/deliveries/00000000-0000-0000-0000-000000000000", "/deliveries/%27%3B--", "/static/nope.css"} {
 		p := b.get(path)
 		assert.Equal(t, http.StatusNotFound, p.status, path)
@@ -423,7 +424,7 @@ func TestAnotherAccountsIDsAreNotFound(t *testing.T) {
 		assert.NotContains(t, p.body, "a.example", path)
 	}
 	for _, path := range []string{"/subscriptions/" + sub.ID + "/test", "/subscriptions/" + sub.ID + "/rotate-secret",
-		"/subscriptions/" + sub.ID + "/delete", "/deliveries/" + d.ID + "/retry"} {
+		"/subscriptions/" + sub.ID + "/delete", "/deliveries/" + fmt.Sprint(d.ID) + "/retry"} {
 		assert.Equal(t, http.StatusNotFound, b.post(path, nil).status, path)
 	}
 	edit := b.post("/subscriptions/"+sub.ID+"/edit", url.Values{"url": {"https://b.example"}, "event_types": {"*"},

@@ -12,7 +12,6 @@ import (
 	"github.com/hookflow/hookflow"
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/signing"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // deliveriesPerPage keeps a subscription page short enough to scan and to refresh every
@@ -259,7 +258,9 @@ func (h *handler) deleteSubscription(c *gin.Context) {
 type deliveryPage struct {
 	D hookflow.Delivery
 	// Sub is the subscription it goes to, nil for a deleted one or a campaign webhook.
-	Sub         *hookflow.Subscription
+	Sub *hookflow.Subscription
+	// Hook is the campaign webhook URL it goes to, nil for a subscription's.
+	Hook        *hookflow.CampaignWebhookInfo
 	WorkflowURL string
 }
 
@@ -287,11 +288,18 @@ func (h *handler) deliveryView(c *gin.Context, d hookflow.Delivery) view {
 			p.Sub = &sub
 		}
 	}
+	nav := "subscriptions"
+	if d.CampaignWebhookID != "" {
+		nav = "campaigns"
+		if w, err := h.Campaigns.FindCampaignWebhook(c.Request.Context(), account(c).ID, d.CampaignWebhookID); err == nil {
+			p.Hook = &w
+		}
+	}
 	if h.TemporalUIURL != "" {
 		p.WorkflowURL = h.TemporalUIURL + "/namespaces/" + url.PathEscape(h.Namespace) +
-			"/workflows/" + url.PathEscape(workflows.WorkflowID(d.ID))
+			"/workflows/" + url.PathEscape(d.WorkflowID)
 	}
-	return view{Title: d.EventType + " delivery", Nav: "subscriptions", Refresh: inFlight(d.Status), Data: p}
+	return view{Title: d.EventType + " delivery", Nav: nav, Refresh: inFlight(d.Status), Data: p}
 }
 
 func (h *handler) retryDelivery(c *gin.Context) {
@@ -316,7 +324,7 @@ func (h *handler) retryDelivery(c *gin.Context) {
 		h.render(c, api.HTTPStatus(err), "delivery", v)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/deliveries/%s?notice=retry-requested&after=%d", d.ID, d.Attempts))
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/deliveries/%d?notice=retry-requested&after=%d", d.ID, d.Attempts))
 }
 
 // fulfilmentsPage is one page of the account's fulfilments.

@@ -37,6 +37,7 @@ type Deps struct {
 	Subscriptions hookflow.SubscriptionService
 	Deliveries    hookflow.DeliveryService
 	Fulfilments   hookflow.FulfilmentService
+	Campaigns     hookflow.CampaignService
 	Sessions      Sessions
 	// Retrier asks a delivery for an attempt now.
 	Retrier interface {
@@ -90,4 +91,14 @@ func Register(r *gin.Engine, d Deps) {
 	signedIn.POST("/deliveries/:id/retry", h.retryDelivery)
 
 	signedIn.GET("/fulfilments", h.fulfilmentList)
+	signedIn.GET("/fulfilments/:id", h.fulfilment)
+
+	signedIn.GET("/campaigns", h.campaignList)
+	signedIn.POST("/campaigns", h.createCampaign)
+	signedIn.GET("/campaigns/:id", h.campaign)
+	signedIn.POST("/campaigns/:id/webhooks", h.saveWebhooks)
+	signedIn.POST("/campaigns/:id/webhooks/:webhook_id/test", h.testWebhook)
+	signedIn.POST("/campaigns/:id/rotate-secret", h.rotateCampaignSecret)
+	signedIn.GET("/campaigns/:id/delete", h.confirmCampaignDelete)
+	signedIn.POST("/campaigns/:id/delete", h.deleteCampaign)
 }

@@ -33,7 +33,10 @@ func Options() sdkworker.Options {
 	return sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:      200,
 		MaxConcurrentLocalActivityExecutionSize: 200,
-		MaxConcurrentWorkflowTaskExecutionSize:  100,
+		// A workflow task keeps its slot while its send step holds an attempt (at most
+		// outbound's hold): room for a burst of attempts to endpoints that just began to
+		// hang without holding up every other delivery.
+		MaxConcurrentWorkflowTaskExecutionSize: 200,
 		// On SIGTERM, in-flight attempts get this long to finish before their tasks are
 		// handed back to Temporal to run elsewhere (Run sets the configured shutdown
 		// timeout).

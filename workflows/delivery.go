@@ -37,13 +37,12 @@ var (
 // SearchAttributeNames are the names `make run` and the tests register.
 var SearchAttributeNames = []string{AccountIDKey.GetName(), SubscriptionIDKey.GetName(), EventTypeKey.GetName(), StatusKey.GetName()}
 
-// WorkflowID is the id of a delivery's workflow. Deriving it from the delivery id makes a
-// second start of the same delivery a no-op instead of a second delivery.
-func WorkflowID(deliveryID string) string { return "delivery-" + deliveryID }
-
 // DeliveryInput starts a delivery workflow. It carries ids only: the body lives in
-// PostgreSQL.
+// PostgreSQL. The workflow's own id is delivery-<the delivery's number> (the store
+// derives it; deliveries from before numbers keep delivery-<DeliveryID>): derived from
+// the delivery, so a second start of it is a no-op instead of a second delivery.
 type DeliveryInput struct {
+	// DeliveryID is the delivery's internal id (hookflow.Delivery.Key).
 	DeliveryID string
 }
 

@@ -173,7 +173,7 @@ func TestRealExchangesMatchTheDocument(t *testing.T) {
 		"entity_type": "order", "entity_id": "o-1", "data": {"total": 12.5, "note": null},
 		"changes": {"status": ["open", "paid"], "paid_at": [null, "2026-01-02"]}}`, "Idempotency-Key", "order-1-paid").object(t)
 	eventID := ingested["event_id"].(string)
-	deliveryID := ingested["deliveries"].([]any)[0].(map[string]any)["id"].(string)
+	deliveryID := fmt.Sprint(ingested["deliveries"].([]any)[0].(map[string]any)["id"])
 	e.do(http.StatusAccepted, "POST", "/v1/events", key, `{"event_type": "order.paid", "action": "updated",
 		"entity_type": "order", "entity_id": "o-1", "data": {"total": 12.5, "note": null},
 		"changes": {"status": ["open", "paid"], "paid_at": [null, "2026-01-02"]}}`, "Idempotency-Key", "order-1-paid")
@@ -196,7 +196,9 @@ func TestRealExchangesMatchTheDocument(t *testing.T) {
 	e.do(http.StatusAccepted, "POST", "/v1/deliveries/"+deliveryID+"/retry", key, "")
 	code := 200
 	started := time.Now().UTC()
-	require.NoError(t, e.db.RecordAttempt(context.Background(), hookflow.AttemptRecord{DeliveryID: deliveryID,
+	stored, err := e.db.FindDelivery(context.Background(), acc["id"].(string), deliveryID)
+	require.NoError(t, err)
+	require.NoError(t, e.db.RecordAttempt(context.Background(), hookflow.AttemptRecord{DeliveryID: stored.Key,
 		Attempt: hookflow.Attempt{Number: 1, StartedAt: started, DurationMS: 12, ResponseCode: &code,
 			ResponseBody: "ok", Trigger: hookflow.TriggerManual}, Status: hookflow.StatusDelivered}))
 	detail := e.do(http.StatusOK, "GET", "/v1/deliveries/"+deliveryID, key, "").object(t)

@@ -225,7 +225,7 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 			Metrics:    m.Handler(),
 			Middleware: []gin.HandlerFunc{api.RequestLog(logger), api.Deadline(requestDeadline)},
 			Extra: func(r *gin.Engine) {
-				web.Register(r, web.Deps{Accounts: db, Subscriptions: db, Deliveries: db, Fulfilments: db,
+				web.Register(r, web.Deps{Accounts: db, Subscriptions: db, Deliveries: db, Fulfilments: db, Campaigns: db,
 					Sessions: db, Retrier: dispatch.Retrier{Client: temporal}, URLs: guard,
 					TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.TemporalNamespace})
 			},
