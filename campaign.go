@@ -63,9 +63,10 @@ const (
 
 // NewCampaign is the body of POST /v1/campaigns.
 type NewCampaign struct {
-	// ID is the API client's own id for the campaign; empty lets hookflow assign one.
-	ID   CampaignRef `json:"id"`
-	Name string      `json:"name"`
+	// ID is the API client's own id for the campaign; nil (absent) lets hookflow assign
+	// one.
+	ID   *CampaignRef `json:"id"`
+	Name string       `json:"name"`
 }
 
 // Validate checks the name and the id.
@@ -77,15 +78,23 @@ func (in *NewCampaign) Validate() error {
 	if utf8.RuneCountInString(in.Name) > MaxCampaignNameLength || !ValidText(in.Name) {
 		return Invalid("name", "at most %d characters of text", MaxCampaignNameLength)
 	}
-	return ValidateCampaignRef("id", in.ID, true)
+	if in.ID == nil {
+		return nil
+	}
+	return ValidateCampaignRef("id", *in.ID)
+}
+
+// OwnID is the client's id for the campaign, "" when it gave none.
+func (in NewCampaign) OwnID() string {
+	if in.ID == nil {
+		return ""
+	}
+	return string(*in.ID)
 }
 
 // ValidateCampaignRef checks a campaign id as a client may write it: a positive integer
 // or a string of at most MaxCampaignIDChars characters of text, not blank.
-func ValidateCampaignRef(field string, ref CampaignRef, optional bool) error {
-	if ref == "" && optional {
-		return nil
-	}
+func ValidateCampaignRef(field string, ref CampaignRef) error {
 	if strings.TrimSpace(string(ref)) == "" || utf8.RuneCountInString(string(ref)) > MaxCampaignIDChars || hasControl(string(ref)) {
 		return Invalid(field, "must be a positive integer or a string of 1 to %d characters", MaxCampaignIDChars)
 	}

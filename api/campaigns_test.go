@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -146,4 +147,158 @@ func TestFulfilmentCreateRefusesInvalidBodies(t *testing.T) {
 			requireError(t, rec, bad, inv, strings.SplitN(query, "=", 2)[0])
 		})
 	}
+}
+
+// A campaign can carry the API client's own id, which names it everywhere after.
+func TestCampaignOwnIDs(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t)
+	_, key := e.account("acme")
+	created := e.do(http.MethodPost, "/v1/campaigns", key, `{"id":7,"name":"Spring"}`)
+	require.Equal(t, http.StatusCreated, created.Code, created.Body.String())
+	c := decodeMap(t, created)
+	assert.Equal(t, "7", c["id"], "a number means its decimal string")
+	assert.True(t, strings.HasPrefix(c["secret_key"].(string), "whsec_"))
+	named := decodeMap(t, e.do(http.MethodPost, "/v1/campaigns", key, `{"id":"spring/2026","name":"Spring 2026"}`))
+	assert.Equal(t, "spring/2026", named["id"])
+	assigned := decodeMap(t, e.do(http.MethodPost, "/v1/campaigns", key, `{"name":"No id"}`))
+	assert.Len(t, assigned["id"], 36, "without an id hookflow assigns one")
+
+	before := e.count("campaigns")
+	for _, tc := range []invalidBody{
+		{name: "same number", body: `{"id":7,"name":"again"}`, status: http.StatusConflict, code: hookflow.ECONFLICT, field: "id"},
+		{name: "same as a string", body: `{"id":"7","name":"again"}`, status: http.StatusConflict, code: hookflow.ECONFLICT, field: "id"},
+		{name: "zero", body: `{"id":0,"name":"x"}`, status: http.StatusUnprocessableEntity, code: hookflow.EINVALID, field: "id"},
+		{name: "negative", body: `{"id":-7,"name":"x"}`, status: http.StatusUnprocessableEntity, code: hookflow.EINVALID, field: "id"},
+		{name: "fraction", body: `{"id":7.5,"name":"x"}`, status: http.StatusUnprocessableEntity, code: hookflow.EINVALID, field: "id"},
+		{name: "boolean", body: `{"id":true,"name":"x"}`, status: http.StatusUnprocessableEntity, code: hookflow.EINVALID, field: "id"},
+		{name: "object", body: `{"id":{"n":7},"name":"x"}`, status: http.StatusUnprocessableEntity, code: hookflow.EINVALID, field: "id"},
+		{name: "array", body: `{"id":[7],"name":"x"}`, status: http.StatusUnprocessableEntity, code: hookflow.EINVALID, field: "id"},
+		{name: "empty string", body: `{"id":"","name":"x"}`, status: http.StatusUnprocessableEntity, code: hookflow.EINVALID, field: "id"},
+		{name: "blank", body: `{"id":"  ","name":"x"}`, status: http.StatusUnprocessableEntity, code: hookflow.EINVALID, field: "id"},
+		{name: "over 128 characters", body: `{"id":"` + strings.Repeat("c", 129) + `","name":"x"}`, status: http.StatusUnprocessableEntity, code: hookflow.EINVALID, field: "id"},
+		{name: "control character", body: `{"id":"a\nb","name":"x"}`, status: http.StatusUnprocessableEntity, code: hookflow.EINVALID, field: "id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			requireError(t, e.do(http.MethodPost, "/v1/campaigns", key, tc.body), tc.status, tc.code, tc.field)
+			assert.Equal(t, before, e.count("campaigns"), "nothing written")
+		})
+	}
+	// An "id" of "" is not "no id": only absence lets hookflow choose.
+	_, otherKey := e.account("other")
+	theirs := e.do(http.MethodPost, "/v1/campaigns", otherKey, `{"id":7,"name":"Theirs"}`)
+	require.Equal(t, http.StatusCreated, theirs.Code, "ids are unique per account, not across accounts")
+
+	got := e.do(http.MethodGet, "/v1/campaigns/7", key, "")
+	require.Equal(t, http.StatusOK, got.Code)
+	assert.Equal(t, "Spring", decodeMap(t, got)["name"])
+	assert.NotContains(t, got.Body.String(), "secret_key")
+	assert.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/campaigns/spring%2F2026", key, "").Code, "an id with a slash, escaped")
+
+	// Listing pages oldest first.
+	var ids []any
+	cursor := ""
+	for page := 0; page < 5; page++ {
+		rec := e.do(http.MethodGet, "/v1/campaigns?limit=2&cursor="+cursor, key, "")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		p := decodeMap(t, rec)
+		for _, c := range p["data"].([]any) {
+			ids = append(ids, c.(map[string]any)["id"])
+			assert.NotContains(t, c, "secret_key")
+		}
+		if p["next_cursor"] == nil {
+			break
+		}
+		cursor = p["next_cursor"].(string)
+	}
+	assert.Equal(t, []any{"7", "spring/2026", assigned["id"]}, ids)
+	for _, q := range []string{"limit=0", "limit=101", "cursor=bogus"} {
+		requireError(t, e.do(http.MethodGet, "/v1/campaigns?"+q, key, ""), http.StatusUnprocessableEntity, hookflow.EINVALID, strings.SplitN(q, "=", 2)[0])
+	}
+
+	// Deleted, its id is free again.
+	require.Equal(t, http.StatusNoContent, e.do(http.MethodDelete, "/v1/campaigns/7", key, "").Code)
+	requireError(t, e.do(http.MethodGet, "/v1/campaigns/7", key, ""), http.StatusNotFound, hookflow.ENOTFOUND, "")
+	requireError(t, e.do(http.MethodDelete, "/v1/campaigns/7", key, ""), http.StatusNotFound, hookflow.ENOTFOUND, "")
+	assert.Equal(t, http.StatusCreated, e.do(http.MethodPost, "/v1/campaigns", key, `{"id":7,"name":"Spring again"}`).Code)
+	assert.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/campaigns/7", otherKey, "").Code, "the other account's 7 is untouched")
+}
+
+// Events, subscriptions and fulfilments name a campaign by its id, as a number too.
+func TestCampaignIDsAsNumbersEverywhere(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t)
+	_, key := e.account("acme")
+	require.Equal(t, http.StatusCreated, e.do(http.MethodPost, "/v1/campaigns", key, `{"id":7,"name":"Spring"}`).Code)
+	hooks := e.do(http.MethodPut, "/v1/campaigns/7/webhooks", key, `{"webhooks":[{"kind":"default","url":"`+hookURL+`/d"},{"kind":"fulfilment","url":"`+hookURL+`/f"}]}`)
+	require.Equal(t, http.StatusOK, hooks.Code, hooks.Body.String())
+	webhooks := decodeMap(t, hooks)["webhooks"].([]any)
+	defaultHook := webhooks[0].(map[string]any)["id"].(string)
+	sub := e.subscription(key, `{"url":"`+hookURL+`","campaign_ids":[7,"8"]}`)
+	assert.Equal(t, []any{"7", "8"}, sub["campaign_ids"])
+
+	out := e.event(key, `{"event_type":"lead_signup","campaign_id":7,"entity_id":1234}`)
+	require.Len(t, out.Deliveries, 2, "the subscription filtering on 7 and the campaign's default URL")
+	assert.Equal(t, sub["id"], out.Deliveries[0].SubscriptionID)
+	assert.Equal(t, defaultHook, out.Deliveries[1].CampaignWebhookID)
+	none := e.event(key, `{"event_type":"lead_signup","campaign_id":9}`)
+	assert.Empty(t, none.Deliveries)
+
+	f := e.do(http.MethodPost, "/v1/fulfilments", key, `{"campaign_id":7,"reward_id":"r1","amount":1,"unit":"credits","promoter":{"id":1}}`)
+	require.Equal(t, http.StatusCreated, f.Code, f.Body.String())
+	assert.Equal(t, "7", decodeMap(t, f)["campaign_id"])
+
+	listed := decodeMap(t, e.do(http.MethodGet, "/v1/deliveries?campaign_id=7", key, ""))["data"].([]any)
+	assert.Len(t, listed, 2, "the legacy delivery and the fulfilment's")
+	one := decodeMap(t, e.do(http.MethodGet, "/v1/deliveries?campaign_webhook_id="+defaultHook, key, ""))["data"].([]any)
+	require.Len(t, one, 1)
+	record := one[0].(map[string]any)
+	assert.Equal(t, float64(1234), record["entity_id"], "entity_id keeps its type")
+	assert.IsType(t, float64(0), record["id"], "a delivery's id is a number")
+	payload := record["payload"].(map[string]any)
+	assert.Equal(t, "lead_signup", payload["event"].(map[string]any)["type"], "the legacy shape")
+	assert.Empty(t, decodeMap(t, e.do(http.MethodGet, "/v1/deliveries?campaign_id=8", key, ""))["data"])
+	assert.Empty(t, decodeMap(t, e.do(http.MethodGet, "/v1/deliveries?campaign_webhook_id=nope", key, ""))["data"])
+}
+
+// A campaign's secret rotates as a subscription's does, and Test webhook sends a
+// recorded test delivery in the legacy shape.
+func TestCampaignRotateAndTestWebhook(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t)
+	_, key := e.account("acme")
+	created := decodeMap(t, e.do(http.MethodPost, "/v1/campaigns", key, `{"id":"spring","name":"Spring"}`))
+	hooks := decodeMap(t, e.do(http.MethodPut, "/v1/campaigns/spring/webhooks", key, `{"webhooks":[{"kind":"fulfilment","url":"`+hookURL+`"}]}`))
+	hook := hooks["webhooks"].([]any)[0].(map[string]any)["id"].(string)
+
+	rotated := e.do(http.MethodPost, "/v1/campaigns/spring/rotate-secret", key, "")
+	require.Equal(t, http.StatusOK, rotated.Code, rotated.Body.String())
+	r := decodeMap(t, rotated)
+	assert.NotEqual(t, created["secret_key"], r["secret_key"])
+	expires, err := time.Parse(time.RFC3339Nano, r["previous_secret_expires_at"].(string))
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now().Add(hookflow.SecretRotationGrace), expires, time.Minute)
+	assert.Contains(t, e.do(http.MethodGet, "/v1/campaigns/spring", key, "").Body.String(), "previous_secret_expires_at")
+
+	test := e.do(http.MethodPost, "/v1/campaigns/spring/webhooks/"+hook+"/test", key, "")
+	require.Equal(t, http.StatusAccepted, test.Code, test.Body.String())
+	d := decodeMap(t, test)
+	assert.Equal(t, hook, d["campaign_webhook_id"])
+	assert.Equal(t, true, d["test"])
+	assert.Equal(t, hookflow.TestEventType, d["event_type"])
+	payload := d["payload"].(map[string]any)
+	assert.Equal(t, map[string]any{"test": true}, payload["data"])
+	assert.Equal(t, hookflow.TestEventType, payload["event"].(map[string]any)["type"])
+	listed := decodeMap(t, e.do(http.MethodGet, "/v1/deliveries?campaign_id=spring", key, ""))["data"].([]any)
+	require.Len(t, listed, 1, "recorded and listed like any delivery")
+
+	before := e.count("deliveries")
+	for _, path := range []string{"/v1/campaigns/spring/webhooks/00000000-0000-4000-8000-000000000000/test",
+		"/v1/campaigns/spring/webhooks/nope/test", "/v1/campaigns/autumn/webhooks/" + hook + "/test"} {
+		requireError(t, e.do(http.MethodPost, path, key, ""), http.StatusNotFound, hookflow.ENOTFOUND, "")
+	}
+	// A URL that was removed cannot be tested any more.
+	require.Equal(t, http.StatusOK, e.do(http.MethodPut, "/v1/campaigns/spring/webhooks", key, `{"webhooks":[]}`).Code)
+	requireError(t, e.do(http.MethodPost, "/v1/campaigns/spring/webhooks/"+hook+"/test", key, ""), http.StatusNotFound, hookflow.ENOTFOUND, "")
+	assert.Equal(t, before, e.count("deliveries"), "nothing written")
 }

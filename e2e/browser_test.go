@@ -35,6 +35,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("RetryFailingDelivery", func(t *testing.T) { browserRetryFailingDelivery(t, app) })
 	t.Run("FormErrorBesideFieldCreatesNothing", func(t *testing.T) { browserFormError(t, app) })
 	t.Run("Fulfilments", func(t *testing.T) { browserFulfilments(t, app) })
+	t.Run("CampaignWebhooksAndTestWebhook", func(t *testing.T) { browserCampaigns(t, app) })
 	t.Run("FormWithoutCSRFTokenIsRefused", func(t *testing.T) { dashboardCSRF(t, app) })
 	t.Run("OtherAccountsPagesAreNotFound", func(t *testing.T) { dashboardOtherAccount(t, app) })
 }
@@ -202,6 +203,107 @@ func browserFulfilments(t *testing.T, app *App) {
 	tab.waitFor(`location.search.includes("issues=yes")`)
 	tab.waitFor(`document.querySelectorAll("table.list tbody tr").length === 1`)
 	tab.waitText("table.list", "issues")
+
+	// The row leads to the fulfilment's page: its facts and its deliveries.
+	tab.do(chromedp.Click(chromedp.CSS(`table.list tbody tr a.badge`)))
+	tab.waitFor(`location.pathname === "/fulfilments/` + ids[2] + `"`)
+	tab.waitText("#fulfilment-has-issues", "yes")
+	tab.waitText("#fulfilment-amount", "2 free_months")
+	tab.waitText("#fulfilment-date-paid", "not yet")
+	tab.waitText(".deliveries-table", broken.URL)
+	tab.waitText(".deliveries-table", "failed")
+	tab.waitFor(`document.querySelector(".deliveries-table tbody tr td.num").textContent.trim() === "8"`)
+	tab.screenshot("fulfilment.png")
+	tab.navigate(app.URL + "/fulfilments/" + ids[0])
+	tab.waitText("#fulfilment-status", "completed")
+	tab.waitFor(`document.querySelector("#fulfilment-date-paid time") !== null`)
+}
+
+func browserCampaigns(t *testing.T, app *App) {
+	key := app.NewAccount("Acme Referrals")
+	rcv := newReceiver(t, always(http.StatusOK))
+	tab := openBrowser(t)
+	tab.signIn(app, key)
+	tab.do(chromedp.Click(chromedp.CSS(`.mainnav a[href="/campaigns"]`)))
+	tab.waitText("h1", "Campaigns")
+	tab.waitText("main", "No campaigns yet")
+
+	// Create with the client's own id.
+	tab.do(chromedp.SetValue(chromedp.ID("campaign-name"), "Spring referrals"),
+		chromedp.SetValue(chromedp.ID("campaign-id"), "7"),
+		chromedp.Click(chromedp.ID("create-campaign")))
+	tab.waitFor(`location.pathname === "/campaigns/7"`)
+	tab.waitText(".flash-notice", "Campaign created.")
+	tab.waitText("#campaign-id", "7")
+	// The same id again is refused beside the field.
+	tab.navigate(app.URL + "/campaigns")
+	tab.do(chromedp.SetValue(chromedp.ID("campaign-name"), "Again"), chromedp.SetValue(chromedp.ID("campaign-id"), "7"),
+		chromedp.Click(chromedp.ID("create-campaign")))
+	tab.waitText("#id-error", "already has a campaign")
+	tab.navigate(app.URL + "/campaigns/7")
+
+	// Two URLs, one of them invalid: the error shows beside it and nothing is saved.
+	tab.do(chromedp.SetValue(chromedp.ID("url_0"), rcv.URL+"/legacy"),
+		chromedp.SetValue(chromedp.ID("kind_1"), "fulfilment"), chromedp.SetValue(chromedp.ID("url_1"), "ftp://x"),
+		chromedp.Click(chromedp.ID("save-webhooks")))
+	tab.waitText("#url_1-error", "must be an http or https URL")
+	tab.waitFor(`document.querySelector("#url_0").value === "` + rcv.URL + `/legacy"`)
+	var stored Campaign
+	app.MustDo(http.StatusOK, "GET", "/v1/campaigns/7", key, nil).JSON(t, &stored)
+	if len(stored.Webhooks) != 0 {
+		t.Fatalf("a rejected form saved %d URLs", len(stored.Webhooks))
+	}
+	tab.screenshot("campaign-form-error.png")
+	tab.do(chromedp.SetValue(chromedp.ID("url_1"), rcv.URL+"/fulfil"), chromedp.Click(chromedp.ID("save-webhooks")))
+	tab.waitText(".flash-notice", "Webhook URLs saved.")
+	app.MustDo(http.StatusOK, "GET", "/v1/campaigns/7", key, nil).JSON(t, &stored)
+	if len(stored.Webhooks) != 2 || stored.Webhooks[1].Kind != "fulfilment" {
+		t.Fatalf("saved URLs: %+v", stored.Webhooks)
+	}
+
+	// Test webhook: a signed test request reaches the URL; the page follows it to delivered.
+	tab.do(chromedp.Click(chromedp.CSS(`#secret summary`)))
+	secret := tab.text("#secret-key")
+	tab.do(chromedp.Click(chromedp.CSS(`button.test-webhook[data-webhook="` + stored.Webhooks[0].ID + `"]`)))
+	tab.waitText(".flash-notice", "Test webhook queued")
+	tab.waitText(".deliveries-table .badge", "delivered")
+	tab.waitText(".deliveries-table", rcv.URL+"/legacy")
+	reqs := rcv.Requests()
+	if len(reqs) != 1 || !strings.Contains(string(reqs[0].Body), `"data":{"test":true}`) {
+		t.Fatalf("test webhook: %d requests %v", len(reqs), reqs)
+	}
+	verify(t, strings.TrimSpace(secret), reqs[0])
+	tab.screenshot("campaign.png")
+
+	// Its delivery page names the URL and leads back to the campaign.
+	tab.do(chromedp.Click(chromedp.CSS(`.deliveries-table tbody tr a.badge`)))
+	tab.waitText("#campaign-webhook-url", rcv.URL+"/legacy")
+	tab.waitText("nav.crumbs", "Spring referrals")
+	tab.do(chromedp.Click(chromedp.CSS(`nav.crumbs a[href="/campaigns/7"]`)))
+	tab.waitFor(`location.pathname === "/campaigns/7"`)
+
+	// Rotate: a new secret, the old one still signing for a while.
+	tab.do(chromedp.Click(chromedp.ID("rotate-campaign-secret")))
+	tab.waitText(".flash-notice", "Secret rotated.")
+	rotated := tab.text("#secret-key")
+	if strings.TrimSpace(rotated) == strings.TrimSpace(secret) || !strings.HasPrefix(strings.TrimSpace(rotated), "whsec_") {
+		t.Fatalf("rotated secret %q (was %q)", rotated, secret)
+	}
+	tab.waitText("#secret", "Replaced secrets keep signing")
+
+	// Remove a URL by clearing it; filter the deliveries by status.
+	tab.waitFor(`(document.querySelector("#url_1").value = "") === ""`)
+	tab.do(chromedp.Click(chromedp.ID("save-webhooks")))
+	tab.waitText(".flash-notice", "Webhook URLs saved.")
+	app.MustDo(http.StatusOK, "GET", "/v1/campaigns/7", key, nil).JSON(t, &stored)
+	if len(stored.Webhooks) != 1 {
+		t.Fatalf("after removing one: %+v", stored.Webhooks)
+	}
+	tab.do(chromedp.SetValue(chromedp.ID("status-filter"), "failed"), chromedp.Submit(chromedp.ID("status-filter")))
+	tab.waitText("main", "No deliveries match this filter.")
+	tab.navigate(app.URL + "/campaigns")
+	tab.waitText("table.campaigns-table", "Spring referrals")
+	tab.screenshot("campaigns.png")
 }
 
 func dashboardCSRF(t *testing.T, app *App) {
@@ -249,9 +351,12 @@ func dashboardOtherAccount(t *testing.T, app *App) {
 	if home := b.get("/"); strings.Contains(home.body, "a-private-endpoint") {
 		t.Errorf("B's list shows A's subscription")
 	}
+	campaignA := app.campaign(keyA, map[string]string{"kind": "fulfilment", "url": rcv.URL + "/a-private-endpoint"})
+	fulfilmentA := app.fulfilment(keyA, campaignA.ID)
 	for _, path := range []string{"/subscriptions/" + subA.ID, "/subscriptions/" + subA.ID + "/edit",
 		"/subscriptions/" + subA.ID + "/delete", "/deliveries/" + deliveryA,
-		"/subscriptions/00000000-0000-0000-0000-000000000000", "/deliveries/not-a-uuid"} {
+		"/subscriptions/00000000-0000-0000-0000-000000000000", "/deliveries/not-a-uuid",
+		"/campaigns/" + campaignA.ID, "/campaigns/" + campaignA.ID + "/delete", "/fulfilments/" + fulfilmentA.ID} {
 		p := b.get(path)
 		if p.status != http.StatusNotFound || !strings.Contains(p.body, "Not found") {
 			t.Errorf("GET %s as B: status %d, want the 404 page", path, p.status)
@@ -261,14 +366,19 @@ func dashboardOtherAccount(t *testing.T, app *App) {
 		}
 	}
 	for _, path := range []string{"/subscriptions/" + subA.ID + "/test", "/subscriptions/" + subA.ID + "/rotate-secret",
-		"/deliveries/" + deliveryA + "/retry"} {
+		"/deliveries/" + deliveryA + "/retry", "/campaigns/" + campaignA.ID + "/rotate-secret", "/campaigns/" + campaignA.ID + "/delete",
+		"/campaigns/" + campaignA.ID + "/webhooks", "/campaigns/" + campaignA.ID + "/webhooks/" + campaignA.Webhooks[0].ID + "/test"} {
 		if p := b.post(path, url.Values{"csrf": {b.csrf}}); p.status != http.StatusNotFound {
 			t.Errorf("POST %s as B: status %d, want 404", path, p.status)
 		}
 	}
-	if n := len(rcv.Requests()); n != 1 {
-		t.Errorf("A's endpoint got %d requests, want only A's own event", n)
+	// A's own: the event, and fulfilment_pending to the campaign's URL and to the
+	// subscription (which takes every event type).
+	waitRequests(t, rcv, 3, browserWait)
+	if n := len(rcv.Requests()); n != 3 {
+		t.Errorf("A's endpoints got %d requests, want only A's own event and fulfilment", n)
 	}
+	app.MustDo(http.StatusOK, "GET", "/v1/campaigns/"+campaignA.ID, keyA, nil)
 }
 
 // tab is one page of a headless Chromium with a profile of its own.
@@ -362,6 +472,19 @@ func (b *tab) waitText(selector, text string) {
 	sel, _ := json.Marshal(selector)
 	want, _ := json.Marshal(text)
 	b.waitFor(fmt.Sprintf(`(() => { const el = document.querySelector(%s); return !!el && el.textContent.includes(%s); })()`, sel, want))
+}
+
+// text is the text of the first element matching selector.
+func (b *tab) text(selector string) string {
+	b.t.Helper()
+	sel, _ := json.Marshal(selector)
+	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
+	defer cancel()
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%s).textContent`, sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", selector, err)
+	}
+	return text
 }
 
 func (b *tab) pageText() string {

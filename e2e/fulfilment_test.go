@@ -39,6 +39,7 @@ func (a *App) campaign(key string, hooks ...map[string]string) Campaign {
 	if len(updated.Webhooks) != len(hooks) {
 		a.t.Fatalf("campaign webhooks: %+v", updated)
 	}
+	c.Webhooks = updated.Webhooks
 	return c
 }
 

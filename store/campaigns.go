@@ -21,7 +21,7 @@ func (s *DB) CreateCampaign(ctx context.Context, accountID string, in hookflow.N
 		return hookflow.Campaign{}, err
 	}
 	key := uuid.NewString()
-	c := hookflow.Campaign{ID: string(in.ID), Key: key, AccountID: accountID, Name: in.Name, SecretKey: secret,
+	c := hookflow.Campaign{ID: in.OwnID(), Key: key, AccountID: accountID, Name: in.Name, SecretKey: secret,
 		Webhooks: []hookflow.CampaignWebhook{}, CreatedAt: s.Now()}
 	if c.ID == "" {
 		c.ID = key
@@ -212,8 +212,10 @@ func (s *DB) SetCampaignWebhooks(ctx context.Context, accountID, id string, hook
 			}
 			newID := uuid.NewString()
 			keep[newID] = true
+			// A microsecond apart, so the URLs list in the order they were given.
+			at := now.Add(time.Duration(len(keep)) * time.Microsecond)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO campaign_webhooks (id, campaign_id, kind, url, created_at)
-				VALUES ($1, $2, $3, $4, $5)`, newID, current.Key, h.Kind, h.URL, now); err != nil {
+				VALUES ($1, $2, $3, $4, $5)`, newID, current.Key, h.Kind, h.URL, at); err != nil {
 				return err
 			}
 		}

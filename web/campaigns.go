@@ -58,7 +58,11 @@ func (h *handler) renderCampaigns(c *gin.Context, status int, form campaignForm,
 
 func (h *handler) createCampaign(c *gin.Context) {
 	form := campaignForm{ID: strings.TrimSpace(c.PostForm("id")), Name: c.PostForm("name")}
-	in := hookflow.NewCampaign{ID: hookflow.CampaignRef(form.ID), Name: form.Name}
+	in := hookflow.NewCampaign{Name: form.Name}
+	if form.ID != "" {
+		id := hookflow.CampaignRef(form.ID)
+		in.ID = &id
+	}
 	err := in.Validate()
 	var campaign hookflow.Campaign
 	if err == nil {
