@@ -47,6 +47,8 @@ type Config struct {
 	HookflowBinary string
 	// BaselineBinary, when set, is another build whose (b) is compared with this one's.
 	BaselineBinary string
+	// OnlyIsolation runs (g) alone.
+	OnlyIsolation bool
 	// ProfilePath, when set, receives a CPU profile of hookflow taken during (b).
 	ProfilePath string
 	Smoke       bool
@@ -146,6 +148,13 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 	rep.Setup.TemporalPersistence = "in memory (SQLite :memory:, no --db-filename): nothing is written to disk, so Temporal's own persistence costs less than on a real cluster"
 	rep.Setup.PostgreSQL = "local PostgreSQL " + rep.Machine.PostgreSQL + " at " + redactURL(storetest.AdminURL()) + ", a fresh database per hookflow process; shared with whatever else runs on the machine"
 
+	if cfg.OnlyIsolation {
+		if err := b.isolation(ctx); err != nil {
+			return rep, err
+		}
+		rep.Seconds = time.Since(started).Seconds()
+		return rep, nil
+	}
 	if err := b.ceiling(ctx); err != nil {
 		return rep, err
 	}

@@ -45,6 +45,7 @@ func cli(ctx context.Context, args []string, stderr io.Writer) error {
 	hookflowBin := flags.String("hookflow", "", "hookflow binary to run; empty builds ./cmd/hookflow")
 	baseline := flags.String("baseline", "", "another hookflow binary (the build before a change): (b) runs with it and with this build, interleaved, and the report compares them")
 	profile := flags.String("profile", "", "write a CPU profile of hookflow during (b) here (needs HOOKFLOW_PPROF_ADDR support in cmd/hookflow)")
+	only := flags.String("only", "", "run only this phase (g: the noisy neighbour) and write its report; for working on one phase, not for the committed report")
 	smoke := flags.Bool("smoke", false, "tiny sizes (n=100, m=2, k=50, ceiling=50): checks the harness in well under a minute")
 	if err := flags.Parse(args); err != nil {
 		return err
@@ -72,6 +73,10 @@ func cli(ctx context.Context, args []string, stderr io.Writer) error {
 	})
 	cfg.RetryUnit, cfg.HookflowBinary, cfg.ProfilePath, cfg.Progress = *retryUnit, *hookflowBin, *profile, stderr
 	cfg.BaselineBinary = *baseline
+	if *only != "" && *only != "g" {
+		return fmt.Errorf("-only takes g (the one phase that runs alone), got %q", *only)
+	}
+	cfg.OnlyIsolation = *only == "g"
 
 	rep, err := run(ctx, cfg)
 	if err != nil {
