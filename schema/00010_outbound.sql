@@ -12,8 +12,9 @@ CREATE TABLE outbound_state (
     -- until an answer is good again (throttle_level back to 0).
     throttled_until timestamptz,
     throttle_level  integer NOT NULL DEFAULT 0,
-    -- The earliest time the rate limit lets the next request leave.
-    rate_next_at    timestamptz
+    -- The rate limit's next free turn, and when its last request left.
+    rate_next_at    timestamptz,
+    rate_last_at    timestamptz
 );
 
 -- A delivery waiting for its endpoint (not an attempt): why, since when, and when it
@@ -30,10 +31,12 @@ CREATE INDEX deliveries_waiting_hook_idx ON deliveries (campaign_webhook_id, cre
 
 -- hookflow_take_rate_slot lets one request of a rate-limited subscription out, or says how
 -- long the delivery must wait. Requests leave at least 1/rate apart, measured on the
--- database's clock so every worker replica shares one limit; waiting deliveries go in
--- creation order (a delivery is held back while an older one waits), and each waiter is
--- told the time of its own turn so they do not all wake at once. A waiter whose expected
--- wake is long past (its workflow ended without clearing the mark) no longer holds others.
+-- database's clock so every worker replica shares one limit. A delivery that must wait
+-- reserves a turn (waiting_until): turns are handed out one spacing apart and in creation
+-- order (a delivery older than some already holding turns takes the earliest of theirs,
+-- and they move back one), so each waiter wakes at its own turn instead of all retrying
+-- at once. At its turn a delivery still goes only once the spacing since the last request
+-- has passed, so a late wake never makes two requests closer than 1/rate.
 -- +goose StatementBegin
 CREATE FUNCTION hookflow_take_rate_slot(dest uuid, delivery uuid, created timestamptz, rate integer)
 RETURNS double precision LANGUAGE plpgsql AS $$
@@ -41,28 +44,45 @@ DECLARE
     spacing  interval := make_interval(secs => 1.0 / rate);
     now_at   timestamptz := clock_timestamp();
     next_at  timestamptz;
-    ahead    integer;
-    wait_for interval;
+    last_at  timestamptz;
+    my_turn  timestamptz;
+    turn     timestamptz;
 BEGIN
     INSERT INTO outbound_state (destination_id) VALUES (dest) ON CONFLICT (destination_id) DO NOTHING;
-    SELECT rate_next_at INTO next_at FROM outbound_state WHERE destination_id = dest FOR UPDATE;
-    SELECT count(*) INTO ahead FROM deliveries
-     WHERE subscription_id = dest AND waiting_reason = 'rate_limited'
-       AND (created_at, id) < (created, delivery) AND waiting_until > now_at - interval '30 seconds';
-    IF (next_at IS NULL OR next_at <= now_at) AND ahead = 0 THEN
-        UPDATE outbound_state SET rate_next_at = now_at + spacing WHERE destination_id = dest;
+    SELECT rate_next_at, rate_last_at INTO next_at, last_at FROM outbound_state WHERE destination_id = dest FOR UPDATE;
+    SELECT waiting_until INTO my_turn FROM deliveries WHERE id = delivery AND waiting_reason = 'rate_limited';
+    IF my_turn IS NULL AND (next_at IS NULL OR next_at <= now_at) AND (last_at IS NULL OR last_at + spacing <= now_at) THEN
+        -- Nobody holds a turn: go now.
+        UPDATE outbound_state SET rate_last_at = now_at, rate_next_at = now_at + spacing WHERE destination_id = dest;
         UPDATE deliveries SET waiting_reason = NULL, waiting_since = NULL, waiting_until = NULL
          WHERE id = delivery AND waiting_reason IS NOT NULL;
         RETURN 0;
     END IF;
-    wait_for := GREATEST(COALESCE(next_at, now_at) - now_at, interval '0') + spacing * ahead;
-    IF wait_for <= interval '0' THEN
-        wait_for := spacing;
+    IF my_turn IS NOT NULL THEN
+        IF my_turn <= now_at AND (last_at IS NULL OR last_at + spacing <= now_at) THEN
+            UPDATE outbound_state SET rate_last_at = now_at WHERE destination_id = dest;
+            UPDATE deliveries SET waiting_reason = NULL, waiting_since = NULL, waiting_until = NULL WHERE id = delivery;
+            RETURN 0;
+        END IF;
+        RETURN extract(epoch FROM GREATEST(my_turn, last_at + spacing) - now_at);
     END IF;
+    -- Reserve a turn: the next free one, or, when younger deliveries already hold turns,
+    -- the earliest of theirs (they each move back one).
+    turn := GREATEST(next_at, last_at + spacing, now_at);
+    SELECT min(waiting_until) INTO my_turn FROM deliveries
+     WHERE subscription_id = dest AND waiting_reason = 'rate_limited' AND waiting_until >= now_at
+       AND (created_at, id) > (created, delivery);
+    IF my_turn IS NOT NULL THEN
+        UPDATE deliveries SET waiting_until = waiting_until + spacing
+         WHERE subscription_id = dest AND waiting_reason = 'rate_limited' AND waiting_until >= my_turn
+           AND (created_at, id) > (created, delivery);
+        turn := my_turn;
+    END IF;
+    UPDATE outbound_state SET rate_next_at = GREATEST(COALESCE(next_at, now_at), turn) + spacing WHERE destination_id = dest;
     UPDATE deliveries SET waiting_reason = 'rate_limited', waiting_since = COALESCE(waiting_since, now_at),
-           waiting_until = now_at + wait_for
+           waiting_until = turn
      WHERE id = delivery;
-    RETURN extract(epoch FROM wait_for);
+    RETURN extract(epoch FROM turn - now_at);
 END $$;
 -- +goose StatementEnd
 
