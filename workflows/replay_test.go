@@ -19,3 +19,14 @@ func TestReplayRecordedHistory(t *testing.T) {
 		t.Fatalf("replay: %v", err)
 	}
 }
+
+// TestReplayWaitAndHandOff replays a delivery that waited for its rate limit on a durable
+// timer and whose slow answer was collected by AwaitAttempt, recorded from this build by
+// e2e's TestWaitAndHandOffHistoryReplays (HOOKFLOW_RECORD_HISTORY=1 regenerates it).
+func TestReplayWaitAndHandOff(t *testing.T) {
+	replayer := worker.NewWorkflowReplayer()
+	replayer.RegisterWorkflow(workflows.DeliveryWorkflow)
+	if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/delivery_wait_handoff.json"); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+}
