@@ -98,6 +98,10 @@ func ValidateCampaignRef(field string, ref CampaignRef) error {
 	if strings.TrimSpace(string(ref)) == "" || utf8.RuneCountInString(string(ref)) > MaxCampaignIDChars || hasControl(string(ref)) {
 		return Invalid(field, "must be a positive integer or a string of 1 to %d characters", MaxCampaignIDChars)
 	}
+	// A URL path cannot name "." or ".." (clients and browsers remove such segments).
+	if ref == "." || ref == ".." {
+		return Invalid(field, `cannot be "." or ".."`)
+	}
 	return nil
 }
 

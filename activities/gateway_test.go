@@ -49,7 +49,23 @@ func TestThrottlingAnswerHoldsTheOtherDeliveries(t *testing.T) {
 	if first.Attempt.ResponseCode == nil || *first.Attempt.ResponseCode != 503 || first.RetryAfter != 30*time.Second {
 		t.Fatalf("first attempt: %+v", first)
 	}
-	second := f.sendOne(t, f.ingest(t))
+	// The throttle is written once the answer is handed over: wait for it.
+	next := f.ingest(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		req, err := f.db.SendRequest(context.Background(), next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.ThrottledUntil != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the throttling answer was not recorded")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	second := f.sendOne(t, next)
 	if second.Wait == nil || second.Wait.Reason != hookflow.WaitThrottled || second.Wait.For < 29*time.Second || second.Wait.For > 30*time.Second {
 		t.Fatalf("second delivery: %+v, want a throttled wait of about 30 s", second)
 	}

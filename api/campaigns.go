@@ -49,7 +49,7 @@ func (h *CampaignHandler) Create(c *gin.Context) {
 
 // Get answers one campaign with its webhook URLs; the secret is not shown.
 func (h *CampaignHandler) Get(c *gin.Context) {
-	campaign, err := h.campaigns.FindCampaign(c.Request.Context(), account(c).ID, c.Param("id"))
+	campaign, err := h.campaigns.FindCampaign(c.Request.Context(), account(c).ID, PathParam(c, "id"))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -78,7 +78,7 @@ func (h *CampaignHandler) List(c *gin.Context) {
 
 // Delete removes the campaign and its webhook URLs: 204.
 func (h *CampaignHandler) Delete(c *gin.Context) {
-	if err := h.campaigns.DeleteCampaign(c.Request.Context(), account(c).ID, c.Param("id")); err != nil {
+	if err := h.campaigns.DeleteCampaign(c.Request.Context(), account(c).ID, PathParam(c, "id")); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -93,7 +93,7 @@ func (h *CampaignHandler) RotateSecret(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	campaign, err := h.campaigns.RotateCampaignSecret(c.Request.Context(), account(c).ID, c.Param("id"), secret, hookflow.SecretRotationGrace)
+	campaign, err := h.campaigns.RotateCampaignSecret(c.Request.Context(), account(c).ID, PathParam(c, "id"), secret, hookflow.SecretRotationGrace)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -103,7 +103,7 @@ func (h *CampaignHandler) RotateSecret(c *gin.Context) {
 
 // TestWebhook answers 202 with a test delivery to one of the campaign's webhook URLs.
 func (h *CampaignHandler) TestWebhook(c *gin.Context) {
-	d, err := h.campaigns.CreateCampaignTestDelivery(c.Request.Context(), account(c).ID, c.Param("id"), c.Param("webhook_id"))
+	d, err := h.campaigns.CreateCampaignTestDelivery(c.Request.Context(), account(c).ID, PathParam(c, "id"), PathParam(c, "webhook_id"))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -145,7 +145,7 @@ func (h *CampaignHandler) SetWebhooks(c *gin.Context) {
 			return
 		}
 	}
-	campaign, err := h.campaigns.SetCampaignWebhooks(c.Request.Context(), account(c).ID, c.Param("id"), hooks)
+	campaign, err := h.campaigns.SetCampaignWebhooks(c.Request.Context(), account(c).ID, PathParam(c, "id"), hooks)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -181,7 +181,7 @@ func (h *FulfilmentHandler) Create(c *gin.Context) {
 
 // Get answers one fulfilment.
 func (h *FulfilmentHandler) Get(c *gin.Context) {
-	f, err := h.fulfilments.FindFulfilment(c.Request.Context(), account(c).ID, c.Param("id"))
+	f, err := h.fulfilments.FindFulfilment(c.Request.Context(), account(c).ID, PathParam(c, "id"))
 	if err != nil {
 		writeError(c, err)
 		return

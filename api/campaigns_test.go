@@ -178,6 +178,8 @@ func TestCampaignOwnIDs(t *testing.T) {
 		{name: "blank", body: `{"id":"  ","name":"x"}`, status: http.StatusUnprocessableEntity, code: hookflow.EINVALID, field: "id"},
 		{name: "over 128 characters", body: `{"id":"` + strings.Repeat("c", 129) + `","name":"x"}`, status: http.StatusUnprocessableEntity, code: hookflow.EINVALID, field: "id"},
 		{name: "control character", body: `{"id":"a\nb","name":"x"}`, status: http.StatusUnprocessableEntity, code: hookflow.EINVALID, field: "id"},
+		{name: "dot", body: `{"id":".","name":"x"}`, status: http.StatusUnprocessableEntity, code: hookflow.EINVALID, field: "id"},
+		{name: "dot dot", body: `{"id":"..","name":"x"}`, status: http.StatusUnprocessableEntity, code: hookflow.EINVALID, field: "id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			requireError(t, e.do(http.MethodPost, "/v1/campaigns", key, tc.body), tc.status, tc.code, tc.field)
@@ -194,6 +196,17 @@ func TestCampaignOwnIDs(t *testing.T) {
 	assert.Equal(t, "Spring", decodeMap(t, got)["name"])
 	assert.NotContains(t, got.Body.String(), "secret_key")
 	assert.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/campaigns/spring%2F2026", key, "").Code, "an id with a slash, escaped")
+	require.Equal(t, http.StatusCreated, e.do(http.MethodPost, "/v1/campaigns", key, `{"id":"a+b c","name":"Plus"}`).Code)
+	assert.Equal(t, "a+b c", decodeMap(t, e.do(http.MethodGet, "/v1/campaigns/a+b%20c", key, ""))["id"], "+ stays a plus in a path")
+	for _, path := range []string{"/v1/campaigns/%FF", "/v1/campaigns/a%00b"} {
+		requireError(t, e.do(http.MethodGet, path, key, ""), http.StatusNotFound, hookflow.ENOTFOUND, "")
+	}
+	for _, q := range []string{"campaign_id=%FF", "campaign_id=a%00b"} {
+		rec := e.do(http.MethodGet, "/v1/deliveries?"+q, key, "")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		assert.JSONEq(t, `{"data":[],"next_cursor":null}`, rec.Body.String())
+	}
+	require.Equal(t, http.StatusNoContent, e.do(http.MethodDelete, "/v1/campaigns/a+b%20c", key, "").Code)
 
 	// Listing pages oldest first.
 	var ids []any

@@ -5,6 +5,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/gin-gonic/gin"
 
@@ -58,8 +59,9 @@ func NewRouter(d Deps) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// Ids in paths may be the API client's own (a campaign's), so a "/" in one arrives
-	// escaped as %2F: routes match the path as sent and parameters are unescaped after.
-	r.UseRawPath, r.UnescapePathValues = true, true
+	// escaped as %2F: routes match the path as sent, and handlers of such ids unescape
+	// them with PathParam (gin's own unescaping would turn "+" into a space).
+	r.UseRawPath, r.UnescapePathValues = true, false
 	r.Use(gin.Recovery())
 	r.Use(d.Middleware...)
 	r.HandleMethodNotAllowed = true
@@ -127,6 +129,16 @@ func NewRouter(d Deps) *gin.Engine {
 		d.Extra(r)
 	}
 	return r
+}
+
+// PathParam is a path parameter, unescaped as a path is: an id the API client chose may
+// hold any character. One that does not unescape is returned as sent (and finds nothing).
+func PathParam(c *gin.Context, name string) string {
+	raw := c.Param(name)
+	if v, err := url.PathUnescape(raw); err == nil {
+		return v
+	}
+	return raw
 }
 
 // HealthHandler answers liveness and readiness probes.

@@ -36,8 +36,8 @@ var ErrLostAttempt = errors.New("the worker that made this attempt stopped befor
 func newFlights() *flights { return &flights{m: map[string]*flight{}} }
 
 // start runs send in the background with its own deadline (the step that started it may
-// end first) and registers it under a new ticket.
-func (fs *flights) start(deliveryID string, number int, send func(context.Context) Outcome, timeout time.Duration) *flight {
+// end first) and registers it under a new ticket; after runs once the outcome is out.
+func (fs *flights) start(send func(context.Context) Outcome, after func(Outcome), timeout time.Duration) *flight {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+handOffGrace)
 	f := &flight{ticket: newTicket(), cancel: cancel, done: make(chan struct{})}
 	fs.mu.Lock()
@@ -47,6 +47,7 @@ func (fs *flights) start(deliveryID string, number int, send func(context.Contex
 		defer cancel()
 		f.outcome = send(ctx)
 		close(f.done)
+		after(f.outcome)
 		// An answer nobody collects (its workflow moved on) must not stay forever.
 		time.AfterFunc(handOffGrace, func() { fs.forget(f) })
 	}()

@@ -207,7 +207,7 @@ func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number in
 	release := func() { g.release(req.DestinationID, slot) }
 
 	if req.RateLimit > 0 {
-		wait, err := g.Store.TakeRateSlot(ctx, req)
+		wait, err := g.takeRateSlot(ctx, req)
 		if err != nil {
 			release()
 			return Begun{}, err
@@ -223,17 +223,20 @@ func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number in
 		}
 	}
 
-	f := g.flights.start(req.DeliveryID, number, func(flightCtx context.Context) Outcome {
-		defer release()
+	f := g.flights.start(func(flightCtx context.Context) Outcome {
 		out := g.Sender.Send(flightCtx, req)
 		out.Attempt.Number, out.Attempt.Trigger = number, trigger
 		if time.Duration(out.Attempt.DurationMS)*time.Millisecond < g.hold() {
 			// Answered as fast as the hold allows: the endpoint is not slow (any more).
 			g.slots.answered(req.DestinationID)
 		}
+		return out
+	}, func(out Outcome) {
+		// After the answer is handed over: the next waiter's wake and the throttle's
+		// write must not delay it.
+		release()
 		g.logAttempt(req, out.Attempt)
 		g.afterAnswer(req, out)
-		return out
 	}, req.Timeout)
 
 	timer := time.NewTimer(hold)
@@ -256,6 +259,28 @@ func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number in
 	}
 }
 
+// maxRateWaitInPlace is the longest remainder of a rate-limit turn waited out in the send
+// step rather than on a durable timer: a timer's own latency would otherwise be added at
+// every turn and the limit would never be reached.
+const maxRateWaitInPlace = 250 * time.Millisecond
+
+// takeRateSlot takes the delivery's rate-limit turn, waiting in place when it is at most
+// maxRateWaitInPlace away.
+func (g *Gateway) takeRateSlot(ctx context.Context, req hookflow.SendRequest) (time.Duration, error) {
+	for range 3 {
+		wait, err := g.Store.TakeRateSlot(ctx, req)
+		if err != nil || wait <= 0 || wait > maxRateWaitInPlace {
+			return wait, err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	return g.Store.TakeRateSlot(ctx, req)
+}
+
 // Await returns the outcome of an attempt Begin handed off.
 func (g *Gateway) Await(ctx context.Context, ticket string) (Outcome, error) {
 	g.init()
@@ -273,9 +298,10 @@ func (g *Gateway) logAttempt(req hookflow.SendRequest, a hookflow.Attempt) {
 		"response_code", code, "duration_ms", a.DurationMS, "error", a.Error)
 }
 
-// release frees a slot and wakes the oldest deliveries waiting for it.
+// release frees a slot and wakes the oldest delivery waiting for it.
 func (g *Gateway) release(destinationID string, s *slot) {
-	if !g.slots.release(destinationID, s) || g.Waker == nil {
+	waiters, seen := g.slots.release(destinationID, s)
+	if !waiters || g.Waker == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -286,7 +312,7 @@ func (g *Gateway) release(destinationID string, s *slot) {
 		return
 	}
 	if len(ids) == 0 {
-		g.slots.noWaiters(destinationID)
+		g.slots.noWaiters(destinationID, seen)
 	}
 	for _, id := range ids {
 		if err := g.Waker.Wake(ctx, id); err != nil {

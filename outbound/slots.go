@@ -18,9 +18,10 @@ type destinationSlots struct {
 	inFlight map[*slot]struct{}
 	// freed is closed and replaced whenever a slot frees, waking those in acquire.
 	freed chan struct{}
-	// waiters is set when a delivery was told to wait for a slot, so a release looks for
-	// waiters to wake only when there may be some.
-	waiters bool
+	// refusals counts the deliveries told to wait for a slot, so a release looks for
+	// waiters to wake only when there may be some; waitersSeen is the count when a look
+	// last found none.
+	refusals, waitersSeen uint64
 	// slowUntil is set when an attempt outlasted its hold: until an answer comes within
 	// the hold again (or it passes), attempts hand off at once.
 	slowUntil time.Time
@@ -74,22 +75,29 @@ func (s *slots) acquire(ctx context.Context, id string, limit int, patience, tim
 	}
 }
 
-// release frees a slot and reports whether deliveries may be waiting for it.
-func (s *slots) release(id string, sl *slot) bool {
+// release frees a slot and reports whether deliveries may be waiting for it, with the
+// refusal count to hand back to noWaiters should a look find none.
+func (s *slots) release(id string, sl *slot) (bool, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.dest[id]
 	if d == nil {
-		return false
+		return false, 0
 	}
 	delete(d.inFlight, sl)
 	close(d.freed)
 	d.freed = make(chan struct{})
-	waiters := d.waiters
-	if len(d.inFlight) == 0 && !waiters && time.Now().After(d.slowUntil) {
+	waiters := d.refusals != d.waitersSeen
+	s.forgetIdle(id, d)
+	return waiters, d.refusals
+}
+
+// forgetIdle drops a destination with nothing in flight, nobody waiting and no slowness
+// to remember.
+func (s *slots) forgetIdle(id string, d *destinationSlots) {
+	if len(d.inFlight) == 0 && d.refusals == d.waitersSeen && !time.Now().Before(d.slowUntil) {
 		delete(s.dest, id)
 	}
-	return waiters
 }
 
 // slowMemory bounds how long an endpoint stays known as slow without a new slow attempt.
@@ -116,25 +124,31 @@ func (s *slots) slow(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.dest[id]
-	return d != nil && time.Now().Before(d.slowUntil)
+	if d == nil {
+		return false
+	}
+	if time.Now().Before(d.slowUntil) {
+		return true
+	}
+	s.forgetIdle(id, d)
+	return false
 }
 
 // refused notes that a delivery now waits for one of the destination's slots.
 func (s *slots) refused(id string) {
 	s.mu.Lock()
-	s.entry(id).waiters = true
+	s.entry(id).refusals++
 	s.mu.Unlock()
 }
 
-// noWaiters notes that no delivery waits for the destination's slots any more.
-func (s *slots) noWaiters(id string) {
+// noWaiters notes that a look found no delivery waiting, as of the refusal count seen
+// before it: a refusal since then keeps the next release looking.
+func (s *slots) noWaiters(id string, seen uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if d := s.dest[id]; d != nil {
-		d.waiters = false
-		if len(d.inFlight) == 0 && time.Now().After(d.slowUntil) {
-			delete(s.dest, id)
-		}
+		d.waitersSeen = max(d.waitersSeen, seen)
+		s.forgetIdle(id, d)
 	}
 }
 

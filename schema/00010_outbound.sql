@@ -35,10 +35,10 @@ CREATE INDEX deliveries_waiting_hook_idx ON deliveries (campaign_webhook_id, cre
 -- reserves a turn (waiting_until): turns are handed out one spacing apart and in creation
 -- order (a delivery older than some already holding turns takes the earliest of theirs,
 -- and they move back one), so each waiter wakes at its own turn instead of all retrying
--- at once. Turns keep their schedule: a waiter that wakes late (timer latency) does not
--- push the later ones back, so the limit is used, not only respected; it still leaves at
--- least half a spacing after the request before it, which bounds how close two late
--- wakes can bring requests.
+-- at once. At its turn a delivery still goes only once a full spacing has passed since
+-- the last request, so late wakes never bring two requests closer than 1/rate; the
+-- caller waits out such a short remainder in place rather than on another timer, so
+-- lateness does not add up from one turn to the next.
 -- +goose StatementBegin
 CREATE FUNCTION hookflow_take_rate_slot(dest uuid, delivery uuid, created timestamptz, rate integer)
 RETURNS double precision LANGUAGE plpgsql AS $$
@@ -61,12 +61,12 @@ BEGIN
         RETURN 0;
     END IF;
     IF my_turn IS NOT NULL THEN
-        IF my_turn <= now_at AND (last_at IS NULL OR last_at + spacing / 2 <= now_at) THEN
+        IF my_turn <= now_at AND (last_at IS NULL OR last_at + spacing <= now_at) THEN
             UPDATE outbound_state SET rate_last_at = now_at WHERE destination_id = dest;
             UPDATE deliveries SET waiting_reason = NULL, waiting_since = NULL, waiting_until = NULL WHERE id = delivery;
             RETURN 0;
         END IF;
-        RETURN extract(epoch FROM GREATEST(my_turn, last_at + spacing / 2) - now_at);
+        RETURN extract(epoch FROM GREATEST(my_turn, last_at + spacing) - now_at);
     END IF;
     -- Reserve a turn: the next free one, or, when younger deliveries already hold turns,
     -- the earliest of theirs (they each move back one).

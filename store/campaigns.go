@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
@@ -66,6 +68,9 @@ func (r campaignRow) campaign(accountID string) hookflow.Campaign {
 }
 
 func findCampaign(ctx context.Context, q sqlx.QueryerContext, accountID, id string, forUpdate bool) (hookflow.Campaign, error) {
+	if !storableText(id) {
+		return hookflow.Campaign{}, notFound("campaign")
+	}
 	query := `SELECT ` + campaignColumns + ` FROM campaigns WHERE public_id = $1 AND account_id = $2 AND deleted_at IS NULL`
 	if forUpdate {
 		query += ` FOR UPDATE`
@@ -85,6 +90,12 @@ func findCampaign(ctx context.Context, q sqlx.QueryerContext, accountID, id stri
 	}
 	c.Webhooks = append(c.Webhooks, hooks[c.Key]...)
 	return c, nil
+}
+
+// storableText reports whether PostgreSQL's text can hold s (a path or query parameter
+// can carry anything): valid UTF-8 without NUL.
+func storableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // campaignWebhooks returns the current webhook URLs of the campaigns, by internal id.

@@ -155,6 +155,9 @@ func (s *DB) ListDeliveries(ctx context.Context, accountID string, f hookflow.De
 		add("d.subscription_id = $%d", f.SubscriptionID)
 	}
 	if f.CampaignID != "" {
+		if !storableText(f.CampaignID) {
+			return hookflow.DeliveryPage{Data: []hookflow.Delivery{}}, nil
+		}
 		add(`d.campaign_webhook_id IN (SELECT w.id FROM campaign_webhooks w JOIN campaigns c ON c.id = w.campaign_id
 			WHERE c.account_id = $1 AND c.public_id = $%d AND c.deleted_at IS NULL)`, f.CampaignID)
 	}

@@ -190,7 +190,7 @@ func planFanOut(ctx context.Context, q sqlx.QueryerContext, e hookflow.Event, fu
 			ds = append(ds, deliveryInsert{ID: uuid.NewString(), Event: e, SubscriptionID: sub.ID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy})
 		}
 	}
-	hooks, err := campaignWebhooksFor(ctx, q, e)
+	hooks, err := campaignWebhooksFor(ctx, q, e, fulfilmentID)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +214,7 @@ func planFanOut(ctx context.Context, q sqlx.QueryerContext, e hookflow.Event, fu
 
 // campaignWebhooksFor returns the ids of the campaign webhook URLs an event goes to: the
 // default ones for standard legacy events, the fulfilment ones for fulfilment_pending.
-func campaignWebhooksFor(ctx context.Context, q sqlx.QueryerContext, e hookflow.Event) ([]string, error) {
+func campaignWebhooksFor(ctx context.Context, q sqlx.QueryerContext, e hookflow.Event, fulfilmentID string) ([]string, error) {
 	var kind string
 	switch {
 	case e.EventType == hookflow.FulfilmentPending:
@@ -224,10 +224,20 @@ func campaignWebhooksFor(ctx context.Context, q sqlx.QueryerContext, e hookflow.
 	default:
 		return nil, nil
 	}
+	var ids []string
+	if fulfilmentID != "" {
+		// A fulfilment belongs to the campaign it was created for, not to whichever
+		// campaign carries that id now (a deleted campaign's id can be used again): a
+		// deleted campaign's fulfilments go to no campaign URL.
+		err := sqlx.SelectContext(ctx, q, &ids, `SELECT w.id FROM fulfilments f JOIN campaigns c ON c.id = f.campaign_id
+			JOIN campaign_webhooks w ON w.campaign_id = c.id
+			WHERE f.id = $1 AND c.deleted_at IS NULL AND w.kind = $2 AND w.removed_at IS NULL ORDER BY w.created_at, w.id`,
+			fulfilmentID, kind)
+		return ids, err
+	}
 	if e.CampaignID == "" {
 		return nil, nil
 	}
-	var ids []string
 	err := sqlx.SelectContext(ctx, q, &ids, `SELECT w.id FROM campaign_webhooks w JOIN campaigns c ON c.id = w.campaign_id
 		WHERE c.public_id = $1 AND c.account_id = $2 AND c.deleted_at IS NULL AND w.kind = $3 AND w.removed_at IS NULL
 		ORDER BY w.created_at, w.id`,

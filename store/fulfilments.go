@@ -132,6 +132,7 @@ func (s *DB) RefirePendingFulfilments(ctx context.Context, accountID string) (in
 			// SKIP LOCKED passes over a fulfilment whose completion is being written now.
 			err := tx.SelectContext(ctx, &rows, fulfilmentSelect+`
 				WHERE f.status = 'pending' AND NOT f.has_issues AND ($1 = '' OR f.account_id = NULLIF($1, '')::uuid)
+				AND c.deleted_at IS NULL
 				AND (f.created_at, f.id) > ($2, $3)
 				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.fulfilment_id = f.id AND d.status IN ('pending', 'retrying'))
 				ORDER BY f.created_at, f.id LIMIT $4 FOR UPDATE OF f SKIP LOCKED`, accountID, afterAt, afterID, refireBatch)

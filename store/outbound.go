@@ -31,7 +31,7 @@ func (s *DB) Throttle(ctx context.Context, destinationID string, retryAfter time
 		VALUES ($1, 1, $2::timestamptz + make_interval(secs => GREATEST($3::float8, $4::float8)))
 		ON CONFLICT (destination_id) DO UPDATE SET throttle_level = o.throttle_level + 1,
 			throttled_until = GREATEST(o.throttled_until, $2::timestamptz + make_interval(
-				secs => GREATEST($3::float8, LEAST($4::float8 * power(2, o.throttle_level), $5::float8))))`,
+				secs => GREATEST($3::float8, LEAST($4::float8 * power(2, LEAST(o.throttle_level, 30)), $5::float8))))`,
 		destinationID, s.Now(), retryAfter.Seconds(), backoff.Base.Seconds(), backoff.Max.Seconds())
 	return wrap(err)
 }

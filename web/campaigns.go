@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/signing"
 )
 
@@ -132,7 +133,7 @@ func webhookRows(hooks []hookflow.CampaignWebhook) []webhookRow {
 }
 
 func (h *handler) campaign(c *gin.Context) {
-	campaign, err := h.Campaigns.FindCampaign(c.Request.Context(), account(c).ID, c.Param("id"))
+	campaign, err := h.Campaigns.FindCampaign(c.Request.Context(), account(c).ID, api.PathParam(c, "id"))
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -184,7 +185,7 @@ func (h *handler) renderCampaign(c *gin.Context, status int, campaign hookflow.C
 func (h *handler) saveWebhooks(c *gin.Context) {
 	ctx := c.Request.Context()
 	accountID := account(c).ID
-	campaign, err := h.Campaigns.FindCampaign(ctx, accountID, c.Param("id"))
+	campaign, err := h.Campaigns.FindCampaign(ctx, accountID, api.PathParam(c, "id"))
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -227,12 +228,12 @@ func (h *handler) saveWebhooks(c *gin.Context) {
 }
 
 func (h *handler) testWebhook(c *gin.Context) {
-	d, err := h.Campaigns.CreateCampaignTestDelivery(c.Request.Context(), account(c).ID, c.Param("id"), c.Param("webhook_id"))
+	d, err := h.Campaigns.CreateCampaignTestDelivery(c.Request.Context(), account(c).ID, api.PathParam(c, "id"), api.PathParam(c, "webhook_id"))
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, campaignPath(c.Param("id"))+"?notice=test-sent&webhook="+url.QueryEscape(d.CampaignWebhookID))
+	c.Redirect(http.StatusSeeOther, campaignPath(api.PathParam(c, "id"))+"?notice=test-sent&webhook="+url.QueryEscape(d.CampaignWebhookID))
 }
 
 func (h *handler) rotateCampaignSecret(c *gin.Context) {
@@ -241,7 +242,7 @@ func (h *handler) rotateCampaignSecret(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	campaign, err := h.Campaigns.RotateCampaignSecret(c.Request.Context(), account(c).ID, c.Param("id"), secret, hookflow.SecretRotationGrace)
+	campaign, err := h.Campaigns.RotateCampaignSecret(c.Request.Context(), account(c).ID, api.PathParam(c, "id"), secret, hookflow.SecretRotationGrace)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -250,7 +251,7 @@ func (h *handler) rotateCampaignSecret(c *gin.Context) {
 }
 
 func (h *handler) confirmCampaignDelete(c *gin.Context) {
-	campaign, err := h.Campaigns.FindCampaign(c.Request.Context(), account(c).ID, c.Param("id"))
+	campaign, err := h.Campaigns.FindCampaign(c.Request.Context(), account(c).ID, api.PathParam(c, "id"))
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -260,7 +261,7 @@ func (h *handler) confirmCampaignDelete(c *gin.Context) {
 }
 
 func (h *handler) deleteCampaign(c *gin.Context) {
-	if err := h.Campaigns.DeleteCampaign(c.Request.Context(), account(c).ID, c.Param("id")); err != nil {
+	if err := h.Campaigns.DeleteCampaign(c.Request.Context(), account(c).ID, api.PathParam(c, "id")); err != nil {
 		h.fail(c, err)
 		return
 	}
@@ -277,7 +278,7 @@ type fulfilmentPage struct {
 func (h *handler) fulfilment(c *gin.Context) {
 	ctx := c.Request.Context()
 	accountID := account(c).ID
-	f, err := h.Fulfilments.FindFulfilment(ctx, accountID, c.Param("id"))
+	f, err := h.Fulfilments.FindFulfilment(ctx, accountID, api.PathParam(c, "id"))
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -120,6 +120,9 @@ func (h *handler) funcs() template.FuncMap {
 		"pretty":   prettyJSON,
 		"promoter": promoterSummary,
 		"inFlight": inFlight,
+		// campaignPath escapes a campaign's id (the client's own: any character) into its
+		// page's path.
+		"campaignPath": campaignPath,
 		"waitingText": func(r *hookflow.WaitReason) string {
 			switch *r {
 			case hookflow.WaitThrottled:
