@@ -60,19 +60,18 @@ func (s *DB) ClearWaiting(ctx context.Context, deliveryID string) error {
 }
 
 // TakeWaiters picks the destination's oldest deliveries waiting behind the in-flight cap
-// that were not woken yet, marks them woken (their expected wake is now), and returns
-// their workflow ids.
+// that were not woken yet, marks them woken (no expected wake: each is taken once, however
+// many releases look at the same moment), and returns their workflow ids.
 func (s *DB) TakeWaiters(ctx context.Context, destinationID string, n int) ([]string, error) {
 	var ids []string
-	now := s.Now()
 	rows, err := s.db.QueryContext(ctx, `WITH picked AS (
 			SELECT id FROM deliveries
 			WHERE (subscription_id = $1 OR campaign_webhook_id = $1) AND waiting_reason = 'in_flight_cap'
-				AND waiting_until > $3
+				AND waiting_until IS NOT NULL
 			ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED),
-		woken AS (UPDATE deliveries d SET waiting_until = $3 FROM picked WHERE d.id = picked.id
+		woken AS (UPDATE deliveries d SET waiting_until = NULL FROM picked WHERE d.id = picked.id
 			RETURNING d.id, d.created_at, `+workflowIDColumn+`)
-		SELECT workflow_id FROM woken ORDER BY created_at, id`, destinationID, n, now)
+		SELECT workflow_id FROM woken ORDER BY created_at, id`, destinationID, n)
 	if err != nil {
 		return nil, wrap(err)
 	}
