@@ -403,7 +403,6 @@ func (r Report) markdown() string {
 	p("| | PostgreSQL bytes per parked delivery | **%s** (database size delta; events + deliveries + attempts with indexes: %s) |", num(e.DatabaseBytesPerParked), num(e.TableBytesPerParked))
 	p("| | endpoint recovered → all K delivered | %.1f s (drain, first to last retry: %.1f s, %s deliveries/s) |", e.RecoverySeconds, e.RecoveryDrainSeconds, num(e.RecoveryPerSecond))
 	p("| | Temporal history events per delivered delivery | %s (sample of %d; ceiling workflow: %d) |", num(b.HistoryEventsPerDelivery), b.HistorySample, a.HistoryEvents)
-	p("")
 	g := r.Isolation
 	p("| (g) | a healthy subscription's latency (ingest → first request), %s events/s for %.0f s: alone | p50 %s ms, p95 %s ms, **p99 %s ms** (max %s ms) |",
 		num(g.EventsPerSecond), g.Seconds, num(g.Alone.P50MS), num(g.Alone.P95MS), num(g.Alone.P99MS), num(g.Alone.MaxMS))
