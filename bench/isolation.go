@@ -15,7 +15,10 @@ type IsolationResult struct {
 	NoisyEvents        int     `json:"noisy_events"`
 	TimeoutSeconds     int     `json:"timeout_seconds"`
 	EventsPerSecond    float64 `json:"events_per_second"`
-	Seconds            float64 `json:"seconds"`
+	// AloneSeconds and Seconds are how long the healthy subscription was measured alone
+	// and beside the hung attempts.
+	AloneSeconds float64 `json:"alone_seconds"`
+	Seconds      float64 `json:"seconds"`
 	// HungMin and HungMax are the hung attempts in flight at the endpoint, sampled while
 	// the second measurement ran.
 	HungMin  int64          `json:"hung_min"`
@@ -85,7 +88,8 @@ func (b *bench) isolation(ctx context.Context) error {
 			return err
 		}
 	}
-	res := IsolationResult{NoisySubscriptions: subs, TimeoutSeconds: isolationTimeout, EventsPerSecond: isolationRate, Seconds: measure.Seconds()}
+	res := IsolationResult{NoisySubscriptions: subs, TimeoutSeconds: isolationTimeout, EventsPerSecond: isolationRate,
+		AloneSeconds: measure.Seconds(), Seconds: measure.Seconds()}
 
 	// Warm-up, then the healthy subscription alone.
 	if _, err := b.healthyLatencies(ctx, hf, api, healthyKey, healthyPath, isolationRate, time.Second); err != nil {

@@ -245,7 +245,6 @@ func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number in
 	case <-f.done:
 		g.flights.forget(f)
 		out := f.outcome
-		g.slots.answered(req.DestinationID)
 		return Begun{Outcome: &out}, nil
 	case <-timer.C:
 		g.slots.markSlow(req.DestinationID)
