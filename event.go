@@ -40,6 +40,9 @@ func (in *EventInput) Validate() error {
 	if in.EventType == FulfilmentPending {
 		return Invalid("event_type", "fulfilment_pending is fired by POST /v1/fulfilments")
 	}
+	if IsOperational(in.EventType) {
+		return Invalid("event_type", "types starting with %q are reserved for hookflow's own events", OperationalPrefix)
+	}
 	if in.Action != "" && !slices.Contains(Actions, in.Action) {
 		return Invalid("action", `must be "created", "updated" or "deleted"`)
 	}

@@ -63,6 +63,7 @@ type Trigger string
 const (
 	TriggerAutomatic Trigger = "automatic" // the first attempt or a scheduled retry
 	TriggerManual    Trigger = "manual"    // a person asked for it
+	TriggerRecovery  Trigger = "recovery"  // a recovery retried the failed delivery
 )
 
 // Event is what an API client posted: one change to one entity.
@@ -222,6 +223,10 @@ type DeliveryState struct {
 	// Fulfilment is true for deliveries of fulfilment_pending: their answer decides the
 	// fulfilment (the fulfilment protocol).
 	Fulfilment bool
+	// RecoveryID is the recovery that last took the delivery, and RecoveryPending whether
+	// its attempt is still to come.
+	RecoveryID      string
+	RecoveryPending bool
 }
 
 // SendRequest is everything one attempt needs, read just before it is made so a fixed URL
@@ -251,6 +256,8 @@ type SendRequest struct {
 	ThrottleLevel  int
 	// Waiting is true when the delivery is marked as waiting for its endpoint.
 	Waiting bool
+	// Paused is true while the subscription holds its deliveries.
+	Paused bool
 	// Skip, when set, says why no request may be made (the subscription was deleted or
 	// disabled).
 	Skip string
@@ -270,9 +277,13 @@ type AttemptRecord struct {
 	// 200); FulfilmentIssues flags it (every attempt failed).
 	CompleteFulfilment bool
 	FulfilmentIssues   bool
-	// DisableSubscription turns the subscription off (the endpoint answered 410 Gone),
-	// recording why.
-	DisableSubscription bool
+	// PauseReason, when set, pauses the subscription (the endpoint answered 410 Gone).
+	PauseReason string
+	// RecoveryID is set on the attempt a recovery asked for.
+	RecoveryID string
+	// At is when the workflow recorded the attempt (its own clock): what the subscription's
+	// run of failures is measured by.
+	At time.Time
 }
 
 // AccountService manages accounts and their API keys.

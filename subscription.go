@@ -59,8 +59,13 @@ type Subscription struct {
 	// PreviousSecretExpiresAt is when the last replaced key stops signing.
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 	DisabledReason          string     `json:"disabled_reason,omitempty"`
-	CreatedAt               time.Time  `json:"created_at"`
-	UpdatedAt               time.Time  `json:"updated_at"`
+	// Paused is set while the subscription holds its deliveries instead of sending them
+	// (paused by hand, after a 410 Gone, or after failing for HOOKFLOW_PAUSE_AFTER).
+	Paused       bool       `json:"paused"`
+	PausedAt     *time.Time `json:"paused_at"`
+	PausedReason string     `json:"paused_reason"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
 }
 
 // SubscriptionUpdate carries the fields of a create or a partial update; nil means
@@ -267,10 +272,12 @@ func ValidEventType(t string) bool {
 }
 
 // MatchEventType reports whether the event type t matches pattern p: "*" matches every
-// type, "a.*" every type below "a." at any depth, anything else only itself.
+// type but hookflow's own (operational) ones, "a.*" every type below "a." at any depth, anything else only itself.
 func MatchEventType(p, t string) bool {
 	if p == "*" {
-		return true
+		// hookflow's own events go only to subscriptions that name them, so a subscription
+		// made before they existed receives nothing new.
+		return !IsOperational(t)
 	}
 	if prefix, ok := strings.CutSuffix(p, ".*"); ok {
 		return strings.HasPrefix(t, prefix+".") && len(t) > len(prefix)+1

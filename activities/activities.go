@@ -23,6 +23,8 @@ type Store interface {
 	RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) error
 	FailWithoutAttempt(ctx context.Context, deliveryID, reason string) error
 	RefirePendingFulfilments(ctx context.Context, accountID string) (int, error)
+	NextRecoveryStep(ctx context.Context, recoveryID string, window int) (hookflow.RecoveryStep, error)
+	PurgeBatch(ctx context.Context, cutoff time.Time, limit int) (int, error)
 }
 
 // Activities holds the dependencies of every activity.
@@ -39,6 +41,15 @@ type Activities struct {
 	FulfilmentSchedule []time.Duration
 	Logger             *slog.Logger
 	Metrics            Observer
+	// Starter starts the delivery workflows a recovery retries.
+	Starter RecoveryStarter
+	// RecoveryWindow is how many of a recovery's deliveries are retried at once
+	// (DefaultRecoveryWindow when 0); RecoveryPoll how often it looks at their progress
+	// (DefaultRecoveryPoll when 0).
+	RecoveryWindow int
+	RecoveryPoll   time.Duration
+	// Retention is how long events, deliveries and attempts are kept (0: forever).
+	Retention time.Duration
 }
 
 // Observer receives the outcome of every attempt (metrics). Nil means none.
@@ -55,16 +66,35 @@ type StartResult struct {
 	Policy   hookflow.Policy
 	// Fulfilment is true when the answer decides a fulfilment (fulfilment_pending).
 	Fulfilment bool
+	// Recovery is the recovery that started the run, if one did; RecoveryDone is set when
+	// that recovery's attempt was made already (the run was started again).
+	Recovery     string `json:",omitempty"`
+	RecoveryDone bool   `json:",omitempty"`
 }
 
 // OneAttempt is the rule for a run that starts on a delivery that had already failed: only
-// a manual retry starts such a run, and it gets exactly one attempt.
+// a manual retry or a recovery starts such a run, and it gets exactly one attempt.
 func (st StartResult) OneAttempt() bool { return st.Status == hookflow.StatusFailed }
+
+// OneAttemptTrigger is what that one attempt is recorded as.
+func (st StartResult) OneAttemptTrigger() hookflow.Trigger {
+	if st.Recovery != "" {
+		return hookflow.TriggerRecovery
+	}
+	return hookflow.TriggerManual
+}
+
+// Done reports whether the run has nothing to attempt: the delivery was delivered, or its
+// recovery's attempt was made already.
+func (st StartResult) Done() bool { return st.Status == hookflow.StatusDelivered || st.RecoveryDone }
 
 // startResult turns the stored state into the run's start: the subscription's max_retries
 // become a linear policy in this worker's retry unit, a fulfilment its schedule.
-func (a *Activities) startResult(st hookflow.DeliveryState) StartResult {
-	res := StartResult{Status: st.Status, Attempts: st.Attempts, Fulfilment: st.Fulfilment}
+func (a *Activities) startResult(st hookflow.DeliveryState, recovery string) StartResult {
+	res := StartResult{Status: st.Status, Attempts: st.Attempts, Fulfilment: st.Fulfilment, Recovery: recovery}
+	if recovery != "" {
+		res.RecoveryDone = st.RecoveryID != recovery || !st.RecoveryPending
+	}
 	switch st.Policy {
 	case hookflow.PolicySchedule:
 		res.Policy = hookflow.SchedulePolicy(a.FulfilmentSchedule)

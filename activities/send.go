@@ -19,21 +19,23 @@ type SendInput struct {
 	First   bool
 	Number  int
 	Trigger hookflow.Trigger
+	// Recovery names the recovery that started the run (first attempt only).
+	Recovery string `json:",omitempty"`
 }
 
 // Resolve fixes the number and trigger of the attempt a Send call makes, and answers false
-// when there is nothing to attempt (the delivery was delivered). A run's first attempt
+// when there is nothing to attempt (see StartResult.Done). A run's first attempt
 // follows those already recorded; on a delivery that had already failed it is manual,
 // since only a manual retry starts such a run.
 func (in SendInput) Resolve(start StartResult) (number int, trigger hookflow.Trigger, ok bool) {
 	if !in.First {
 		return in.Number, in.Trigger, true
 	}
-	if start.Status == hookflow.StatusDelivered {
+	if start.Done() {
 		return 0, in.Trigger, false
 	}
 	if start.OneAttempt() {
-		return start.Attempts + 1, hookflow.TriggerManual, true
+		return start.Attempts + 1, start.OneAttemptTrigger(), true
 	}
 	return start.Attempts + 1, in.Trigger, true
 }
@@ -77,7 +79,7 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error)
 	var res SendResult
 	var start StartResult
 	if in.First {
-		start = a.startResult(req.State)
+		start = a.startResult(req.State, in.Recovery)
 		res.Start = &start
 	}
 	number, trigger, ok := in.Resolve(start)

@@ -64,6 +64,7 @@ func newAPI(t *testing.T) *apiEnv {
 		Deliveries:    db,
 		Campaigns:     db,
 		Fulfilments:   db,
+		Outages:       dispatch.Outages{OutageStore: db, Client: temporal, Width: 10},
 		URLs:          egress.Guard{AllowPrivate: true},
 		AdminKey:      adminKey,
 		Retrier:       dispatch.Retrier{Client: temporal},
@@ -968,7 +969,7 @@ func decodeMap(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
 func TestTenantIsolation(t *testing.T) {
 	t.Parallel()
 	e := newAPI(t)
-	_, keyA := e.account("a")
+	accA, keyA := e.account("a")
 	_, keyB := e.account("b")
 	subA := e.subscription(keyA, `{"url":"`+hookURL+`"}`)["id"].(string)
 	e.subscription(keyB, `{"url":"`+hookURL+`"}`)
@@ -990,8 +991,15 @@ func TestTenantIsolation(t *testing.T) {
 			e.row("subscriptions", subA), e.row("deliveries", deliveryAKey), e.row("events", out.EventID),
 			e.row("campaigns", campaignA), e.row("fulfilments", fulfilmentA))
 	}
+	recoveryA, err := e.db.CreateRecovery(context.Background(), accA, subA, hookflow.RecoveryRequest{Since: time.Now().Add(-time.Hour)})
+	require.NoError(t, err)
 	before := snapshot()
 	routes := []struct{ method, path, body string }{
+		{http.MethodPost, "/v1/subscriptions/" + subA + "/pause", ""},
+		{http.MethodPost, "/v1/subscriptions/" + subA + "/resume", ""},
+		{http.MethodPost, "/v1/subscriptions/" + subA + "/recover", `{"since":"` + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) + `"}`},
+		{http.MethodGet, "/v1/recoveries/" + recoveryA.ID, ""},
+		{http.MethodPost, "/v1/events/" + out.EventID + "/replay", ""},
 		{http.MethodGet, "/v1/subscriptions/" + subA, ""},
 		{http.MethodPatch, "/v1/subscriptions/" + subA, `{"url":"http://127.0.0.1:10/stolen"}`},
 		{http.MethodDelete, "/v1/subscriptions/" + subA, ""},
@@ -1237,4 +1245,61 @@ func TestBadInputCatalogue(t *testing.T) {
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The outage routes refuse bad input with a clear 4xx and change nothing.
+func TestOutageRoutesRefuseBadInput(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t)
+	e.db.Retention = 30 * 24 * time.Hour
+	_, key := e.account("a")
+	sub := e.subscription(key, `{"url":"`+hookURL+`"}`)["id"].(string)
+	out := e.event(key, `{"event_type":"promoter.created"}`)
+	hourAgo := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	snapshot := func() string {
+		return fmt.Sprint(e.count("deliveries"), e.count("events"), e.count("recoveries"), e.row("subscriptions", sub))
+	}
+	before := snapshot()
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		code, field              string
+	}{
+		{"pause with malformed JSON", "POST", "/v1/subscriptions/" + sub + "/pause", `{"reason":`, 400, hookflow.EMALFORMED, ""},
+		{"pause with an unknown field", "POST", "/v1/subscriptions/" + sub + "/pause", `{"why":"x"}`, 422, hookflow.EINVALID, "why"},
+		{"pause with a reason of the wrong type", "POST", "/v1/subscriptions/" + sub + "/pause", `{"reason":5}`, 422, hookflow.EINVALID, "reason"},
+		{"pause with an empty reason", "POST", "/v1/subscriptions/" + sub + "/pause", `{"reason":"  "}`, 422, hookflow.EINVALID, "reason"},
+		{"pause with a long reason", "POST", "/v1/subscriptions/" + sub + "/pause", `{"reason":"` + strings.Repeat("x", 501) + `"}`, 422, hookflow.EINVALID, "reason"},
+		{"pause an unknown subscription", "POST", "/v1/subscriptions/" + uuid.NewString() + "/pause", ``, 404, hookflow.ENOTFOUND, ""},
+		{"pause a malformed id", "POST", "/v1/subscriptions/nope/pause", ``, 404, hookflow.ENOTFOUND, ""},
+		{"resume with a body that is not JSON", "POST", "/v1/subscriptions/" + sub + "/resume", `nope`, 400, hookflow.EMALFORMED, ""},
+		{"resume an unknown subscription", "POST", "/v1/subscriptions/" + uuid.NewString() + "/resume", ``, 404, hookflow.ENOTFOUND, ""},
+		{"recover without a body", "POST", "/v1/subscriptions/" + sub + "/recover", ``, 400, hookflow.EMALFORMED, ""},
+		{"recover without since", "POST", "/v1/subscriptions/" + sub + "/recover", `{}`, 422, hookflow.EINVALID, "since"},
+		{"recover with since not a time", "POST", "/v1/subscriptions/" + sub + "/recover", `{"since":"yesterday"}`, 422, hookflow.EINVALID, "since"},
+		{"recover with since a number", "POST", "/v1/subscriptions/" + sub + "/recover", `{"since":1700000000}`, 422, hookflow.EINVALID, "since"},
+		{"recover with since in the future", "POST", "/v1/subscriptions/" + sub + "/recover", `{"since":"2999-01-01T00:00:00Z"}`, 422, hookflow.EINVALID, "since"},
+		{"recover since before the retention", "POST", "/v1/subscriptions/" + sub + "/recover", `{"since":"2001-01-01T00:00:00Z"}`, 422, hookflow.EINVALID, "since"},
+		{"recover with until before since", "POST", "/v1/subscriptions/" + sub + "/recover", `{"since":"` + hourAgo + `","until":"2020-01-01T00:00:00Z"}`, 422, hookflow.EINVALID, "until"},
+		{"recover with until not a time", "POST", "/v1/subscriptions/" + sub + "/recover", `{"since":"` + hourAgo + `","until":"soon"}`, 422, hookflow.EINVALID, "until"},
+		{"recover an unknown subscription", "POST", "/v1/subscriptions/" + uuid.NewString() + "/recover", `{"since":"` + hourAgo + `"}`, 404, hookflow.ENOTFOUND, ""},
+		{"an unknown recovery", "GET", "/v1/recoveries/" + uuid.NewString(), ``, 404, hookflow.ENOTFOUND, ""},
+		{"a malformed recovery id", "GET", "/v1/recoveries/1", ``, 404, hookflow.ENOTFOUND, ""},
+		{"replay with malformed JSON", "POST", "/v1/events/" + out.EventID + "/replay", `{`, 400, hookflow.EMALFORMED, ""},
+		{"replay to an empty subscription id", "POST", "/v1/events/" + out.EventID + "/replay", `{"subscription_id":""}`, 422, hookflow.EINVALID, "subscription_id"},
+		{"replay to a subscription id of the wrong type", "POST", "/v1/events/" + out.EventID + "/replay", `{"subscription_id":7}`, 422, hookflow.EINVALID, "subscription_id"},
+		{"replay to an unknown subscription", "POST", "/v1/events/" + out.EventID + "/replay", `{"subscription_id":"` + uuid.NewString() + `"}`, 404, hookflow.ENOTFOUND, ""},
+		{"replay an unknown event", "POST", "/v1/events/" + uuid.NewString() + "/replay", ``, 404, hookflow.ENOTFOUND, ""},
+		{"post a reserved event type", "POST", "/v1/events", `{"event_type":"hookflow.delivery.failed"}`, 422, hookflow.EINVALID, "event_type"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			requireError(t, e.do(c.method, c.path, key, c.body), c.status, c.code, c.field)
+		})
+	}
+	require.Equal(t, before, snapshot(), "refused requests change nothing")
+
+	// With Temporal unreachable a recovery is a 503, and leaves nothing behind.
+	requireError(t, e.do("POST", "/v1/subscriptions/"+sub+"/recover", key, `{"since":"`+hourAgo+`"}`), http.StatusServiceUnavailable, hookflow.EUNAVAILABLE, "")
+	require.Equal(t, before, snapshot())
 }

@@ -68,6 +68,23 @@ func decodeJSON(c *gin.Context, limit int64, v any) error {
 	if err != nil {
 		return decodeError(err, limit)
 	}
+	return decodeBody(body, limit, v)
+}
+
+// decodeOptionalJSON is decodeJSON for calls whose body may be left out: an empty body
+// leaves v as it is.
+func decodeOptionalJSON(c *gin.Context, limit int64, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	if err != nil {
+		return decodeError(err, limit)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	return decodeBody(body, limit, v)
+}
+
+func decodeBody(body []byte, limit int64, v any) error {
 	if trimmed := bytes.TrimSpace(body); bytes.Equal(trimmed, []byte("null")) {
 		return hookflow.Errorf(hookflow.EMALFORMED, "request body must be a JSON object")
 	}

@@ -33,6 +33,7 @@ type Deps struct {
 	Deliveries    hookflow.DeliveryService
 	Campaigns     hookflow.CampaignService
 	Fulfilments   hookflow.FulfilmentService
+	Outages       hookflow.OutageService
 	Retrier       Retrier
 	Checker       FulfilmentChecker
 	URLs          URLChecker
@@ -101,9 +102,16 @@ func NewRouter(d Deps) *gin.Engine {
 	acc.POST("/subscriptions/:id/rotate-secret", limited, subs.RotateSecret)
 	acc.POST("/subscriptions/:id/test", limited, subs.Test)
 
+	outages := &OutageHandler{outages: d.Outages}
+	acc.POST("/subscriptions/:id/pause", limited, outages.Pause)
+	acc.POST("/subscriptions/:id/resume", limited, outages.Resume)
+	acc.POST("/subscriptions/:id/recover", limited, outages.Recover)
+	acc.GET("/recoveries/:id", outages.GetRecovery)
+
 	events := &EventHandler{events: d.Events}
 	acc.POST("/events", limited, events.Create)
 	acc.GET("/events/:id", events.Get)
+	acc.POST("/events/:id/replay", limited, outages.Replay)
 
 	deliveries := &DeliveryHandler{deliveries: d.Deliveries, retrier: d.Retrier}
 	acc.GET("/deliveries", deliveries.List)

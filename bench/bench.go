@@ -47,8 +47,12 @@ type Config struct {
 	HookflowBinary string
 	// BaselineBinary, when set, is another build whose (b) is compared with this one's.
 	BaselineBinary string
-	// OnlyIsolation runs (g) alone.
-	OnlyIsolation bool
+	// Held is K of (h): the deliveries a paused subscription holds until its resume.
+	Held int
+	// RetentionRows is how many old deliveries (h) inserts for its retention run to delete.
+	RetentionRows int
+	// Only names the one phase to run alone: "g", or "h" (with a short (b) to compare with).
+	Only string
 	// ProfilePath, when set, receives a CPU profile of hookflow taken during (b).
 	ProfilePath string
 	Smoke       bool
@@ -56,10 +60,11 @@ type Config struct {
 	Progress io.Writer
 }
 
-// DefaultConfig is the full run: about 5–10 minutes on a 2-core machine.
+// DefaultConfig is the full run: a quarter of an hour or so on a 2-core machine.
 func DefaultConfig() Config {
 	return Config{Events: 1000, Subscriptions: 2, Parked: 0, CeilingWorkflows: 2000,
-		LatencyDuration: 20 * time.Second, IngestDuration: 15 * time.Second, Posters: 16, IngestPosters: 32}
+		LatencyDuration: 20 * time.Second, IngestDuration: 15 * time.Second, Posters: 16, IngestPosters: 32,
+		Held: 10000, RetentionRows: 100000}
 }
 
 // SmokeConfig is the smallest run that still produces every figure: it checks that the
@@ -68,7 +73,8 @@ func SmokeConfig() Config {
 	// 200 deliveries in (b): enough for each process to spend CPU time /proc can see (it
 	// counts in 10 ms ticks, and PostgreSQL spends under 1 ms per delivery).
 	return Config{Events: 100, Subscriptions: 2, Parked: 50, CeilingWorkflows: 50,
-		LatencyDuration: 3 * time.Second, IngestDuration: 2 * time.Second, Posters: 16, IngestPosters: 32, Smoke: true}
+		LatencyDuration: 3 * time.Second, IngestDuration: 2 * time.Second, Posters: 16, IngestPosters: 32,
+		Held: 100, RetentionRows: 2000, Smoke: true}
 }
 
 // Namespaces of the Temporal dev server: the hookflow processes of (b)/(d) and of (e) run
@@ -77,8 +83,9 @@ func SmokeConfig() Config {
 const (
 	namespaceEndToEnd = "bench"
 	namespaceParked   = "bench-parked"
-	// namespaceIsolation is (g)'s.
+	// namespaceIsolation is (g)'s, namespacePause (h)'s.
 	namespaceIsolation = "bench-isolation"
+	namespacePause     = "bench-pause"
 	historySample      = 20
 )
 
@@ -106,7 +113,8 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 	if b.progress == nil {
 		b.progress = io.Discard
 	}
-	if cfg.Events < 1 || cfg.Subscriptions < 1 || cfg.Parked < 0 || cfg.CeilingWorkflows < 1 || cfg.Posters < 1 || cfg.IngestPosters < 1 {
+	if cfg.Events < 1 || cfg.Subscriptions < 1 || cfg.Parked < 0 || cfg.CeilingWorkflows < 1 || cfg.Posters < 1 || cfg.IngestPosters < 1 ||
+		cfg.Held < 1 || cfg.RetentionRows < 1 {
 		return rep, errors.New("every size must be at least 1")
 	}
 
@@ -144,14 +152,36 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 	if err := b.freshTemporal(ctx); err != nil {
 		return rep, err
 	}
-	rep.Setup.Temporal = "Temporal dev server (bin/temporal server start-dev), a fresh one for each of (a), (a′), (b) with (d), and (e)"
+	rep.Setup.Temporal = "Temporal dev server (bin/temporal server start-dev), a fresh one for each of (a), (a′), (b) with (d), (e), (g) and (h)"
 	rep.Setup.TemporalPersistence = "in memory (SQLite :memory:, no --db-filename): nothing is written to disk, so Temporal's own persistence costs less than on a real cluster"
 	rep.Setup.PostgreSQL = "local PostgreSQL " + rep.Machine.PostgreSQL + " at " + redactURL(storetest.AdminURL()) + ", a fresh database per hookflow process; shared with whatever else runs on the machine"
 
-	if cfg.OnlyIsolation {
+	switch cfg.Only {
+	case "g":
 		if err := b.isolation(ctx); err != nil {
 			return rep, err
 		}
+		rep.Seconds = time.Since(started).Seconds()
+		return rep, nil
+	case "h":
+		// (h)'s drain is judged against (b), so a (b) runs first, through the same code.
+		hf, api, key, err := b.warmHookflow(ctx, "hookflow (b)", b.binary, nil)
+		if err != nil {
+			return rep, err
+		}
+		rep.EndToEnd, err = b.measureEndToEnd(ctx, hf, api, key, "")
+		hf.stop()
+		if err != nil {
+			return rep, err
+		}
+		b.logf("(b) %.1f deliveries/s", rep.EndToEnd.PerSecond)
+		if err := b.freshTemporal(ctx); err != nil {
+			return rep, err
+		}
+		if err := b.pause(ctx); err != nil {
+			return rep, err
+		}
+		rep.finishPause()
 		rep.Seconds = time.Since(started).Seconds()
 		return rep, nil
 	}
@@ -188,6 +218,12 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 	if err := b.isolation(ctx); err != nil {
 		return rep, err
 	}
+	if err := b.freshTemporal(ctx); err != nil {
+		return rep, err
+	}
+	if err := b.pause(ctx); err != nil {
+		return rep, err
+	}
 	if cfg.BaselineBinary != "" {
 		if err := b.compareBaseline(ctx); err != nil {
 			return rep, err
@@ -204,7 +240,7 @@ func (b *bench) freshTemporal(ctx context.Context) error {
 	b.stopTemporal()
 	b.logf("starting a Temporal dev server")
 	startCtx, cancel := context.WithTimeout(ctx, temporaltest.Wait)
-	server, err := temporaltest.Start(startCtx, temporaltest.Options{Namespaces: []string{namespaceEndToEnd, namespaceParked, namespaceIsolation}})
+	server, err := temporaltest.Start(startCtx, temporaltest.Options{Namespaces: []string{namespaceEndToEnd, namespaceParked, namespaceIsolation, namespacePause}})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("start the Temporal dev server: %w", err)
@@ -489,10 +525,18 @@ func (b *bench) measureEndToEnd(ctx context.Context, hf *hookflowProc, api *apiC
 }
 
 // patience is how long a phase of n deliveries may take before the benchmark gives up:
-// far beyond what the ceiling's rate needs, so only a stuck run trips it.
+// far beyond what the ceiling's rate needs, so only a stuck run trips it. A phase run
+// alone has no measured rate; it assumes a slow one.
 func patience(n int, rate float64) time.Duration {
+	if !(rate > 0) {
+		rate = unmeasuredRate
+	}
 	return 2*time.Minute + time.Duration(10*float64(n)/rate*float64(time.Second))
 }
+
+// unmeasuredRate stands in for the ceiling's deliveries/s when it was not measured: well
+// below what a 2-core machine does.
+const unmeasuredRate = 10.0
 
 // startProfile takes a CPU profile of hookflow during (b) when asked for. hookflow serves
 // profiles only when HOOKFLOW_PPROF_ADDR is wired into cmd/hookflow; without it the

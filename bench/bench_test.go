@@ -52,8 +52,12 @@ func TestSmoke(t *testing.T) {
 	if rep.Ingest.Accepted == 0 || rep.Ingest.Stored != rep.Ingest.Accepted {
 		t.Errorf("(c) accepted %d, stored %d", rep.Ingest.Accepted, rep.Ingest.Stored)
 	}
-	if len(rep.Targets) != 7 {
-		t.Errorf("%d targets, want 7", len(rep.Targets))
+	if len(rep.Targets) != 9 {
+		t.Errorf("%d targets, want 9", len(rep.Targets))
+	}
+	if h := rep.Pause; h.Held != want.Held || h.Delivered != want.Held || h.SentWhilePaused != 0 ||
+		h.Retention.DeletedDeliveries != h.Retention.OldDeliveries || h.Retention.OldDeliveries < want.RetentionRows {
+		t.Errorf("(h) %+v", h)
 	}
 	if rep.Isolation.HungMin < 50 || rep.Isolation.Alone.Deliveries == 0 || rep.Isolation.WithHung.Deliveries != rep.Isolation.Alone.Deliveries {
 		t.Errorf("(g) %+v", rep.Isolation)
@@ -63,7 +67,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, section := range []string{"## Machine", "## Figures", "## Ratios", "## Targets", "## CPU during (b)", "model", "in memory"} {
+	for _, section := range []string{"## Machine", "## Figures", "## Ratios", "## Targets", "## (h) Drain after a pause", "## CPU during (b)", "model", "in memory"} {
 		if !strings.Contains(string(md), section) {
 			t.Errorf("report.md lacks %q", section)
 		}

@@ -3,6 +3,7 @@
 //
 //	go run ./bench -report bench/report.md            # the full run (make bench)
 //	go run ./bench -smoke -report /tmp/smoke.md       # every figure, tiny sizes
+//	go run ./bench -only h -report /tmp/h/report.md   # one phase (g or h) alone
 //
 // It needs the local PostgreSQL (scripts/ensure-postgres.sh) and bin/temporal (make
 // temporal); it starts its own Temporal dev server, in memory, and its own hookflow
@@ -45,8 +46,10 @@ func cli(ctx context.Context, args []string, stderr io.Writer) error {
 	hookflowBin := flags.String("hookflow", "", "hookflow binary to run; empty builds ./cmd/hookflow")
 	baseline := flags.String("baseline", "", "another hookflow binary (the build before a change): (b) runs with it and with this build, interleaved, and the report compares them")
 	profile := flags.String("profile", "", "write a CPU profile of hookflow during (b) here (needs HOOKFLOW_PPROF_ADDR support in cmd/hookflow)")
-	only := flags.String("only", "", "run only this phase (g: the noisy neighbour) and write its report; for working on one phase, not for the committed report")
-	smoke := flags.Bool("smoke", false, "tiny sizes (n=100, m=2, k=50, ceiling=50): checks the harness in well under a minute")
+	hold := flags.Int("hold", def.Held, "deliveries a paused subscription holds, then drains on its resume, in (h)")
+	retentionRows := flags.Int("retention-rows", def.RetentionRows, "old deliveries (h) inserts for its retention run to delete")
+	only := flags.String("only", "", "run only this phase and write its report (g: the noisy neighbour; h: drain after a pause and retention, after a (b) of -n events, 500 unless given); for working on one phase, not for the committed report")
+	smoke := flags.Bool("smoke", false, "tiny sizes (n=100, m=2, k=50, ceiling=50, hold=100, retention-rows=2000): checks that the harness works, not how fast hookflow is")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -69,14 +72,26 @@ func cli(ctx context.Context, args []string, stderr io.Writer) error {
 			cfg.LatencyDuration = time.Duration(*latency * float64(time.Second))
 		case "ingest-seconds":
 			cfg.IngestDuration = time.Duration(*ingest * float64(time.Second))
+		case "hold":
+			cfg.Held = *hold
+		case "retention-rows":
+			cfg.RetentionRows = *retentionRows
 		}
 	})
 	cfg.RetryUnit, cfg.HookflowBinary, cfg.ProfilePath, cfg.Progress = *retryUnit, *hookflowBin, *profile, stderr
 	cfg.BaselineBinary = *baseline
-	if *only != "" && *only != "g" {
-		return fmt.Errorf("-only takes g (the one phase that runs alone), got %q", *only)
+	switch *only {
+	case "", "g":
+	case "h":
+		n := false
+		flags.Visit(func(f *flag.Flag) { n = n || f.Name == "n" })
+		if !n {
+			cfg.Events = min(cfg.Events, shortEndToEndEvents)
+		}
+	default:
+		return fmt.Errorf("-only takes g or h (the phases that run alone), got %q", *only)
 	}
-	cfg.OnlyIsolation = *only == "g"
+	cfg.Only = *only
 
 	rep, err := run(ctx, cfg)
 	if err != nil {

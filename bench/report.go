@@ -11,6 +11,7 @@ import (
 	"time"
 
 	hfworker "github.com/hookflow/hookflow/worker"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // Report is everything one run measured; report.json is this struct.
@@ -32,6 +33,7 @@ type Report struct {
 	Latency     LatencyResult        `json:"d_latency"`
 	Parked      ParkedResult         `json:"e_parked"`
 	Isolation   IsolationResult      `json:"g_isolation"`
+	Pause       PauseResult          `json:"h_pause"`
 	// Baseline compares (b) with another build's, when -baseline names one.
 	Baseline *BaselineResult `json:"b_baseline,omitempty"`
 	Ratios   Ratios          `json:"ratios"`
@@ -60,11 +62,16 @@ type ConfigSummary struct {
 	IngestSeconds    float64 `json:"ingest_seconds"`
 	Posters          int     `json:"posters"`
 	IngestPosters    int     `json:"ingest_posters"`
+	Held             int     `json:"k_held"`
+	RetentionRows    int     `json:"retention_rows"`
+	// Only is the phase run alone, if one was.
+	Only string `json:"only,omitempty"`
 }
 
 func (c Config) summary() ConfigSummary {
 	return ConfigSummary{Events: c.Events, Subscriptions: c.Subscriptions, Parked: c.Parked, ParkedAuto: c.Parked == 0, CeilingWorkflows: c.CeilingWorkflows,
-		LatencySeconds: c.LatencyDuration.Seconds(), IngestSeconds: c.IngestDuration.Seconds(), Posters: c.Posters, IngestPosters: c.IngestPosters}
+		LatencySeconds: c.LatencyDuration.Seconds(), IngestSeconds: c.IngestDuration.Seconds(), Posters: c.Posters, IngestPosters: c.IngestPosters,
+		Held: c.Held, RetentionRows: c.RetentionRows, Only: c.Only}
 }
 
 // EndToEndResult is figure (b).
@@ -257,6 +264,7 @@ func (r *Report) finish() {
 	r.Targets = append(r.Targets, rss)
 	g := r.Isolation
 	r.Targets = append(r.Targets, atMost("(g) healthy p99 beside hung attempts", fmt.Sprintf("p99 with ≥ %d hung ≤ 2 × p99 alone", goalHung), "× p99 alone", g.P99Ratio, goalIsolationFactor))
+	r.finishPause()
 	if bl := r.Baseline; bl != nil {
 		r.Targets = append(r.Targets, atLeast("(b) this build vs the baseline", "≥ 0.95 × the baseline's (b) (medians)", "× baseline", bl.Ratio, 0.95))
 	}
@@ -295,6 +303,27 @@ func (r *Report) finish() {
 	}
 }
 
+// finishPause adds (h)'s targets and notes; a run of (h) alone has nothing else to finish.
+func (r *Report) finishPause() {
+	h, ret := r.Pause, r.Pause.Retention
+	r.Targets = append(r.Targets,
+		atLeast("(h) drain after a pause vs end to end", "drain ≥ 0.8 × (b)", "× (b)", h.DrainOverEndToEnd, goalDrainShare),
+		atLeast("(h) ingest during a retention run", "(c) during retention ≥ 0.8 × (c) alone", "× alone", ret.IngestDuringOverAlone, goalIngestDuringShare))
+	r.Notes = append(r.Notes,
+		fmt.Sprintf("(h) compares the drain with (b), which spreads its deliveries over %d subscriptions, each allowed %d requests in flight; the drain has one subscription, so at most %d of its requests are in flight at once.",
+			r.EndToEnd.Subscriptions, h.EndpointConcurrency, h.EndpointConcurrency),
+		"(h) retention: the ingest it measures is (c)'s, but in a process whose worker reaches Temporal (it runs the retention workflow). The phase's database gives deliveries `dispatched_at` DEFAULT now(), so the dispatcher never hands the ingested deliveries to Temporal and ingest costs PostgreSQL alone, as in (c); it also spares them an entry in the index of undispatched deliveries, so its absolute rate is not quite (c)'s: the target is the ratio of its two windows.",
+	)
+	if ret.After.TableBytes >= ret.Before.TableBytes {
+		r.Notes = append(r.Notes, fmt.Sprintf("(h) storage: the retention run deleted %d deliveries, yet pg_total_relation_size did not fall (%s MB before, %s MB after, %s MB after a plain VACUUM): deleted rows' space stays in the files, free for new rows once vacuumed; only VACUUM FULL or pg_repack return it to the system. The live rows' own bytes fell from %s MB to %s MB.",
+			ret.DeletedDeliveries, num(mb(ret.Before.TableBytes)), num(mb(ret.After.TableBytes)), num(mb(ret.AfterVacuum.TableBytes)),
+			num(mb(ret.Before.LiveRowBytes)), num(mb(ret.After.LiveRowBytes))))
+	}
+	if r.Config.Only == "h" {
+		r.Notes = append(r.Notes, fmt.Sprintf("Run with -only h: (b) ran first with N = %d events, shorter than the full run's, only to give (h)'s drain its ratio; the other phases did not run and their figures are zero.", r.EndToEnd.Events))
+	}
+}
+
 // Figures are the headline numbers, each of which a complete run makes positive.
 func (r Report) Figures() map[string]float64 {
 	figures := map[string]float64{
@@ -326,6 +355,13 @@ func (r Report) Figures() map[string]float64 {
 		"g.with_hung_p99_ms":            r.Isolation.WithHung.P99MS,
 		"g.hung_min":                    float64(r.Isolation.HungMin),
 		"g.through_timeouts_p99_ms":     r.Isolation.ThroughTimeouts.P99MS,
+		"h.drain_per_second":            r.Pause.DrainPerSecond,
+		"h.drain_over_b":                r.Pause.DrainOverEndToEnd,
+		"h.hold_seconds":                r.Pause.HoldSeconds,
+		"h.retention_delete_seconds":    r.Pause.Retention.DeleteSeconds,
+		"h.bytes_per_delivery_before":   r.Pause.Retention.Before.BytesPerDelivery,
+		"h.bytes_per_delivery_after":    r.Pause.Retention.After.BytesPerDelivery,
+		"h.ingest_during_over_alone":    r.Pause.Retention.IngestDuringOverAlone,
 	}
 	for i, v := range r.Persistence {
 		figures[fmt.Sprintf("f.%d.workflows_per_second", i)] = v.Ceiling.PerSecond
@@ -415,7 +451,8 @@ func (r Report) markdown() string {
 			bl.Binary, bl.Rounds, roundAll(bl.BaselinePerSecond), num(bl.BaselineMedian), roundAll(bl.CurrentPerSecond), num(bl.CurrentMedian), bl.Ratio)
 	}
 	p("")
-	p("Every delivery was delivered: (b) %d of %d, (d) %d of %d, (e) %d of %d.", b.Delivered, b.Deliveries, l.Delivered, l.Deliveries, e.Delivered, e.Parked)
+	p("Every delivery was delivered: (b) %d of %d, (d) %d of %d, (e) %d of %d, (h) %d of %d.", b.Delivered, b.Deliveries, l.Delivered, l.Deliveries, e.Delivered, e.Parked,
+		r.Pause.Delivered, r.Pause.Held)
 	p("")
 	p("## Ratios")
 	p("")
@@ -451,6 +488,7 @@ func (r Report) markdown() string {
 		p("| %s | %s | %s | %.2f | %s | %s |", v.Name, survives, num(v.Ceiling.PerSecond), v.Ceiling.PerSecond/a.PerSecond, num(v.Ceiling.CPUPerWorkflow.Temporal), used)
 	}
 	p("")
+	r.pauseSection(p)
 	p("## CPU during (b), and (a) for comparison")
 	p("")
 	p("utime + stime from `/proc/<pid>/stat`, deltas over (b)'s %.1f s and (a)'s %.1f s. In (a) the worker runs inside the harness, so its CPU is on the harness row.", b.CPU.WallSeconds, a.CPU.WallSeconds)
@@ -506,9 +544,57 @@ func (r Report) summaryTable() string {
 	fmt.Fprintf(w, "(d) latency\tp50 %s ms  p95 %s ms  p99 %s ms\n", num(r.Latency.P50MS), num(r.Latency.P95MS), num(r.Latency.P99MS))
 	fmt.Fprintf(w, "(g) healthy p99\talone %s ms  with %d hung %s ms\t%.2f×\n", num(r.Isolation.Alone.P99MS), r.Isolation.HungMin, num(r.Isolation.WithHung.P99MS), r.Isolation.P99Ratio)
 	fmt.Fprintf(w, "(e) %d parked\tRSS %s MB\t%s PostgreSQL bytes each\n", r.Parked.Parked, num(mb(r.Parked.RSSParkedBytes)), num(r.Parked.DatabaseBytesPerParked))
+	fmt.Fprintf(w, "(h) drain after a pause\t%s deliveries/s\t%.2f× (b)\n", num(r.Pause.DrainPerSecond), r.Pause.DrainOverEndToEnd)
+	fmt.Fprintf(w, "(h) ingest during retention\t%s events/s\t%.2f× alone\n", num(r.Pause.Retention.IngestDuringPerSecond), r.Pause.Retention.IngestDuringOverAlone)
 	for _, t := range r.Targets {
 		fmt.Fprintf(w, "target %s\t%s\t%s\n", t.Goal, t.Status, t.By)
 	}
 	_ = w.Flush()
 	return sb.String()
+}
+
+// pauseSection is (h)'s part of the Markdown report.
+func (r Report) pauseSection(p func(format string, args ...any)) {
+	h, ret := r.Pause, r.Pause.Retention
+	p("## (h) Drain after a pause, and retention")
+	p("")
+	p("One subscription to the receiver's 200 path is paused through the API, K events matching it are posted (%d posters), and once PostgreSQL shows all K deliveries `waiting_reason = 'paused'` it is resumed through the API; the drain runs from the resume request to the last delivery recorded `delivered`. Then, in the same process (`HOOKFLOW_RETENTION=%s`, `HOOKFLOW_RETENTION_INTERVAL=%s` so the schedule never fires by itself), old delivered rows are inserted by SQL, (c)'s ingest is measured alone and while a run of the `%s` schedule, triggered through the Temporal SDK, deletes them.",
+		h.Posters, time.Duration(ret.RetentionSeconds*float64(time.Second)), pauseRetentionInterval, workflows.RetentionScheduleID)
+	p("")
+	p("| K held | endpoint concurrency (`HOOKFLOW_ENDPOINT_CONCURRENCY`) | (b) it is compared with | old rows | ingest posters | ingest alone |")
+	p("|---|---|---|---|---|---|")
+	p("| %d | %d | %s deliveries/s (%d deliveries, %d subscriptions) | %d events × %d subscriptions, %d deliveries, %d attempts, created %.0f h before | %d | %.0f s |",
+		h.Held, h.EndpointConcurrency, num(r.EndToEnd.PerSecond), r.EndToEnd.Deliveries, r.EndToEnd.Subscriptions,
+		ret.OldEvents, ret.IngestSubscriptions, ret.OldDeliveries, ret.OldAttempts, ret.OldAgeSeconds/3600, ret.IngestPosters, ret.IngestAloneSeconds)
+	p("")
+	p("| figure | value |")
+	p("|---|---|")
+	p("| posting K events → all K held (`waiting_reason = 'paused'`) | %.1f s (posting took %.1f s; %d attempts made while paused) |", h.HoldSeconds, h.PostSeconds, h.SentWhilePaused)
+	p("| resume → all K delivered | %.1f s: **%s deliveries/s**, **%.2f ×** (b) (%d of %d delivered) |", h.DrainSeconds, num(h.DrainPerSecond), h.DrainOverEndToEnd, h.Delivered, h.Held)
+	p("| inserting the old rows by SQL | %.1f s |", ret.InsertSeconds)
+	p("| retention run: trigger → workflow done | %.1f s: %d events, %d deliveries, %d attempts deleted |", ret.DeleteSeconds, ret.DeletedEvents, ret.DeletedDeliveries, ret.DeletedAttempts)
+	p("| (c) ingest alone, with the old rows in place | %s events/s over %.1f s |", num(ret.IngestAlonePerSecond), ret.IngestAloneSeconds)
+	p("| (c) ingest while the retention run deletes | %s events/s over %.1f s: **%.2f ×** alone (%d rejected in all) |", num(ret.IngestDuringPerSecond), ret.IngestDuringSeconds, ret.IngestDuringOverAlone, ret.IngestRejected)
+	p("")
+	p("PostgreSQL bytes of events + deliveries + attempts (with indexes and TOAST), per delivery row. Deleted rows leave their space in the files, and a plain VACUUM (what autovacuum runs) only marks it free for new rows, so `pg_total_relation_size` is no measure of what the retention removed; the live rows' own bytes (`pg_column_size` of each row, no indexes or page overhead) show what the rows left still need. The rows after are the %d deliveries of the drain and its warm-up and those of the %d events ingested during the phase, which the retention keeps.",
+		h.Held+1, ret.IngestedEvents)
+	p("")
+	p("| when | delivery rows | pg_total_relation_size | per delivery | live rows' own bytes | per delivery |")
+	p("|---|---|---|---|---|---|")
+	for _, row := range []struct {
+		name string
+		s    StorageSnapshot
+	}{{"before (old rows in, vacuumed)", ret.Before}, {"after the retention run", ret.After}, {"after a plain VACUUM", ret.AfterVacuum}} {
+		p("| %s | %d | %s MB | **%s** | %s MB | %s |", row.name, row.s.Deliveries, num(mb(row.s.TableBytes)), num(row.s.BytesPerDelivery),
+			num(mb(row.s.LiveRowBytes)), num(row.s.LiveBytesPerDelivery))
+	}
+	p("")
+	p("| target | goal | measured | status | by |")
+	p("|---|---|---|---|---|")
+	for _, t := range r.Targets {
+		if strings.HasPrefix(t.Name, "(h)") {
+			p("| %s | %s | %s | **%s** | %s |", t.Name, t.Goal, t.Measured, t.Status, t.By)
+		}
+	}
+	p("")
 }

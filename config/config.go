@@ -46,6 +46,12 @@ type Config struct {
 	// a row, up to the max.
 	ThrottleBase time.Duration `env:"HOOKFLOW_THROTTLE_BASE" envDefault:"1s"`
 	ThrottleMax  time.Duration `env:"HOOKFLOW_THROTTLE_MAX" envDefault:"5m"`
+	// PauseAfter pauses a subscription whose attempts have all failed this long.
+	PauseAfter time.Duration `env:"HOOKFLOW_PAUSE_AFTER" envDefault:"120h"`
+	// Retention bounds how long events, deliveries and attempts are kept; a Temporal
+	// Schedule deletes what is older every RetentionInterval.
+	Retention         time.Duration `env:"HOOKFLOW_RETENTION" envDefault:"720h"`
+	RetentionInterval time.Duration `env:"HOOKFLOW_RETENTION_INTERVAL" envDefault:"1h"`
 	// PprofAddr, when set, serves Go's profiler there (for the benchmark and debugging;
 	// keep it on loopback).
 	PprofAddr string `env:"HOOKFLOW_PPROF_ADDR"`
@@ -167,6 +173,15 @@ func (c Config) Validate() error {
 	}
 	if c.ThrottleMax < c.ThrottleBase || c.ThrottleMax > 24*time.Hour {
 		bad("HOOKFLOW_THROTTLE_MAX", "must be a duration from HOOKFLOW_THROTTLE_BASE to 24h, such as 5m")
+	}
+	if c.PauseAfter < time.Second {
+		bad("HOOKFLOW_PAUSE_AFTER", "must be a duration of at least 1s, such as 120h")
+	}
+	if c.Retention < time.Second {
+		bad("HOOKFLOW_RETENTION", "must be a duration of at least 1s, such as 720h")
+	}
+	if c.RetentionInterval < time.Second || c.RetentionInterval%time.Second != 0 {
+		bad("HOOKFLOW_RETENTION_INTERVAL", "must be a whole number of seconds, at least 1s, such as 1h")
 	}
 	return errors.Join(errs...)
 }

@@ -215,20 +215,27 @@ type Retrier struct {
 // waiting delivery attempts at once, a failed one makes one more attempt.
 func (r Retrier) RetryDelivery(ctx context.Context, d hookflow.Delivery) error {
 	item := hookflow.DispatchItem{DeliveryID: d.Key, WorkflowID: d.WorkflowID, AccountID: d.AccountID, SubscriptionID: d.SubscriptionID, EventType: d.EventType}
-	opts := StartOptions(item)
-	opts.WorkflowIDReusePolicy = enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+	opts := reopenOptions(item, d.Status)
 	opts.WorkflowIDConflictPolicy = enums.WORKFLOW_ID_CONFLICT_POLICY_UNSPECIFIED
-	opts.EnableEagerStart = false
-	opts.TypedSearchAttributes = temporal.NewSearchAttributes(
-		workflows.AccountIDKey.ValueSet(item.AccountID),
-		workflows.SubscriptionIDKey.ValueSet(item.SubscriptionID),
-		workflows.EventTypeKey.ValueSet(item.EventType),
-		workflows.StatusKey.ValueSet(string(d.Status)),
-	)
 	_, err := r.Client.SignalWithStartWorkflow(ctx, opts.ID, workflows.RetrySignal, nil, opts,
 		workflows.DeliveryWorkflow, workflows.DeliveryInput{DeliveryID: d.Key})
 	if err != nil {
 		return &hookflow.Error{Code: hookflow.EUNAVAILABLE, Message: "the workflow service is unavailable, retry later"}
 	}
 	return nil
+}
+
+// reopenOptions are the options of a new run of a delivery's workflow that has closed
+// (a manual retry, a recovery): it starts in the delivery's current status.
+func reopenOptions(item hookflow.DispatchItem, status hookflow.Status) client.StartWorkflowOptions {
+	opts := StartOptions(item)
+	opts.WorkflowIDReusePolicy = enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+	opts.EnableEagerStart = false
+	opts.TypedSearchAttributes = temporal.NewSearchAttributes(
+		workflows.AccountIDKey.ValueSet(item.AccountID),
+		workflows.SubscriptionIDKey.ValueSet(item.SubscriptionID),
+		workflows.EventTypeKey.ValueSet(item.EventType),
+		workflows.StatusKey.ValueSet(string(status)),
+	)
+	return opts
 }

@@ -19,21 +19,36 @@ import (
 // or brings its interval up to date. Every worker calls it at start; the schedule id makes
 // that safe.
 func EnsureFulfilmentSchedule(ctx context.Context, c client.Client, every time.Duration) error {
+	return ensureSchedule(ctx, c, workflows.FulfilmentScheduleID, every, &client.ScheduleWorkflowAction{
+		ID:        "fulfilment-check",
+		Workflow:  workflows.FulfilmentCheckWorkflow,
+		Args:      []any{activities.FulfilmentCheckInput{}},
+		TaskQueue: workflows.TaskQueue,
+	})
+}
+
+// EnsureRetentionSchedule creates the Temporal Schedule that deletes what is older than
+// the retention, or brings its interval up to date.
+func EnsureRetentionSchedule(ctx context.Context, c client.Client, every time.Duration) error {
+	return ensureSchedule(ctx, c, workflows.RetentionScheduleID, every, &client.ScheduleWorkflowAction{
+		ID:        "retention",
+		Workflow:  workflows.RetentionWorkflow,
+		TaskQueue: workflows.TaskQueue,
+	})
+}
+
+// ensureSchedule creates a schedule, or updates the interval of the one with its id.
+func ensureSchedule(ctx context.Context, c client.Client, id string, every time.Duration, action *client.ScheduleWorkflowAction) error {
 	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}}
 	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID:   workflows.FulfilmentScheduleID,
+		ID:   id,
 		Spec: spec,
-		// A check still running when the next is due makes the next one pointless.
+		// A run still going when the next is due makes the next one pointless.
 		Overlap: enums.SCHEDULE_OVERLAP_POLICY_SKIP,
-		Action: &client.ScheduleWorkflowAction{
-			ID:        "fulfilment-check",
-			Workflow:  workflows.FulfilmentCheckWorkflow,
-			Args:      []any{activities.FulfilmentCheckInput{}},
-			TaskQueue: workflows.TaskQueue,
-		},
+		Action:  action,
 	})
 	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		handle := c.ScheduleClient().GetHandle(ctx, workflows.FulfilmentScheduleID)
+		handle := c.ScheduleClient().GetHandle(ctx, id)
 		return handle.Update(ctx, client.ScheduleUpdateOptions{
 			DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 				in.Description.Schedule.Spec = &spec
@@ -42,7 +57,7 @@ func EnsureFulfilmentSchedule(ctx context.Context, c client.Client, every time.D
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("create the fulfilment check schedule: %w", err)
+		return fmt.Errorf("create the schedule %s: %w", id, err)
 	}
 	return nil
 }

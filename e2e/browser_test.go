@@ -36,6 +36,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("FormErrorBesideFieldCreatesNothing", func(t *testing.T) { browserFormError(t, app) })
 	t.Run("Fulfilments", func(t *testing.T) { browserFulfilments(t, app) })
 	t.Run("CampaignWebhooksAndTestWebhook", func(t *testing.T) { browserCampaigns(t, app) })
+	t.Run("PauseResumeRecoverAndReplay", func(t *testing.T) { browserPauseResumeRecoverAndReplay(t, app) })
 	t.Run("FormWithoutCSRFTokenIsRefused", func(t *testing.T) { dashboardCSRF(t, app) })
 	t.Run("OtherAccountsPagesAreNotFound", func(t *testing.T) { dashboardOtherAccount(t, app) })
 }
@@ -306,6 +307,82 @@ func browserCampaigns(t *testing.T, app *App) {
 	tab.screenshot("campaigns.png")
 }
 
+// browserPauseResumeRecoverAndReplay walks through an endpoint's outage: pause it, let
+// events pile up held, resume and see them delivered, ask for a recovery, and replay an
+// event from its delivery's page.
+func browserPauseResumeRecoverAndReplay(t *testing.T, app *App) {
+	key := app.NewAccount("Acme Referrals")
+	rcv := newReceiver(t, always(http.StatusOK))
+	sub := app.Subscribe(key, rcv.URL+"/crm", map[string]any{"event_types": []string{"lead.*"}, "description": "CRM sync"})
+	tab := openBrowser(t)
+	tab.signIn(app, key)
+	tab.navigate(app.URL + "/subscriptions/" + sub.ID)
+
+	tab.do(chromedp.SendKeys(chromedp.ID("pause-reason"), "CRM maintenance"), chromedp.Click(chromedp.ID("pause-button")))
+	tab.waitText(".flash-notice", "Subscription paused.")
+	tab.waitText("#paused-reason", "CRM maintenance")
+	tab.waitText("#held-count", "0")
+
+	var ids []string
+	for i := 1; i <= 3; i++ {
+		out := app.Publish(key, map[string]any{"event_type": "lead.created", "action": "created", "entity_type": "lead",
+			"entity_id": fmt.Sprintf("L-%d", 1040+i), "data": map[string]any{"email": fmt.Sprintf("lead%d@example.com", i)}})
+		if len(out.Deliveries) != 1 {
+			t.Fatalf("ingest answer: %+v", out)
+		}
+		ids = append(ids, out.Deliveries[0].ID.String())
+	}
+	for _, id := range ids {
+		app.WaitDelivery(key, id, browserWait, func(d Delivery) bool { return d.WaitingReason != nil && *d.WaitingReason == "paused" })
+	}
+	if n := len(rcv.Requests()); n != 0 {
+		t.Fatalf("the paused endpoint got %d requests", n)
+	}
+	// Held deliveries do not refresh the page (they change only on resume): reload it.
+	tab.navigate(app.URL + "/subscriptions/" + sub.ID)
+	tab.waitText("#held-count", "3")
+	tab.waitFor(`document.querySelectorAll(".deliveries-table .badge-paused").length === 3`)
+	tab.screenshot("subscription-paused.png")
+
+	tab.do(chromedp.Click(chromedp.ID("resume")))
+	tab.waitText(".flash-notice", "Subscription resumed.")
+	tab.waitFor(`!document.querySelector("#paused-banner")`)
+	// No reload from the test: the page follows the released deliveries by itself.
+	tab.waitFor(`document.querySelectorAll(".deliveries-table .badge-delivered").length === 3`)
+	waitRequests(t, rcv, 3, browserWait)
+
+	// A window in the future is refused beside its field; a real one is listed with its
+	// progress, and its workflow (nothing failed, so nothing to retry) completes.
+	tab.do(chromedp.SetValue(chromedp.ID("recover-since"), "2099-01-01T09:00"), chromedp.Click(chromedp.ID("recover")))
+	tab.waitText("#since-error", "is in the future")
+	tab.waitFor(`document.querySelector("#recover-since").value === "2099-01-01T09:00"`)
+	since := time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04")
+	tab.do(chromedp.SetValue(chromedp.ID("recover-since"), since), chromedp.Click(chromedp.ID("recover")))
+	tab.waitText(".flash-notice", "Recovery started")
+	tab.waitText(".recoveries-table .badge", "completed")
+	tab.waitText(".recoveries-table", "0 / 0")
+
+	// Replay the first delivery's event from its page: a new delivery, same webhook-id.
+	first := app.Delivery(key, ids[0])
+	tab.navigate(app.URL + "/deliveries/" + ids[0])
+	tab.waitText("#delivery-status", "delivered")
+	tab.do(chromedp.Click(chromedp.ID("replay")))
+	tab.waitText(".flash-notice", "Event replayed")
+	tab.waitFor(`location.pathname.startsWith("/deliveries/") && location.pathname !== "/deliveries/` + ids[0] + `"`)
+	tab.waitText("#delivery-status", "delivered")
+	tab.screenshot("delivery-replayed.png")
+	reqs := waitRequests(t, rcv, 4, browserWait)
+	same := 0
+	for _, r := range reqs {
+		if r.Header.Get("webhook-id") == first.EventID {
+			same++
+		}
+	}
+	if same != 2 {
+		t.Errorf("requests with the replayed event's webhook-id %s: %d, want 2 (the first and the replay)", first.EventID, same)
+	}
+}
+
 func dashboardCSRF(t *testing.T, app *App) {
 	key := app.NewAccount("Acme Referrals")
 	sub := app.Subscribe(key, "http://127.0.0.1:9/hooks", nil)
@@ -390,7 +467,9 @@ func dashboardOtherAccount(t *testing.T, app *App) {
 		}
 	}
 	for _, path := range []string{"/subscriptions/" + subA.ID + "/test", "/subscriptions/" + subA.ID + "/rotate-secret",
-		"/deliveries/" + deliveryA + "/retry", "/campaigns/" + campaignA.ID + "/rotate-secret", "/campaigns/" + campaignA.ID + "/delete",
+		"/deliveries/" + deliveryA + "/retry", "/deliveries/" + deliveryA + "/replay",
+		"/subscriptions/" + subA.ID + "/pause", "/subscriptions/" + subA.ID + "/resume", "/subscriptions/" + subA.ID + "/recover",
+		"/campaigns/" + campaignA.ID + "/rotate-secret", "/campaigns/" + campaignA.ID + "/delete",
 		"/campaigns/" + campaignA.ID + "/webhooks", "/campaigns/" + campaignA.ID + "/webhooks/" + campaignA.Webhooks[0].ID + "/test"} {
 		if p := b.post(path, url.Values{"csrf": {b.csrf}}); p.status != http.StatusNotFound {
 			t.Errorf("POST %s as B: status %d, want 404", path, p.status)

@@ -175,6 +175,15 @@ type Begun struct {
 func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number int, trigger hookflow.Trigger) (Begun, error) {
 	g.init()
 	now := g.now()
+	if req.Paused {
+		// Held, not refused: the delivery keeps its place (creation order) and its
+		// attempts until the subscription is resumed, which wakes the held ones.
+		until := now.Add(HeldRecheck)
+		if err := g.Store.MarkWaiting(ctx, req.DeliveryID, hookflow.WaitPaused, until); err != nil {
+			return Begun{}, err
+		}
+		return Begun{Wait: &Wait{Reason: hookflow.WaitPaused, For: HeldRecheck}}, nil
+	}
 	if req.ThrottledUntil != nil && req.ThrottledUntil.After(now) {
 		until := *req.ThrottledUntil
 		if err := g.Store.MarkWaiting(ctx, req.DeliveryID, hookflow.WaitThrottled, until); err != nil {
@@ -204,7 +213,9 @@ func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number in
 		}
 		req.Waiting = true
 	}
-	release := func() { g.release(req.DestinationID, slot) }
+	// A slot given back without a request made (the rate limit said wait, the store
+	// failed) wakes a waiter only if this worker turned one away.
+	release := func() { g.release(req.DestinationID, slot, false) }
 
 	if req.RateLimit > 0 {
 		wait, err := g.takeRateSlot(ctx, req)
@@ -233,8 +244,8 @@ func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number in
 		return out
 	}, func(out Outcome) {
 		// After the answer is handed over: the next waiter's wake and the throttle's
-		// write must not delay it.
-		release()
+		// write must not delay it. A delivery admitted from a wait hands its turn on.
+		g.release(req.DestinationID, slot, req.Waiting)
 		g.logAttempt(req, out.Attempt)
 		g.afterAnswer(req, out)
 	}, req.Timeout)
@@ -297,25 +308,40 @@ func (g *Gateway) logAttempt(req hookflow.SendRequest, a hookflow.Attempt) {
 		"response_code", code, "duration_ms", a.DurationMS, "error", a.Error)
 }
 
-// release frees a slot and wakes the oldest delivery waiting for it.
-func (g *Gateway) release(destinationID string, s *slot) {
+// release frees a slot and wakes the oldest delivery waiting for it: when this worker
+// turned one away, or when the request itself had waited (a delivery admitted from a wait
+// hands its turn to the next waiter, so the deliveries a resume releases follow one
+// another without any worker having refused them).
+func (g *Gateway) release(destinationID string, s *slot, waited bool) {
 	waiters, seen := g.slots.release(destinationID, s)
-	if !waiters || g.Waker == nil {
+	if (!waiters && !waited) || g.Waker == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ids, err := g.Store.TakeWaiters(ctx, destinationID, 1)
-	if err != nil {
-		g.logger().Warn("could not read the deliveries waiting for a slot; they wake on their timers", "destination_id", destinationID, "error", err)
-		return
-	}
-	if len(ids) == 0 {
+	n, err := WakeWaiters(ctx, g.Store, g.Waker, destinationID, 1, g.logger())
+	if err == nil && n == 0 {
 		g.slots.noWaiters(destinationID, seen)
 	}
+}
+
+// HeldRecheck is how long a delivery held by a pause waits before it looks again, should
+// the wake of its resume be lost: long, since a pause may hold many deliveries for days.
+const HeldRecheck = time.Hour
+
+// WakeWaiters wakes up to n of the destination's oldest deliveries waiting for a slot
+// and returns how many it took. A wake that fails is logged: that delivery wakes on its
+// timer.
+func WakeWaiters(ctx context.Context, st Store, w Waker, destinationID string, n int, logger *slog.Logger) (int, error) {
+	ids, err := st.TakeWaiters(ctx, destinationID, n)
+	if err != nil {
+		logger.Warn("could not read the deliveries waiting for a slot; they wake on their timers", "destination_id", destinationID, "error", err)
+		return 0, err
+	}
 	for _, id := range ids {
-		if err := g.Waker.Wake(ctx, id); err != nil {
-			g.logger().Warn("could not wake a waiting delivery; it wakes on its timer", "workflow_id", id, "error", err)
+		if err := w.Wake(ctx, id); err != nil {
+			logger.Warn("could not wake a waiting delivery; it wakes on its timer", "workflow_id", id, "error", err)
 		}
 	}
+	return len(ids), nil
 }

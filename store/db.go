@@ -31,6 +31,11 @@ type DB struct {
 	hot *statements
 	// Now is the clock, replaceable in tests.
 	Now func() time.Time
+	// PauseAfter is how long a subscription's attempts may all fail before it is paused
+	// (0: never for that reason).
+	PauseAfter time.Duration
+	// Retention is how long events, deliveries and attempts are kept (0: forever).
+	Retention time.Duration
 
 	// wake holds at most one pending request to notify the dispatchers; notifierDone
 	// is closed when the notifier has stopped.

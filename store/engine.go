@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -90,6 +91,9 @@ type sendRequestRow struct {
 	ThrottledUntil      *time.Time     `db:"throttled_until"`
 	ThrottleLevel       int            `db:"throttle_level"`
 	Waiting             bool           `db:"waiting"`
+	Paused              bool           `db:"paused"`
+	RecoveryID          sql.NullString `db:"recovery_id"`
+	RecoveryPending     bool           `db:"recovery_pending"`
 }
 
 const sendRequestQuery = `SELECT d.event_id, d.payload, d.subscription_id, d.campaign_webhook_id,
@@ -100,7 +104,8 @@ const sendRequestQuery = `SELECT d.event_id, d.payload, d.subscription_id, d.cam
 		d.status, d.attempts, s.max_retries, d.policy, d.fulfilment_id,
 		COALESCE(f.status = 'completed', false) AS fulfilment_completed,
 		d.created_at, COALESCE(s.rate_limit, 0) AS rate_limit,
-		o.throttled_until, COALESCE(o.throttle_level, 0) AS throttle_level, (d.waiting_reason IS NOT NULL) AS waiting
+		o.throttled_until, COALESCE(o.throttle_level, 0) AS throttle_level, (d.waiting_reason IS NOT NULL) AS waiting,
+		(s.paused_at IS NOT NULL) AS paused, d.recovery_id, d.recovery_pending
 		FROM deliveries d
 		LEFT JOIN subscriptions s ON s.id = d.subscription_id
 		LEFT JOIN campaign_webhooks w ON w.id = d.campaign_webhook_id
@@ -132,11 +137,12 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 	}
 	req := hookflow.SendRequest{DeliveryID: deliveryID, MessageID: row.EventID, Payload: []byte(row.Payload),
 		CreatedAt: row.CreatedAt.UTC(), DestinationID: row.SubscriptionID.String + row.HookID.String,
-		RateLimit: row.RateLimit, ThrottledUntil: utc(row.ThrottledUntil), ThrottleLevel: row.ThrottleLevel, Waiting: row.Waiting,
+		RateLimit: row.RateLimit, ThrottledUntil: utc(row.ThrottledUntil), ThrottleLevel: row.ThrottleLevel, Waiting: row.Waiting, Paused: row.Paused,
 		SubscriptionID: row.SubscriptionID.String, CampaignWebhookID: row.HookID.String,
 		URL: row.URL, Headers: map[string]string{}, Timeout: campaignWebhookTimeout, Secrets: keys.Secrets(s.Now()),
 		State: hookflow.DeliveryState{Status: hookflow.Status(row.Status), Attempts: row.Attempts,
-			MaxRetries: int(row.MaxRetries.Int64), Policy: hookflow.PolicyKind(row.Policy), Fulfilment: row.FulfilmentID.Valid}}
+			MaxRetries: int(row.MaxRetries.Int64), Policy: hookflow.PolicyKind(row.Policy), Fulfilment: row.FulfilmentID.Valid,
+			RecoveryID: row.RecoveryID.String, RecoveryPending: row.RecoveryPending}}
 	if row.TimeoutSeconds.Valid {
 		req.Timeout = time.Duration(row.TimeoutSeconds.Int64) * time.Second
 	}
@@ -159,10 +165,12 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 }
 
 // RecordAttempt writes an attempt row and the delivery's new state (and, when the answer
-// says so, the subscription's or the fulfilment's) in one statement: atomic on its own, and
-// one round trip on the path every attempt takes. It is idempotent on (delivery, attempt
-// number): recording the same attempt again (a retried activity) overwrites it with the
-// latest outcome, so the rows always agree.
+// says so, the fulfilment's) in one statement: atomic on its own, and one round trip on
+// the path every attempt takes. It is idempotent on (delivery, attempt number): recording
+// the same attempt again (a retried activity) overwrites it with the latest outcome, so
+// the rows always agree. A failed attempt also counts against its subscription's run of
+// failures, which may pause it, and a delivery that ends failed is told to the account's
+// subscribers (hookflow.delivery.failed): those follow in the same transaction.
 func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) error {
 	a := rec.Attempt
 	var deliveredAt *time.Time
@@ -173,25 +181,27 @@ func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) erro
 	body := hookflow.Excerpt(a.ResponseBody, hookflow.MaxResponseBodyChars)
 	attemptErr := hookflow.Excerpt(a.Error, hookflow.MaxErrorChars)
 	args := []any{rec.DeliveryID, a.Number, a.StartedAt, a.DurationMS, a.ResponseCode, body, attemptErr,
-		string(a.Trigger), string(rec.Status), rec.NextAttemptAt, deliveredAt}
+		string(a.Trigger), string(rec.Status), rec.NextAttemptAt, deliveredAt, rec.RecoveryID}
 	query := `WITH attempt AS (
 			INSERT INTO attempts (delivery_id, number, started_at, duration_ms, response_code, response_body, error, trigger)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (delivery_id, number) DO UPDATE SET started_at = EXCLUDED.started_at,
 				duration_ms = EXCLUDED.duration_ms, response_code = EXCLUDED.response_code,
-				response_body = EXCLUDED.response_body, error = EXCLUDED.error, trigger = EXCLUDED.trigger),
+				response_body = EXCLUDED.response_body, error = EXCLUDED.error, trigger = EXCLUDED.trigger
+			RETURNING (xmax = 0) AS fresh),
 		delivery AS (
 			UPDATE deliveries SET status = $9, attempts = GREATEST(attempts, $2), response_code = $5,
 				response_body = $6, last_error = $7, next_attempt_at = $10,
 				waiting_reason = NULL, waiting_since = NULL, waiting_until = NULL,
-				delivered_at = COALESCE($11, delivered_at), dispatched_at = COALESCE(dispatched_at, $3)
+				delivered_at = COALESCE($11, delivered_at), dispatched_at = COALESCE(dispatched_at, $3),
+				recovery_pending = CASE WHEN recovery_id = NULLIF($12, '')::uuid THEN false ELSE recovery_pending END
 			WHERE id = $1
-			RETURNING subscription_id, fulfilment_id)`
-	if rec.DisableSubscription {
-		args = append(args, "the endpoint answered 410 Gone at "+a.StartedAt.UTC().Format(time.RFC3339), s.Now())
-		query += fmt.Sprintf(`, disabled AS (
-			UPDATE subscriptions SET active = false, disabled_reason = $%d, updated_at = $%d
-			WHERE id = (SELECT subscription_id FROM delivery) AND active)`, len(args)-1, len(args))
+			RETURNING subscription_id, fulfilment_id, account_id, number, event_id, event_type, is_test)`
+	succeeded := a.Succeeded()
+	if succeeded {
+		// A success ends the subscription's run of failures (no write when there is none).
+		query += `, streak AS (UPDATE subscriptions SET failing_since = NULL, failing_attempts = 0
+			WHERE id = (SELECT subscription_id FROM delivery) AND failing_since IS NOT NULL)`
 	}
 	switch {
 	case rec.CompleteFulfilment:
@@ -205,9 +215,99 @@ func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) erro
 			UPDATE fulfilments SET has_issues = true, updated_at = $%d
 			WHERE id = (SELECT fulfilment_id FROM delivery) AND status = 'pending')`, len(args))
 	}
-	query += ` SELECT 1`
-	_, err := s.hot.ExecContext(ctx, query, args...)
-	return wrap(err)
+	if succeeded {
+		_, err := s.hot.ExecContext(ctx, query+` SELECT 1`, args...)
+		return wrap(err)
+	}
+	query += ` SELECT COALESCE((SELECT fresh FROM attempt), false) AS fresh, d.subscription_id, d.account_id, d.number,
+		d.event_id, d.event_type, d.is_test FROM delivery d`
+	notify := false
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var failed failedAttempt
+		if err := sqlx.GetContext(ctx, tx, &failed, query, args...); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("delivery")
+			}
+			return err
+		}
+		var err error
+		notify, err = s.afterFailedAttempt(ctx, tx, failed, rec)
+		return err
+	})
+	if notify {
+		s.wakeDispatchers()
+	}
+	return err
+}
+
+// failedAttempt is what RecordAttempt learns of a delivery whose attempt failed.
+type failedAttempt struct {
+	// Fresh is false when the attempt was recorded before (the step ran again): its
+	// consequences were drawn then.
+	Fresh          bool           `db:"fresh"`
+	SubscriptionID sql.NullString `db:"subscription_id"`
+	AccountID      string         `db:"account_id"`
+	Number         int64          `db:"number"`
+	EventID        string         `db:"event_id"`
+	EventType      string         `db:"event_type"`
+	Test           bool           `db:"is_test"`
+}
+
+// afterFailedAttempt counts a failed attempt against its subscription's run of failures,
+// pauses the subscription when the answer or the run says so, and tells the account's
+// subscribers about a delivery that ended failed. Deliveries of tests and of hookflow's own
+// events count for none of it, so an operational event never causes another. It reports
+// whether it wrote deliveries (the dispatchers are then woken after the commit).
+func (s *DB) afterFailedAttempt(ctx context.Context, tx *sqlx.Tx, f failedAttempt, rec hookflow.AttemptRecord) (bool, error) {
+	if !f.Fresh || !f.SubscriptionID.Valid || f.Test || hookflow.IsOperational(f.EventType) {
+		return false, nil
+	}
+	at := rec.At
+	if at.IsZero() {
+		at = s.Now()
+	}
+	// As PostgreSQL keeps it (it rounds to microseconds), so the window is measured between
+	// times of one precision.
+	at = at.Round(time.Microsecond)
+	var sub struct {
+		URL      string    `db:"url"`
+		Since    time.Time `db:"failing_since"`
+		Attempts int       `db:"failing_attempts"`
+		Paused   bool      `db:"paused"`
+	}
+	err := sqlx.GetContext(ctx, tx, &sub, `UPDATE subscriptions SET failing_since = COALESCE(failing_since, $2),
+		failing_attempts = failing_attempts + 1 WHERE id = $1
+		RETURNING url, failing_since, failing_attempts, paused_at IS NOT NULL AS paused`, f.SubscriptionID.String, at)
+	if err != nil {
+		return false, err
+	}
+	wrote := false
+	reason := rec.PauseReason
+	if streak := (hookflow.FailureStreak{Since: sub.Since, Attempts: sub.Attempts}); reason == "" && streak.Pauses(at, s.PauseAfter) {
+		reason = hookflow.PausedByFailures(streak)
+	}
+	if reason != "" && !sub.Paused {
+		if wrote, err = s.pause(ctx, tx, f.SubscriptionID.String, reason, at); err != nil {
+			return false, err
+		}
+	}
+	if rec.Status == hookflow.StatusFailed {
+		var code any
+		if rec.Attempt.ResponseCode != nil {
+			code = *rec.Attempt.ResponseCode
+		}
+		failed, err := s.emitOperational(ctx, tx, f.AccountID, hookflow.EventDeliveryFailed, "delivery",
+			hookflow.EntityID{Value: strconv.FormatInt(f.Number, 10), Number: true}, map[string]any{
+				"subscription_id": f.SubscriptionID.String, "url": sub.URL, "delivery_id": f.Number,
+				"event_id": f.EventID, "event_type": f.EventType, "attempts": rec.Attempt.Number,
+				"response_code": code, "last_error": hookflow.Excerpt(rec.Attempt.Error, hookflow.MaxErrorChars),
+			})
+		if err != nil {
+			return false, err
+		}
+		wrote = wrote || failed
+	}
+	return wrote, nil
 }
 
 // FailWithoutAttempt ends a delivery that cannot be attempted any more, saying why.

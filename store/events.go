@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/hookflow/hookflow"
 )
@@ -254,6 +255,23 @@ type deliveryInsert struct {
 	Payload           []byte
 	Test              bool
 	Policy            hookflow.PolicyKind
+	// CreatedAt is the event's when zero; a replay's deliveries are created when it is.
+	CreatedAt time.Time
+}
+
+func (d deliveryInsert) createdAt() time.Time {
+	if d.CreatedAt.IsZero() {
+		return d.Event.CreatedAt
+	}
+	return d.CreatedAt
+}
+
+func deliveryKeys(ds []deliveryInsert) pq.StringArray {
+	keys := make(pq.StringArray, len(ds))
+	for i, d := range ds {
+		keys[i] = d.ID
+	}
+	return keys
 }
 
 const deliveryColumns = `id, account_id, event_id, subscription_id, campaign_webhook_id, fulfilment_id,
@@ -274,7 +292,7 @@ func deliveryValues(ds []deliveryInsert, argOffset int) (string, []any) {
 		fmt.Fprintf(&sb, "($%d::uuid, $%d::uuid, $%d::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, $%d::text, $%d::text, $%d::boolean, $%d::text, $%d::timestamptz)",
 			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11)
 		args = append(args, d.ID, d.Event.AccountID, d.Event.ID, d.SubscriptionID, d.CampaignWebhookID, d.FulfilmentID,
-			d.Event.EventType, string(d.Payload), d.Test, string(d.Policy), d.Event.CreatedAt)
+			d.Event.EventType, string(d.Payload), d.Test, string(d.Policy), d.createdAt())
 	}
 	return sb.String(), args
 }
@@ -292,17 +310,22 @@ func insertDeliveries(ctx context.Context, tx *sqlx.Tx, ds ...deliveryInsert) er
 
 // FindEvent returns one of the account's events.
 func (s *DB) FindEvent(ctx context.Context, accountID, id string) (hookflow.Event, error) {
+	e, err := findEvent(ctx, s.db, accountID, id)
+	return e, wrap(err)
+}
+
+func findEvent(ctx context.Context, q sqlx.QueryerContext, accountID, id string) (hookflow.Event, error) {
 	if uuid.Validate(id) != nil {
 		return hookflow.Event{}, notFound("event")
 	}
 	var row eventRow
-	err := s.db.GetContext(ctx, &row, `SELECT id, account_id, event_type, action, entity_type, entity_id,
+	err := sqlx.GetContext(ctx, q, &row, `SELECT id, account_id, event_type, action, entity_type, entity_id,
 		entity_id_number, campaign_id, data, changes, created_at FROM events WHERE id = $1 AND account_id = $2`, id, accountID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return hookflow.Event{}, notFound("event")
 	}
 	if err != nil {
-		return hookflow.Event{}, wrap(err)
+		return hookflow.Event{}, err
 	}
 	return row.event(), nil
 }

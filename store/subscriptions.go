@@ -29,13 +29,15 @@ type subscriptionRow struct {
 	SecretKey      string         `db:"secret_key"`
 	RetiredSecrets []byte         `db:"retired_secrets"`
 	DisabledReason string         `db:"disabled_reason"`
+	PausedAt       *time.Time     `db:"paused_at"`
+	PausedReason   string         `db:"paused_reason"`
 	CreatedAt      time.Time      `db:"created_at"`
 	UpdatedAt      time.Time      `db:"updated_at"`
 }
 
 const subscriptionColumns = `id, account_id, url, event_types, campaign_ids, description, active,
 	timeout_seconds, max_retries, headers, rate_limit, secret_key, retired_secrets,
-	disabled_reason, created_at, updated_at`
+	disabled_reason, paused_at, paused_reason, created_at, updated_at`
 
 func (r subscriptionRow) subscription() hookflow.Subscription {
 	s := hookflow.Subscription{
@@ -44,6 +46,7 @@ func (r subscriptionRow) subscription() hookflow.Subscription {
 		Description: r.Description, Active: r.Active, Timeout: r.Timeout, MaxRetries: r.MaxRetries,
 		RateLimit: r.RateLimit, SecretKey: r.SecretKey, DisabledReason: r.DisabledReason,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		Paused: r.PausedAt != nil, PausedAt: utc(r.PausedAt), PausedReason: r.PausedReason,
 	}
 	_ = json.Unmarshal(r.Headers, &s.Headers)
 	_ = json.Unmarshal(r.RetiredSecrets, &s.RetiredSecrets)

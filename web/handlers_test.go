@@ -57,7 +57,7 @@ func newDashboard(t *testing.T, wrap func(*Deps)) *dashboardEnv {
 	t.Helper()
 	db := storetest.MustOpen(t)
 	e := &dashboardEnv{t: t, db: db, retrier: &recordingRetrier{}}
-	deps := Deps{Accounts: db, Subscriptions: db, Deliveries: db, Fulfilments: db, Campaigns: db, Sessions: db,
+	deps := Deps{Accounts: db, Subscriptions: db, Deliveries: db, Fulfilments: db, Campaigns: db, Outages: db, Sessions: db,
 		Retrier: e.retrier, URLs: allowAll{}, TemporalUIURL: "http://temporal.example:8233", Namespace: "prod"}
 	if wrap != nil {
 		wrap(&deps)
@@ -424,9 +424,26 @@ func TestAnotherAccountsIDsAreNotFound(t *testing.T) {
 		assert.NotContains(t, p.body, "a.example", path)
 	}
 	for _, path := range []string{"/subscriptions/" + sub.ID + "/test", "/subscriptions/" + sub.ID + "/rotate-secret",
-		"/subscriptions/" + sub.ID + "/delete", "/deliveries/" + fmt.Sprint(d.ID) + "/retry"} {
+		"/subscriptions/" + sub.ID + "/delete", "/deliveries/" + fmt.Sprint(d.ID) + "/retry",
+		"/subscriptions/" + sub.ID + "/pause", "/subscriptions/" + sub.ID + "/resume",
+		"/deliveries/" + fmt.Sprint(d.ID) + "/replay"} {
 		assert.Equal(t, http.StatusNotFound, b.post(path, nil).status, path)
 	}
+	recovery := url.Values{"since": {time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04")}}
+	assert.Equal(t, http.StatusNotFound, b.post("/subscriptions/"+sub.ID+"/recover", recovery).status)
+	assert.Equal(t, http.StatusNotFound, b.post("/subscriptions/"+sub.ID+"/recover", url.Values{"since": {"soon"}}).status,
+		"a bad recover form does not reveal that the id exists")
+	assert.Equal(t, http.StatusNotFound, b.post("/subscriptions/"+sub.ID+"/pause", url.Values{"reason": {strings.Repeat("x", 501)}}).status,
+		"a bad pause form does not reveal that the id exists")
+	pausedA, err := e.db.FindSubscription(context.Background(), a.ID, sub.ID)
+	require.NoError(t, err)
+	assert.False(t, pausedA.Paused, "B cannot pause A's subscription")
+	recoveries, err := e.db.ListRecoveries(context.Background(), a.ID, sub.ID)
+	require.NoError(t, err)
+	assert.Empty(t, recoveries, "B cannot recover A's deliveries")
+	listed, err := e.db.ListDeliveries(context.Background(), a.ID, hookflow.DeliveryFilter{SubscriptionID: sub.ID})
+	require.NoError(t, err)
+	assert.Len(t, listed.Data, 1, "B cannot replay A's event")
 	edit := b.post("/subscriptions/"+sub.ID+"/edit", url.Values{"url": {"https://b.example"}, "event_types": {"*"},
 		"timeout": {"30"}, "max_retries": {"3"}})
 	assert.Equal(t, http.StatusNotFound, edit.status)
@@ -550,4 +567,356 @@ func TestUnknownPathsAnswerInTheAskersLanguage(t *testing.T) {
 		assert.Contains(t, p.header.Get("Content-Type"), "application/json", c)
 		assert.Contains(t, p.body, `"code":"not_found"`, c)
 	}
+}
+
+// formTime writes a time as a datetime-local input sends it.
+func formTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04") }
+
+func TestPauseAndResumeShowAndHideTheBanner(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	sub := e.subscription(acc.ID, "https://example.com/hooks")
+	ctx := context.Background()
+	b := e.browser()
+	b.signIn(acc.APIKey)
+
+	p := b.get("/subscriptions/" + sub.ID)
+	assert.Contains(t, p.body, `id="pause-button"`)
+	assert.NotContains(t, p.body, `id="paused-banner"`)
+	assert.NotContains(t, p.body, "badge-paused")
+
+	r := b.post("/subscriptions/"+sub.ID+"/pause", url.Values{"reason": {"  CRM <maintenance>  "}})
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	assert.Equal(t, "/subscriptions/"+sub.ID+"?notice=paused", r.header.Get("Location"))
+	got, err := e.db.FindSubscription(ctx, acc.ID, sub.ID)
+	require.NoError(t, err)
+	require.True(t, got.Paused)
+	assert.Equal(t, "CRM <maintenance>", got.PausedReason)
+
+	// A delivery that met the pause is held; the banner counts it.
+	d, err := e.db.CreateTestDelivery(ctx, acc.ID, sub.ID)
+	require.NoError(t, err)
+	require.NoError(t, e.db.MarkWaiting(ctx, d.Key, hookflow.WaitPaused, time.Now().Add(time.Hour)))
+	p = b.get(r.header.Get("Location"))
+	require.Equal(t, http.StatusOK, p.status)
+	assert.Contains(t, p.body, "Subscription paused.")
+	assert.Contains(t, p.body, `id="paused-banner"`)
+	assert.Contains(t, p.body, `<p id="paused-reason">CRM &lt;maintenance&gt;</p>`)
+	assert.Contains(t, p.body, `<strong id="held-count">1</strong> delivery is held`)
+	assert.Contains(t, p.body, `<time datetime="`+iso(got.PausedAt)+`">`)
+	assert.Contains(t, p.body, `id="resume"`)
+	assert.NotContains(t, p.body, `id="pause-button"`)
+	assert.Contains(t, p.body, `title="held: the subscription is paused">held</span>`)
+	assert.NotContains(t, p.body, `http-equiv="refresh"`, "a held delivery changes only on resume: nothing to refresh for")
+	assert.Contains(t, b.get("/").body, `<span class="badge badge-paused" title="CRM &lt;maintenance&gt;">paused</span>`)
+
+	dp := b.get("/deliveries/" + fmt.Sprint(d.ID))
+	assert.Contains(t, dp.body, `<span class="badge badge-paused">held: the subscription is paused</span>`)
+	assert.Contains(t, dp.body, `<a href="/subscriptions/`+sub.ID+`" class="small">resume the subscription</a>`)
+	assert.NotContains(t, dp.body, `http-equiv="refresh"`)
+
+	// Pausing again is harmless and keeps the first reason.
+	again := b.post("/subscriptions/"+sub.ID+"/pause", url.Values{"reason": {"again"}})
+	require.Equal(t, http.StatusSeeOther, again.status, again.body)
+	got, err = e.db.FindSubscription(ctx, acc.ID, sub.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "CRM <maintenance>", got.PausedReason)
+
+	r = b.post("/subscriptions/"+sub.ID+"/resume", nil)
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	assert.Equal(t, "/subscriptions/"+sub.ID+"?notice=resumed", r.header.Get("Location"))
+	got, err = e.db.FindSubscription(ctx, acc.ID, sub.ID)
+	require.NoError(t, err)
+	assert.False(t, got.Paused)
+	held, err := e.db.CountHeld(ctx, acc.ID, sub.ID)
+	require.NoError(t, err)
+	assert.Zero(t, held, "the resume released the held delivery")
+	p = b.get(r.header.Get("Location"))
+	assert.Contains(t, p.body, "Subscription resumed.")
+	assert.NotContains(t, p.body, `id="paused-banner"`)
+	assert.Contains(t, p.body, `id="pause-button"`)
+	assert.Contains(t, p.body, `http-equiv="refresh"`, "the released delivery is followed again")
+	assert.NotContains(t, b.get("/").body, "badge-paused")
+	assert.Equal(t, http.StatusSeeOther, b.post("/subscriptions/"+sub.ID+"/resume", nil).status, "resuming again is harmless")
+
+	// Without a reason the banner still says where the pause came from.
+	require.Equal(t, http.StatusSeeOther, b.post("/subscriptions/"+sub.ID+"/pause", url.Values{"reason": {"   "}}).status)
+	assert.Contains(t, b.get("/subscriptions/"+sub.ID).body, `<p id="paused-reason">`+dashboardPauseReason+`</p>`)
+}
+
+func TestPauseReasonErrorShowsBesideTheField(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	sub := e.subscription(acc.ID, "https://example.com/hooks")
+	b := e.browser()
+	b.signIn(acc.APIKey)
+	b.get("/subscriptions/" + sub.ID)
+
+	long := strings.Repeat("é", hookflow.MaxPauseReasonChars+1)
+	p := b.post("/subscriptions/"+sub.ID+"/pause", url.Values{"reason": {long}})
+	assert.Equal(t, http.StatusUnprocessableEntity, p.status)
+	assert.Contains(t, p.body, `<p class="field-error" id="reason-error">must be text of at most 500 characters</p>`)
+	assert.Contains(t, html.UnescapeString(p.body), `value="`+long+`"`, "what was typed is kept")
+	assert.NotContains(t, p.body, `http-equiv="refresh"`)
+	got, err := e.db.FindSubscription(context.Background(), acc.ID, sub.ID)
+	require.NoError(t, err)
+	assert.False(t, got.Paused)
+}
+
+func TestRecoverFormErrorsNameTheFieldAndCreateNothing(t *testing.T) {
+	e := newDashboard(t, func(d *Deps) { d.Outages.(*store.DB).Retention = 24 * time.Hour })
+	acc := e.account("acme")
+	sub := e.subscription(acc.ID, "https://example.com/hooks")
+	b := e.browser()
+	b.signIn(acc.APIKey)
+	b.get("/subscriptions/" + sub.ID)
+
+	now := time.Now()
+	for _, tc := range []struct {
+		since, until string
+		field, shows string
+	}{
+		{"", "", "since", "is required"},
+		{"yesterday", "", "since", "must be a date and time in UTC, such as 2026-12-01T09:00"},
+		{formTime(now.Add(2 * time.Hour)), "", "since", "is in the future"},
+		{formTime(now.Add(-48 * time.Hour)), "", "since", "is older than the retention (24h0m0s)"},
+		{formTime(now.Add(-time.Hour)), "soon", "until", "must be a date and time in UTC"},
+		{formTime(now.Add(-time.Hour)), formTime(now.Add(-2 * time.Hour)), "until", "must be after since"},
+	} {
+		p := b.post("/subscriptions/"+sub.ID+"/recover", url.Values{"since": {tc.since}, "until": {tc.until}})
+		assert.Equal(t, http.StatusUnprocessableEntity, p.status, tc)
+		assert.Contains(t, p.body, `<p class="field-error" id="`+tc.field+`-error">`+tc.shows, tc)
+		assert.Contains(t, p.body, `id="recover-since" name="since" value="`+tc.since+`"`, "what was typed is kept")
+		assert.Contains(t, p.body, `id="recover-until" name="until" value="`+tc.until+`"`, "what was typed is kept")
+		assert.Contains(t, p.body, `aria-describedby="`+tc.field+`-error"`, tc)
+		assert.NotContains(t, p.body, `http-equiv="refresh"`, "a form with errors is not refreshed away")
+	}
+	recoveries, err := e.db.ListRecoveries(context.Background(), acc.ID, sub.ID)
+	require.NoError(t, err)
+	assert.Empty(t, recoveries)
+}
+
+func TestRecoverListsTheRecoveryWithItsWorkflow(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	sub := e.subscription(acc.ID, "https://example.com/hooks")
+	ctx := context.Background()
+	d, err := e.db.CreateTestDelivery(ctx, acc.ID, sub.ID)
+	require.NoError(t, err)
+	_, err = e.db.SQL().Exec(`UPDATE deliveries SET status = 'failed', attempts = 1 WHERE id = $1`, d.Key)
+	require.NoError(t, err)
+	b := e.browser()
+	b.signIn(acc.APIKey)
+	assert.Contains(t, b.get("/subscriptions/"+sub.ID).body, "None yet.")
+
+	since := formTime(time.Now().Add(-time.Hour))
+	p := b.post("/subscriptions/"+sub.ID+"/recover", url.Values{"since": {since}, "until": {""}})
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	assert.Equal(t, "/subscriptions/"+sub.ID+"?notice=recovery-started", p.header.Get("Location"))
+	recoveries, err := e.db.ListRecoveries(ctx, acc.ID, sub.ID)
+	require.NoError(t, err)
+	require.Len(t, recoveries, 1)
+	r := recoveries[0]
+	assert.Equal(t, since, formTime(r.Since), "the form's time is read as UTC")
+	assert.Nil(t, r.Until)
+	assert.Equal(t, 1, r.Total)
+
+	page := b.get("/subscriptions/" + sub.ID + "?notice=recovery-started")
+	assert.Contains(t, page.body, "Recovery started")
+	assert.Contains(t, page.body, `<span class="badge badge-running">running</span>`)
+	assert.Contains(t, page.body, `<td class="num">0 / 1</td>`)
+	assert.Contains(t, page.body, `href="http://temporal.example:8233/namespaces/prod/workflows/recovery-`+r.ID+`"`)
+	assert.Contains(t, page.body, `(when asked)`)
+	assert.Contains(t, page.body, `http-equiv="refresh"`, "a running recovery is followed")
+
+	until := formTime(time.Now().Add(-time.Minute))
+	p = b.post("/subscriptions/"+sub.ID+"/recover", url.Values{"since": {since}, "until": {until}})
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	recoveries, err = e.db.ListRecoveries(ctx, acc.ID, sub.ID)
+	require.NoError(t, err)
+	require.Len(t, recoveries, 2)
+	require.NotNil(t, recoveries[0].Until)
+	assert.Equal(t, until, formTime(*recoveries[0].Until))
+}
+
+// unavailableRecoveries answers recoveries the way the service does while Temporal is down.
+type unavailableRecoveries struct{ hookflow.OutageService }
+
+func (unavailableRecoveries) CreateRecovery(context.Context, string, string, hookflow.RecoveryRequest) (hookflow.Recovery, error) {
+	return hookflow.Recovery{}, &hookflow.Error{Code: hookflow.EUNAVAILABLE, Message: "the workflow service is unavailable, retry later"}
+}
+
+func TestRecoverWhileTemporalIsDownKeepsTheForm(t *testing.T) {
+	e := newDashboard(t, func(d *Deps) { d.Outages = unavailableRecoveries{d.Outages} })
+	acc := e.account("acme")
+	sub := e.subscription(acc.ID, "https://example.com/hooks")
+	b := e.browser()
+	b.signIn(acc.APIKey)
+	b.get("/subscriptions/" + sub.ID)
+
+	since := formTime(time.Now().Add(-time.Hour))
+	p := b.post("/subscriptions/"+sub.ID+"/recover", url.Values{"since": {since}})
+	assert.Equal(t, http.StatusServiceUnavailable, p.status)
+	assert.Equal(t, "5", p.header.Get("Retry-After"))
+	assert.Contains(t, p.body, `<p class="flash flash-alert" role="alert">the workflow service is unavailable, retry later</p>`)
+	assert.Contains(t, p.body, `value="`+since+`"`)
+}
+
+func TestReplayCreatesANewDeliveryAndShowsIt(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	sub := e.subscription(acc.ID, "https://example.com/hooks")
+	ctx := context.Background()
+	in := hookflow.EventInput{EventType: "lead.created", Action: "created", EntityType: "lead",
+		EntityID: hookflow.EntityID{Value: "L-1042"}, Data: []byte(`{"email":"sam@example.com"}`)}
+	require.NoError(t, in.Validate())
+	ingested, err := e.db.IngestEvent(ctx, acc.ID, in, "")
+	require.NoError(t, err)
+	require.Len(t, ingested.Deliveries, 1)
+	first, err := e.db.FindDelivery(ctx, acc.ID, fmt.Sprint(ingested.Deliveries[0].ID))
+	require.NoError(t, err)
+	b := e.browser()
+	b.signIn(acc.APIKey)
+
+	p := b.get("/deliveries/" + fmt.Sprint(first.ID))
+	assert.Contains(t, p.body, `action="/deliveries/`+fmt.Sprint(first.ID)+`/replay"`)
+	assert.Contains(t, p.body, `id="replay"`)
+
+	r := b.post("/deliveries/"+fmt.Sprint(first.ID)+"/replay", nil)
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	location := r.header.Get("Location")
+	m := regexp.MustCompile(`^/deliveries/(\d+)\?notice=replayed$`).FindStringSubmatch(location)
+	require.NotNil(t, m, location)
+	assert.NotEqual(t, fmt.Sprint(first.ID), m[1])
+	replayed, err := e.db.FindDelivery(ctx, acc.ID, m[1])
+	require.NoError(t, err)
+	assert.Equal(t, first.EventID, replayed.EventID, "the same event, so the same webhook-id")
+	assert.Equal(t, sub.ID, replayed.SubscriptionID)
+	assert.JSONEq(t, string(first.Payload), string(replayed.Payload))
+	page := b.get(location)
+	assert.Equal(t, http.StatusOK, page.status)
+	assert.Contains(t, page.body, "Event replayed")
+	assert.Contains(t, page.body, `<code>`+first.EventID+`</code>`)
+
+	// An inactive subscription takes no replay: no button, and a posted form is a 409
+	// shown on the page.
+	active := false
+	_, err = e.db.UpdateSubscription(ctx, acc.ID, sub.ID, hookflow.SubscriptionUpdate{Active: &active}, (*hookflow.Subscription).Validate)
+	require.NoError(t, err)
+	p = b.get("/deliveries/" + fmt.Sprint(first.ID))
+	assert.NotContains(t, p.body, `id="replay"`)
+	conflict := b.post("/deliveries/"+fmt.Sprint(first.ID)+"/replay", nil)
+	assert.Equal(t, http.StatusConflict, conflict.status)
+	assert.Contains(t, conflict.body, `<p class="flash flash-alert" role="alert">the subscription is not active</p>`)
+	listed, err := e.db.ListDeliveries(ctx, acc.ID, hookflow.DeliveryFilter{SubscriptionID: sub.ID})
+	require.NoError(t, err)
+	assert.Len(t, listed.Data, 2, "the refused replay created nothing")
+}
+
+func TestReplayOfACampaignWebhookDeliveryIsRefused(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	ctx := context.Background()
+	campaign, err := e.db.CreateCampaign(ctx, acc.ID, hookflow.NewCampaign{Name: "Spring"}, "whsec_dGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQ=")
+	require.NoError(t, err)
+	campaign, err = e.db.SetCampaignWebhooks(ctx, acc.ID, campaign.ID, []hookflow.CampaignWebhook{{Kind: hookflow.WebhookDefault, URL: "https://example.com/legacy"}})
+	require.NoError(t, err)
+	d, err := e.db.CreateCampaignTestDelivery(ctx, acc.ID, campaign.ID, campaign.Webhooks[0].ID)
+	require.NoError(t, err)
+	b := e.browser()
+	b.signIn(acc.APIKey)
+
+	p := b.get("/deliveries/" + fmt.Sprint(d.ID))
+	require.Equal(t, http.StatusOK, p.status)
+	assert.NotContains(t, p.body, `id="replay"`)
+	r := b.post("/deliveries/"+fmt.Sprint(d.ID)+"/replay", nil)
+	assert.Equal(t, http.StatusConflict, r.status)
+	assert.Contains(t, r.body, "went to a campaign webhook")
+}
+
+func TestUnknownIDsOfTheOutageFormsAreNotFound(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	b := e.browser()
+	b.signIn(acc.APIKey)
+	since := url.Values{"since": {formTime(time.Now().Add(-time.Hour))}}
+	for _, path := range []string{"/subscriptions/not-a-uuid/pause", "/subscriptions/00000000-0000-0000-0000-000000000000/pause",
+		"/subscriptions/not-a-uuid/resume", "/subscriptions/00000000-0000-0000-0000-000000000000/resume",
+		"/subscriptions/not-a-uuid/recover", "/subscriptions/00000000-0000-0000-0000-000000000000/recover",
+		"/deliveries/999999/replay", "/deliveries/not-a-number/replay"} {
+		p := b.post(path, since)
+		assert.Equal(t, http.StatusNotFound, p.status, path)
+		assert.Contains(t, p.body, "belongs to another account", path)
+	}
+}
+
+func TestOutageFormsNeedTheSessionTokenAndOrigin(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	sub := e.subscription(acc.ID, "https://example.com/hooks")
+	other := e.subscription(acc.ID, "https://example.com/paused")
+	ctx := context.Background()
+	_, err := e.db.PauseSubscription(ctx, acc.ID, other.ID, "maintenance")
+	require.NoError(t, err)
+	d, err := e.db.CreateTestDelivery(ctx, acc.ID, sub.ID)
+	require.NoError(t, err)
+	b := e.browser()
+	b.signIn(acc.APIKey)
+	b.get("/subscriptions/" + sub.ID)
+
+	forms := map[string]url.Values{
+		"/subscriptions/" + sub.ID + "/pause":         {"reason": {"x"}},
+		"/subscriptions/" + other.ID + "/resume":      {},
+		"/subscriptions/" + sub.ID + "/recover":       {"since": {formTime(time.Now().Add(-time.Hour))}},
+		"/deliveries/" + fmt.Sprint(d.ID) + "/replay": {},
+	}
+	for path, form := range forms {
+		for name, token := range map[string]string{"no token": "", "wrong token": b.csrf + "x"} {
+			f := url.Values{"csrf": {token}}
+			for k, v := range form {
+				f[k] = v
+			}
+			p := b.post(path, f)
+			assert.Equal(t, http.StatusForbidden, p.status, path, name)
+			assert.Contains(t, p.body, "Request refused", path, name)
+		}
+		assert.Equal(t, http.StatusForbidden, b.post(path, form, "Origin", "https://evil.example").status, path)
+	}
+	got, err := e.db.FindSubscription(ctx, acc.ID, sub.ID)
+	require.NoError(t, err)
+	assert.False(t, got.Paused)
+	got, err = e.db.FindSubscription(ctx, acc.ID, other.ID)
+	require.NoError(t, err)
+	assert.True(t, got.Paused)
+	recoveries, err := e.db.ListRecoveries(ctx, acc.ID, sub.ID)
+	require.NoError(t, err)
+	assert.Empty(t, recoveries)
+	listed, err := e.db.ListDeliveries(ctx, acc.ID, hookflow.DeliveryFilter{SubscriptionID: sub.ID})
+	require.NoError(t, err)
+	assert.Len(t, listed.Data, 1)
+
+	// With the token, the same forms work.
+	assert.Equal(t, http.StatusSeeOther, b.post("/subscriptions/"+sub.ID+"/pause", url.Values{"reason": {"x"}}, "Origin", e.url).status)
+	assert.Equal(t, http.StatusSeeOther, b.post("/subscriptions/"+other.ID+"/resume", nil).status)
+}
+
+func TestSubscriptionFormNamesTheOperationalEventTypes(t *testing.T) {
+	e := newDashboard(t, nil)
+	acc := e.account("acme")
+	sub := e.subscription(acc.ID, "https://example.com/hooks")
+	b := e.browser()
+	b.signIn(acc.APIKey)
+	for _, path := range []string{"/subscriptions/new", "/subscriptions/" + sub.ID + "/edit"} {
+		p := b.get(path)
+		for _, t2 := range hookflow.OperationalEventTypes {
+			assert.Contains(t, p.body, "<code>"+t2+"</code>", path)
+		}
+		assert.Contains(t, p.body, "<code>hookflow.*</code>", path)
+		assert.Contains(t, p.body, "<code>*</code> does not include them", path)
+	}
+
+	// Naming them is accepted.
+	p := b.post("/subscriptions", url.Values{"url": {"https://example.com/ops"}, "event_types": {"hookflow.*, lead.created"},
+		"active": {"on"}, "timeout": {"30"}, "max_retries": {"3"}})
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
 }

@@ -27,6 +27,11 @@ var notices = map[string]string{
 	"test-sent":       "Test delivery queued. It appears below, and this page updates by itself until it is done.",
 	"rotated":         fmt.Sprintf("Secret rotated. The previous secret keeps signing requests for %d hours, so receivers can switch without missing a delivery.", int(hookflow.SecretRotationGrace.Hours())),
 	"retry-requested": "Retry requested: a new attempt is on its way.",
+	"paused":          "Subscription paused. Its deliveries are held, none is sent, until you resume it.",
+	"resumed":         "Subscription resumed. Its held deliveries go out now, oldest first.",
+	"recovery-started": "Recovery started: each failed delivery of the window gets one new attempt. " +
+		"Its progress is under “Recent recoveries”.",
+	"replayed": "Event replayed: this is its new delivery, with the same webhook-id as the first.",
 }
 
 func notice(c *gin.Context) string { return notices[c.Query("notice")] }
@@ -152,25 +157,35 @@ type subscriptionPage struct {
 	OlderURL   string
 	NewestURL  string
 	ShowSecret bool
+	// Held counts the deliveries held by the pause (only looked up while paused).
+	Held       int
+	Recoveries []recoveryRow
+	Outage     outageForms
 }
 
 var allStatuses = []hookflow.Status{hookflow.StatusPending, hookflow.StatusRetrying,
 	hookflow.StatusDelivered, hookflow.StatusFailed}
 
 func (h *handler) subscription(c *gin.Context) {
-	ctx := c.Request.Context()
-	accountID := account(c).ID
-	sub, err := h.Subscriptions.FindSubscription(ctx, accountID, c.Param("id"))
+	sub, err := h.Subscriptions.FindSubscription(c.Request.Context(), account(c).ID, c.Param("id"))
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
+	h.renderSubscription(c, http.StatusOK, sub, outageForms{}, "")
+}
+
+// renderSubscription shows the subscription page, with the pause and recover forms as
+// given (typed values and errors kept when a form is shown again).
+func (h *handler) renderSubscription(c *gin.Context, status int, sub hookflow.Subscription, forms outageForms, alert string) {
+	ctx := c.Request.Context()
+	accountID := account(c).ID
 	p := subscriptionPage{Sub: sub, Headers: sortedHeaders(sub.Headers), Statuses: allStatuses,
-		Status: c.Query("status"), EventType: c.Query("event_type"), ShowSecret: c.Query("notice") == "rotated"}
-	v := view{Title: sub.URL, Nav: "subscriptions", Notice: notice(c)}
+		Status: c.Query("status"), EventType: c.Query("event_type"), ShowSecret: c.Query("notice") == "rotated",
+		Outage: forms}
+	v := view{Title: sub.URL, Nav: "subscriptions", Notice: notice(c), Alert: alert}
 	filter := hookflow.DeliveryFilter{SubscriptionID: sub.ID, Status: hookflow.Status(p.Status),
 		EventType: p.EventType, Cursor: c.Query("cursor"), Limit: deliveriesPerPage}
-	status := http.StatusOK
 	page, err := h.Deliveries.ListDeliveries(ctx, accountID, filter)
 	switch {
 	case hookflow.ErrorCode(err) == hookflow.EINVALID:
@@ -182,12 +197,32 @@ func (h *handler) subscription(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	p.Deliveries = page.Data
-	for _, d := range p.Deliveries {
-		if inFlight(d.Status) {
+	if sub.Paused {
+		if p.Held, err = h.Outages.CountHeld(ctx, accountID, sub.ID); err != nil {
+			h.fail(c, err)
+			return
+		}
+	}
+	recoveries, err := h.Outages.ListRecoveries(ctx, accountID, sub.ID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	for _, r := range recoveries {
+		p.Recoveries = append(p.Recoveries, recoveryRow{Recovery: r, WorkflowURL: h.workflowURL(r.WorkflowID)})
+		// A paused subscription's recovery waits for the resume: nothing to watch.
+		if r.Status == hookflow.RecoveryRunning && !sub.Paused {
 			v.Refresh = true
 		}
 	}
+	p.Deliveries = page.Data
+	for _, d := range p.Deliveries {
+		if refreshes(d) {
+			v.Refresh = true
+		}
+	}
+	// A form shown again with its errors is not refreshed away.
+	v.Refresh = v.Refresh && status == http.StatusOK
 	base := url.Values{}
 	if p.Status != "" {
 		base.Set("status", p.Status)
@@ -295,11 +330,17 @@ func (h *handler) deliveryView(c *gin.Context, d hookflow.Delivery) view {
 			p.Hook = &w
 		}
 	}
-	if h.TemporalUIURL != "" {
-		p.WorkflowURL = h.TemporalUIURL + "/namespaces/" + url.PathEscape(h.Namespace) +
-			"/workflows/" + url.PathEscape(d.WorkflowID)
+	p.WorkflowURL = h.workflowURL(d.WorkflowID)
+	return view{Title: d.EventType + " delivery", Nav: nav, Refresh: refreshes(d), Data: p}
+}
+
+// workflowURL is a workflow's page in the Temporal Web UI, empty when there is no UI to
+// link to.
+func (h *handler) workflowURL(workflowID string) string {
+	if h.TemporalUIURL == "" {
+		return ""
 	}
-	return view{Title: d.EventType + " delivery", Nav: nav, Refresh: inFlight(d.Status), Data: p}
+	return h.TemporalUIURL + "/namespaces/" + url.PathEscape(h.Namespace) + "/workflows/" + url.PathEscape(workflowID)
 }
 
 func (h *handler) retryDelivery(c *gin.Context) {

@@ -120,6 +120,10 @@ func (h *handler) funcs() template.FuncMap {
 		"pretty":   prettyJSON,
 		"promoter": promoterSummary,
 		"inFlight": inFlight,
+		"held":     held,
+		// operationalEventTypes are named in the subscription form's help, from the
+		// domain's list so the two cannot drift apart.
+		"operationalEventTypes": func() []string { return hookflow.OperationalEventTypes },
 		// campaignPath escapes a campaign's id (the client's own: any character) into its
 		// page's path.
 		"campaignPath": campaignPath,
@@ -131,6 +135,8 @@ func (h *handler) funcs() template.FuncMap {
 				return "at the subscription's rate limit"
 			case hookflow.WaitInFlightCap:
 				return "behind the endpoint's in-flight cap"
+			case hookflow.WaitPaused:
+				return "held: the subscription is paused"
 			}
 			return string(*r)
 		},
@@ -230,6 +236,19 @@ func (h *handler) static(c *gin.Context) {
 
 func inFlight(s hookflow.Status) bool {
 	return s == hookflow.StatusPending || s == hookflow.StatusRetrying
+}
+
+// held reports whether a pause holds the delivery.
+func held(d hookflow.Delivery) bool {
+	return d.WaitingReason != nil && *d.WaitingReason == hookflow.WaitPaused
+}
+
+// refreshes reports whether a page showing the delivery should reload itself to follow
+// it. A held delivery changes only when someone resumes its subscription, which may be
+// days away: reloading every two seconds meanwhile would show nothing new and would wipe
+// whatever was being typed into the page's forms.
+func refreshes(d hookflow.Delivery) bool {
+	return inFlight(d.Status) && !held(d)
 }
 
 func responseCode(code *int) string {

@@ -38,7 +38,10 @@ type Deps struct {
 	Deliveries    hookflow.DeliveryService
 	Fulfilments   hookflow.FulfilmentService
 	Campaigns     hookflow.CampaignService
-	Sessions      Sessions
+	// Outages pauses and resumes subscriptions, recovers their failed deliveries and
+	// replays events (the service the API uses too).
+	Outages  hookflow.OutageService
+	Sessions Sessions
 	// Retrier asks a delivery for an attempt now.
 	Retrier interface {
 		RetryDelivery(ctx context.Context, d hookflow.Delivery) error
@@ -86,9 +89,13 @@ func Register(r *gin.Engine, d Deps) {
 	signedIn.POST("/subscriptions/:id/rotate-secret", h.rotateSecret)
 	signedIn.GET("/subscriptions/:id/delete", h.confirmDelete)
 	signedIn.POST("/subscriptions/:id/delete", h.deleteSubscription)
+	signedIn.POST("/subscriptions/:id/pause", h.pauseSubscription)
+	signedIn.POST("/subscriptions/:id/resume", h.resumeSubscription)
+	signedIn.POST("/subscriptions/:id/recover", h.recoverDeliveries)
 
 	signedIn.GET("/deliveries/:id", h.delivery)
 	signedIn.POST("/deliveries/:id/retry", h.retryDelivery)
+	signedIn.POST("/deliveries/:id/replay", h.replayDelivery)
 
 	signedIn.GET("/fulfilments", h.fulfilmentList)
 	signedIn.GET("/fulfilments/:id", h.fulfilment)

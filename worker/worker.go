@@ -24,6 +24,8 @@ import (
 func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflow(workflows.DeliveryWorkflow)
 	r.RegisterWorkflow(workflows.FulfilmentCheckWorkflow)
+	r.RegisterWorkflow(workflows.RecoveryWorkflow)
+	r.RegisterWorkflow(workflows.RetentionWorkflow)
 	r.RegisterActivity(acts)
 }
 

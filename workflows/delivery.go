@@ -44,6 +44,8 @@ var SearchAttributeNames = []string{AccountIDKey.GetName(), SubscriptionIDKey.Ge
 type DeliveryInput struct {
 	// DeliveryID is the delivery's internal id (hookflow.Delivery.Key).
 	DeliveryID string
+	// Recovery names the recovery that starts this run to retry the failed delivery once.
+	Recovery string `json:",omitempty"`
 }
 
 // DeliveryState is what the state query answers and what the workflow returns.
@@ -73,7 +75,7 @@ const WakeSignal = "wake"
 // DeliveryWorkflow makes the attempts of one delivery: attempt, record, decide, and wait
 // on a durable timer (or a retry signal) before the next one.
 func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryState, error) {
-	d := &delivery{state: DeliveryState{DeliveryID: in.DeliveryID}, trigger: hookflow.TriggerAutomatic, first: true}
+	d := &delivery{state: DeliveryState{DeliveryID: in.DeliveryID}, trigger: hookflow.TriggerAutomatic, first: true, recovery: in.Recovery}
 	if err := d.setup(ctx); err != nil {
 		return d.state, err
 	}
@@ -88,6 +90,8 @@ type delivery struct {
 	first   bool
 	single  bool
 	trigger hookflow.Trigger
+	// recovery is the recovery that started the run, if one did.
+	recovery string
 	retry   workflow.ReceiveChannel
 	wake    workflow.ReceiveChannel
 
@@ -178,9 +182,13 @@ func (d *delivery) run(ctx workflow.Context) error {
 }
 
 // send runs the send step. On a run's first call it also learns where the delivery
-// stands; done is true when there is nothing to do (it was delivered).
+// stands; done is true when there is nothing to do (it was delivered, or the recovery
+// that started the run has had its attempt).
 func (d *delivery) send(ctx workflow.Context) (sent activities.SendResult, done bool, err error) {
 	attempt := activities.SendInput{DeliveryID: d.state.DeliveryID, First: d.first, Number: d.state.Attempts + 1, Trigger: d.trigger}
+	if d.first {
+		attempt.Recovery = d.recovery
+	}
 	if err := workflow.ExecuteLocalActivity(d.sendCtx, a.Send, attempt).Get(ctx, &sent); err != nil {
 		return sent, false, err
 	}
@@ -190,12 +198,12 @@ func (d *delivery) send(ctx workflow.Context) (sent activities.SendResult, done 
 		}
 		d.first, d.start = false, *sent.Start
 		d.state.Status, d.state.Attempts, d.state.Policy = d.start.Status, d.start.Attempts, d.start.Policy
-		if d.start.Status == hookflow.StatusDelivered {
+		if d.start.Done() {
 			return sent, true, nil
 		}
 		d.single = d.start.OneAttempt()
 		if d.single {
-			d.trigger = hookflow.TriggerManual
+			d.trigger = d.start.OneAttemptTrigger()
 		}
 	}
 	return sent, false, nil
@@ -246,7 +254,7 @@ func (d *delivery) record(ctx workflow.Context, sent activities.SendResult) (tim
 	rec.CompleteFulfilment = d.start.Fulfilment && sent.Attempt.Succeeded() && *sent.Attempt.ResponseCode == 200
 	if !sent.Attempt.Succeeded() {
 		status = hookflow.StatusFailed
-		if !d.single && !gone(sent.Attempt) {
+		if !d.single && !d.endsAtGone(ctx, sent.Attempt) {
 			wait, more = d.state.Policy.RetryWait(number)
 			// An endpoint that asks for time gets it, but never sooner than the
 			// policy's own wait.
@@ -260,8 +268,12 @@ func (d *delivery) record(ctx workflow.Context, sent activities.SendResult) (tim
 	}
 	rec.Status, rec.NextAttemptAt = status, next
 	rec.FulfilmentIssues = d.start.Fulfilment && status == hookflow.StatusFailed
-	// 410 Gone means the endpoint will never accept again: stop sending to it.
-	rec.DisableSubscription = gone(sent.Attempt)
+	// 410 Gone: the endpoint says it is gone for good, so its subscription is paused
+	// (nothing more is sent, and nothing is lost) until a person resumes it.
+	if gone(sent.Attempt) {
+		rec.PauseReason = hookflow.PausedByGone
+	}
+	rec.RecoveryID, rec.At = d.recovery, workflow.Now(ctx).UTC()
 	if err := workflow.ExecuteLocalActivity(d.storeCtx, a.Record, rec).Get(ctx, nil); err != nil {
 		return 0, err
 	}
@@ -317,6 +329,17 @@ func (d *delivery) sleep(ctx workflow.Context, wait time.Duration, wake workflow
 // during a delivery's last attempt (GetVersion is called on that path only, so the common
 // path records no marker).
 const lateRetryChange = "late-retry-attempts"
+
+// pauseOnGoneChange marks the version of DeliveryWorkflow in which a 410 Gone pauses the
+// subscription and the delivery keeps its retries (held by the pause); before it, a 410
+// ended the delivery's retries. GetVersion is called on a 410 only.
+const pauseOnGoneChange = "pause-on-gone"
+
+// endsAtGone reports whether a 410 ends the delivery's retries: only in runs begun before
+// pauseOnGoneChange.
+func (d *delivery) endsAtGone(ctx workflow.Context, a hookflow.Attempt) bool {
+	return gone(a) && workflow.GetVersion(ctx, pauseOnGoneChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion
+}
 
 func gone(a hookflow.Attempt) bool {
 	return a.ResponseCode != nil && *a.ResponseCode == http.StatusGone

@@ -8,6 +8,8 @@ import (
 
 	"github.com/hookflow/hookflow"
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/outbound"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // givenAnswers makes the n-th attempt answer codes[n-1] with a Retry-After of
@@ -64,12 +66,65 @@ func (s *DeliverySuite) TestRetryAfterLongerThanTheWaitIsHonoured() {
 	s.Equal(s.start.Add(90*time.Minute).UTC(), s.records[0].NextAttemptAt.UTC())
 }
 
-func (s *DeliverySuite) TestGoneDisablesTheSubscriptionWithoutRetrying() {
+// A 410 pauses the subscription instead of ending the delivery: its retries stand, and
+// the pause holds them (the gateway answers waits) until the subscription is resumed.
+func (s *DeliverySuite) TestGonePausesTheSubscriptionAndKeepsTheRetries() {
 	s.givenStart(activities.StartResult{Status: hookflow.StatusPending, Policy: hookflow.LinearPolicy(5, unit)})
-	s.givenAnswers([]int{410}, []time.Duration{0})
+	s.givenAnswers([]int{410, 200}, []time.Duration{0, 0})
+	held := outbound.Wait{Reason: hookflow.WaitPaused, For: outbound.HeldRecheck}
+	s.waitsBefore[1] = []outbound.Wait{held, held, held}
 	state := s.run()
-	s.Equal(hookflow.StatusFailed, state.Status)
-	s.Equal([]time.Duration{0}, s.sends)
-	s.True(s.records[0].DisableSubscription)
-	s.Nil(s.records[0].NextAttemptAt)
+	s.Equal(hookflow.StatusDelivered, state.Status)
+	s.Equal(hookflow.PausedByGone, s.records[0].PauseReason)
+	s.Equal(hookflow.StatusRetrying, s.records[0].Status)
+	s.Equal(s.start.Add(unit).UTC(), s.records[0].NextAttemptAt.UTC())
+	// Retry 1 came due at 20 min and was held three hours: still attempt 2.
+	s.Equal([]time.Duration{0, unit + 3*outbound.HeldRecheck}, s.sends)
+	s.Equal(2, s.records[1].Attempt.Number)
+	s.Empty(s.records[1].PauseReason)
+}
+
+// A held delivery that is woken (its subscription was resumed) goes at once, with the
+// attempt it would have made.
+func (s *DeliverySuite) TestHeldDeliveryGoesOutWhenWoken() {
+	s.given(hookflow.StatusPending, 0, 3, 200)
+	held := outbound.Wait{Reason: hookflow.WaitPaused, For: outbound.HeldRecheck}
+	s.waitsBefore[0] = []outbound.Wait{held, held, held}
+	var queried workflows.DeliveryState
+	s.env.RegisterDelayedCallback(func() {
+		v, err := s.env.QueryWorkflow(workflows.StateQuery)
+		s.Require().NoError(err)
+		s.Require().NoError(v.Get(&queried))
+	}, 90*time.Minute)
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(workflows.WakeSignal, nil) }, 150*time.Minute)
+	state := s.run()
+	s.Equal(hookflow.StatusDelivered, state.Status)
+	s.Equal([]time.Duration{150 * time.Minute}, s.sends)
+	s.Equal(1, s.records[0].Attempt.Number)
+	s.Require().NotNil(queried.Waiting)
+	s.Equal(hookflow.WaitPaused, queried.Waiting.Reason)
+	s.Equal(s.start.UTC(), queried.Waiting.Since.UTC())
+	s.Equal(0, queried.Attempts)
+}
+
+// A recovery's run of a failed delivery makes one attempt, recorded as the recovery's; a
+// run started again for the same recovery after that attempt makes none.
+func (s *DeliverySuite) TestRecoveryMakesOneAttemptOnce() {
+	s.givenStart(activities.StartResult{Status: hookflow.StatusFailed, Attempts: 4, Policy: hookflow.LinearPolicy(3, unit), Recovery: "r1"})
+	s.givenCodes(500)
+	s.env.ExecuteWorkflow(workflows.DeliveryWorkflow, workflows.DeliveryInput{DeliveryID: "d1", Recovery: "r1"})
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Equal([]hookflow.Trigger{hookflow.TriggerRecovery}, s.trigger)
+	s.Require().Len(s.records, 1)
+	s.Equal("r1", s.records[0].RecoveryID)
+	s.Equal(5, s.records[0].Attempt.Number)
+	s.Equal(hookflow.StatusFailed, s.records[0].Status)
+
+	s.SetupTest()
+	s.givenStart(activities.StartResult{Status: hookflow.StatusFailed, Attempts: 5, Policy: hookflow.LinearPolicy(3, unit), Recovery: "r1", RecoveryDone: true})
+	s.givenCodes(500)
+	s.env.ExecuteWorkflow(workflows.DeliveryWorkflow, workflows.DeliveryInput{DeliveryID: "d1", Recovery: "r1"})
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Empty(s.sends)
+	s.Empty(s.records)
 }

@@ -138,6 +138,7 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 	if err := db.Migrate(ctx); err != nil {
 		return err
 	}
+	db.PauseAfter, db.Retention = cfg.PauseAfter, cfg.Retention
 
 	m := metrics.New()
 	m.RegisterOpenDeliveries(db, 5*time.Second)
@@ -172,7 +173,8 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 			Backoff: outbound.ThrottleBackoff{Base: cfg.ThrottleBase, Max: cfg.ThrottleMax},
 			Logger:  logger.With("component", "outbound"), Observer: m}
 		acts := &activities.Activities{Store: db, Outbound: gateway, RetryUnit: cfg.RetryUnit,
-			FulfilmentSchedule: cfg.FulfilmentRetrySchedule, Logger: logger, Metrics: m}
+			FulfilmentSchedule: cfg.FulfilmentRetrySchedule, Logger: logger, Metrics: m,
+			Starter: dispatch.RecoveryStarter{Client: temporal}, Retention: cfg.Retention}
 		dispatcher := &dispatch.Dispatcher{Store: db, Client: temporal, DatabaseURL: store.ConnectionURL(cfg.DatabaseURL),
 			SweepInterval: cfg.DispatchSweepInterval, Logger: logger.With("component", "dispatcher"),
 			ObserveLag: m.ObserveDispatch}
@@ -188,6 +190,10 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 			}
 			if err := dispatch.EnsureFulfilmentSchedule(workerCtx, temporal, cfg.FulfilmentCheckInterval); err != nil {
 				workerErr <- fmt.Errorf("create the fulfilment check schedule: %w", err)
+				return
+			}
+			if err := dispatch.EnsureRetentionSchedule(workerCtx, temporal, cfg.RetentionInterval); err != nil {
+				workerErr <- fmt.Errorf("create the retention schedule: %w", err)
 				return
 			}
 			wg.Add(1)
@@ -215,17 +221,18 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 		if cfg.AdminKey == "" {
 			logger.Warn("HOOKFLOW_ADMIN_KEY is not set: creating accounts is disabled")
 		}
+		outages := dispatch.Outages{OutageStore: db, Client: temporal, Width: cfg.EndpointConcurrency, Logger: logger.With("component", "outages")}
 		router := api.NewRouter(api.Deps{
 			// Keys are cached briefly; a revoked key stops working within the TTL.
 			Accounts:      &api.KeyCache{AccountService: db, TTL: 30 * time.Second, MaxEntries: 10000},
-			Subscriptions: db, Events: db, Deliveries: db, Campaigns: db, Fulfilments: db,
+			Subscriptions: db, Events: db, Deliveries: db, Campaigns: db, Fulfilments: db, Outages: outages,
 			Retrier: dispatch.Retrier{Client: temporal}, Checker: dispatch.FulfilmentChecker{Client: temporal},
 			URLs: guard, AdminKey: cfg.AdminKey, IngestLimiter: api.NewIngestLimiter(cfg.IngestRatePerSecond),
 			Ready:      func(ctx context.Context) error { return ready(ctx, db, temporal) },
 			Metrics:    m.Handler(),
 			Middleware: []gin.HandlerFunc{api.RequestLog(logger), api.Deadline(requestDeadline)},
 			Extra: func(r *gin.Engine) {
-				web.Register(r, web.Deps{Accounts: db, Subscriptions: db, Deliveries: db, Fulfilments: db, Campaigns: db,
+				web.Register(r, web.Deps{Accounts: db, Subscriptions: db, Deliveries: db, Fulfilments: db, Campaigns: db, Outages: outages,
 					Sessions: db, Retrier: dispatch.Retrier{Client: temporal}, URLs: guard,
 					TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.TemporalNamespace})
 			},

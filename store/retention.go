@@ -1,0 +1,31 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// PurgeBatch deletes up to limit events created before cutoff, with their deliveries and
+// attempts, oldest first, and returns how many events it deleted. An event stays while
+// one of its deliveries is still open (pending or retrying) or was created since cutoff
+// (a replay), so nothing in progress loses its record. Each batch is its own short
+// transaction, and rows another transaction holds are skipped, not waited for.
+func (s *DB) PurgeBatch(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	res, err := s.db.ExecContext(ctx, `WITH doomed AS (
+			SELECT e.id FROM events e
+			WHERE e.created_at < $1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id
+				AND (d.status IN ('pending', 'retrying') OR d.created_at >= $1))
+			ORDER BY e.created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+		DELETE FROM events WHERE id IN (SELECT id FROM doomed)`, cutoff, limit)
+	if err != nil {
+		return 0, wrap(err)
+	}
+	n, _ := res.RowsAffected()
+	if n < int64(limit) {
+		// The events are done; recoveries of that age are history too.
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM recoveries WHERE created_at < $1 AND status = 'completed'`, cutoff); err != nil {
+			return int(n), wrap(err)
+		}
+	}
+	return int(n), nil
+}
