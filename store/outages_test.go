@@ -60,14 +60,12 @@ func TestPauseAndResumeTellOnlyThoseWhoAsked(t *testing.T) {
 	require.Equal(t, "maintenance", again.PausedReason)
 
 	keys := ingestN(t, db, acc.ID, 3, "a.b")
-	var held []string
 	for _, k := range keys {
 		req, err := db.SendRequest(ctx, k)
 		require.NoError(t, err)
 		if req.SubscriptionID == sub.ID {
 			require.True(t, req.Paused)
 			require.NoError(t, db.MarkWaiting(ctx, k, hookflow.WaitPaused, db.Now().Add(time.Hour)))
-			held = append(held, k)
 		}
 	}
 	n, err := db.CountHeld(ctx, acc.ID, sub.ID)

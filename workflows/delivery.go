@@ -92,8 +92,8 @@ type delivery struct {
 	trigger hookflow.Trigger
 	// recovery is the recovery that started the run, if one did.
 	recovery string
-	retry   workflow.ReceiveChannel
-	wake    workflow.ReceiveChannel
+	retry    workflow.ReceiveChannel
+	wake     workflow.ReceiveChannel
 
 	storeCtx, sendCtx workflow.Context
 }
