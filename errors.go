@@ -8,15 +8,16 @@ import (
 // Error codes. Each maps to exactly one HTTP status in api/errors.go; the rest of the code
 // base speaks only in these codes.
 const (
-	EMALFORMED    = "malformed"      // the request body is not valid JSON
-	EUNAUTHORIZED = "unauthorized"   // missing or wrong API key
-	ENOTFOUND     = "not_found"      // unknown id, or one that belongs to another account
-	ECONFLICT     = "conflict"       // the operation contradicts the current state
-	ETOOLARGE     = "too_large"      // body over the limit
-	EINVALID      = "invalid"        // a field has a wrong type or value; the message names it
-	ERATELIMIT    = "rate_limited"   // too many requests
-	EUNAVAILABLE  = "unavailable"    // a dependency (PostgreSQL, Temporal) is down
-	EINTERNAL     = "internal_error" // a bug; details go to the log, never to the client
+	EMALFORMED    = "malformed"              // the request body is not valid JSON
+	EUNAUTHORIZED = "unauthorized"           // missing or wrong API key
+	ENOTFOUND     = "not_found"              // unknown id, or one that belongs to another account
+	ECONFLICT     = "conflict"               // the operation contradicts the current state
+	ETOOLARGE     = "too_large"              // body over the limit
+	EINVALID      = "invalid"                // a field has a wrong type or value; the message names it
+	ERATELIMIT    = "rate_limited"           // too many requests
+	EUNAVAILABLE  = "unavailable"            // a dependency (PostgreSQL, Temporal) is down
+	EINTERNAL     = "internal_error"         // a bug; details go to the log, never to the client
+	EUNSUPPORTED  = "unsupported_media_type" // a body that is not application/json
 )
 
 // Error is an application error: a code for machines and a message safe to show to people.

@@ -12,13 +12,21 @@ import (
 
 const accountKey = "hookflow.account"
 
+// bearer is the key of an Authorization header with the Bearer scheme (in any case, as
+// HTTP's schemes are), around which only HTTP's own whitespace (spaces and tabs) is
+// ignored: any other character, a Unicode space included, is part of what is compared,
+// so a key followed by one is not the key.
 func bearer(c *gin.Context) string {
-	scheme, token, ok := strings.Cut(c.GetHeader("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	header := strings.Trim(c.GetHeader("Authorization"), httpWhitespace)
+	i := strings.IndexAny(header, httpWhitespace)
+	if i < 0 || !strings.EqualFold(header[:i], "Bearer") {
 		return ""
 	}
-	return strings.TrimSpace(token)
+	return strings.Trim(header[i:], httpWhitespace)
 }
+
+// httpWhitespace is HTTP's optional whitespace (RFC 9110, section 5.6.3).
+const httpWhitespace = " \t"
 
 // requireAccount authenticates an account API key and puts the account in the context.
 func requireAccount(accounts hookflow.AccountService) gin.HandlerFunc {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"reflect"
 	"strings"
@@ -26,6 +27,7 @@ var statusOf = map[string]int{
 	hookflow.ERATELIMIT:    http.StatusTooManyRequests,
 	hookflow.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	hookflow.EINTERNAL:     http.StatusInternalServerError,
+	hookflow.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 }
 
 // ErrorBody is the JSON shape of every error answer.
@@ -68,7 +70,24 @@ func decodeJSON(c *gin.Context, limit int64, v any) error {
 	if err != nil {
 		return decodeError(err, limit)
 	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := requireJSONContent(c); err != nil {
+			return err
+		}
+	}
 	return decodeBody(body, limit, v)
+}
+
+// requireJSONContent refuses a body sent as anything but application/json: a form or
+// text body that happens to parse as JSON was not meant as this request.
+func requireJSONContent(c *gin.Context) error {
+	media, params, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err == nil && media == "application/json" {
+		if charset, ok := params["charset"]; !ok || strings.EqualFold(charset, "utf-8") {
+			return nil
+		}
+	}
+	return hookflow.Errorf(hookflow.EUNSUPPORTED, "send the body as Content-Type: application/json")
 }
 
 // decodeOptionalJSON is decodeJSON for calls whose body may be left out: an empty body
@@ -81,12 +100,18 @@ func decodeOptionalJSON(c *gin.Context, limit int64, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
+	if err := requireJSONContent(c); err != nil {
+		return err
+	}
 	return decodeBody(body, limit, v)
 }
 
 func decodeBody(body []byte, limit int64, v any) error {
 	if trimmed := bytes.TrimSpace(body); bytes.Equal(trimmed, []byte("null")) {
 		return hookflow.Errorf(hookflow.EMALFORMED, "request body must be a JSON object")
+	}
+	if err := checkJSON(body); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
