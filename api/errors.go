@@ -53,7 +53,10 @@ func HTTPStatus(err error) int {
 // with a generic message: internal text never reaches a client.
 func writeError(c *gin.Context, err error) {
 	code := hookflow.ErrorCode(err)
-	if code == hookflow.EINTERNAL {
+	var described *hookflow.Error
+	// An internal error already described (an *hookflow.Error) was logged where it
+	// happened, with its cause; anything else is logged here.
+	if code == hookflow.EINTERNAL && !errors.As(err, &described) {
 		slog.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method,
 			"route", c.FullPath(), "error", err)
 	}

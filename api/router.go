@@ -38,8 +38,12 @@ type Deps struct {
 	Checker       FulfilmentChecker
 	URLs          URLChecker
 	AdminKey      string
-	// Ready reports whether the dependencies answer (PostgreSQL, Temporal).
+	// Ready reports whether this process can do its work: PostgreSQL for the API (ingest
+	// never needs Temporal), PostgreSQL and Temporal for a worker.
 	Ready func(ctx context.Context) error
+	// TemporalReachable, when set, says whether Temporal answered the last health check;
+	// /readyz shows it whether or not readiness depends on it.
+	TemporalReachable func() bool
 	// Metrics serves /metrics; nil leaves it out.
 	Metrics http.Handler
 	// Extra adds routes to the engine (the dashboard).
@@ -71,7 +75,7 @@ func NewRouter(d Deps) *gin.Engine {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{Error: ErrorDetail{Code: "method_not_allowed", Message: "method not allowed on this route"}})
 	})
 
-	health := &HealthHandler{ready: d.Ready}
+	health := &HealthHandler{ready: d.Ready, temporal: d.TemporalReachable}
 	r.GET("/healthz", health.Live)
 	r.GET("/readyz", health.Ready)
 	if d.Metrics != nil {
@@ -151,7 +155,8 @@ func PathParam(c *gin.Context, name string) string {
 
 // HealthHandler answers liveness and readiness probes.
 type HealthHandler struct {
-	ready func(ctx context.Context) error
+	ready    func(ctx context.Context) error
+	temporal func() bool
 }
 
 // Live answers 200 while the process serves.
@@ -159,15 +164,24 @@ func (h *HealthHandler) Live(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// Ready answers 200 when PostgreSQL and Temporal answer, 503 otherwise.
+// Ready answers 200 when this process can do its work, 503 otherwise; the body also says
+// whether Temporal is reachable.
 func (h *HealthHandler) Ready(c *gin.Context) {
+	body := gin.H{"status": "ready"}
+	if h.temporal != nil {
+		body["temporal"] = "unreachable"
+		if h.temporal() {
+			body["temporal"] = "reachable"
+		}
+	}
 	if h.ready != nil {
 		if err := h.ready(c.Request.Context()); err != nil {
-			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": hookflow.ErrorMessage(err)})
+			body["status"], body["reason"] = "unavailable", hookflow.ErrorMessage(err)
+			c.JSON(http.StatusServiceUnavailable, body)
 			return
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	c.JSON(http.StatusOK, body)
 }
 
 // AccountHandler creates accounts (admin only).

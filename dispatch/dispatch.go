@@ -7,6 +7,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -149,7 +150,7 @@ func (d *Dispatcher) startAll(ctx context.Context, items []hookflow.DispatchItem
 			defer mu.Unlock()
 			if err != nil {
 				if firstErr == nil {
-					firstErr = err
+					firstErr = fmt.Errorf("start the workflow of delivery %s (%s): %w", item.WorkflowID, startFailure(err), err)
 				}
 				return
 			}
@@ -209,6 +210,7 @@ func (w Waker) Wake(ctx context.Context, workflowID string) error {
 // Retrier asks deliveries for an attempt now.
 type Retrier struct {
 	Client client.Client
+	Logger *slog.Logger
 }
 
 // RetryDelivery signals the delivery's workflow, starting a new run when it is closed: a
@@ -217,12 +219,11 @@ func (r Retrier) RetryDelivery(ctx context.Context, d hookflow.Delivery) error {
 	item := hookflow.DispatchItem{DeliveryID: d.Key, WorkflowID: d.WorkflowID, AccountID: d.AccountID, SubscriptionID: d.SubscriptionID, EventType: d.EventType}
 	opts := reopenOptions(item, d.Status)
 	opts.WorkflowIDConflictPolicy = enums.WORKFLOW_ID_CONFLICT_POLICY_UNSPECIFIED
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	_, err := r.Client.SignalWithStartWorkflow(ctx, opts.ID, workflows.RetrySignal, nil, opts,
 		workflows.DeliveryWorkflow, workflows.DeliveryInput{DeliveryID: d.Key})
-	if err != nil {
-		return &hookflow.Error{Code: hookflow.EUNAVAILABLE, Message: "the workflow service is unavailable, retry later"}
-	}
-	return nil
+	return temporalError(loggerOr(r.Logger), err, "manual retry", "delivery_id", d.ID, "workflow_id", d.WorkflowID)
 }
 
 // reopenOptions are the options of a new run of a delivery's workflow that has closed
@@ -238,4 +239,13 @@ func reopenOptions(item hookflow.DispatchItem, status hookflow.Status) client.St
 		workflows.StatusKey.ValueSet(string(status)),
 	)
 	return opts
+}
+
+// startFailure says which kind of failure stopped a start, for the log: an outage, which
+// the next sweep outlasts, or a fault that needs a person.
+func startFailure(err error) string {
+	if Unavailable(err) {
+		return "Temporal is unavailable; the next sweep tries again"
+	}
+	return "Temporal refused it; check the namespace and its search attributes"
 }

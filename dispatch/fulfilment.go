@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/hookflow/hookflow"
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -65,11 +65,14 @@ func ensureSchedule(ctx context.Context, c client.Client, id string, every time.
 // FulfilmentChecker runs the fulfilment check of one account on demand.
 type FulfilmentChecker struct {
 	Client client.Client
+	Logger *slog.Logger
 }
 
 // RunFulfilmentCheck starts the check and returns its workflow id without waiting.
 func (f FulfilmentChecker) RunFulfilmentCheck(ctx context.Context, accountID string) (string, error) {
 	id := workflows.FulfilmentCheckWorkflowID(accountID)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	_, err := f.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                workflows.TaskQueue,
@@ -78,7 +81,7 @@ func (f FulfilmentChecker) RunFulfilmentCheck(ctx context.Context, accountID str
 		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.AccountIDKey.ValueSet(accountID)),
 	}, workflows.FulfilmentCheckWorkflow, activities.FulfilmentCheckInput{AccountID: accountID})
 	if err != nil {
-		return "", &hookflow.Error{Code: hookflow.EUNAVAILABLE, Message: "the workflow service is unavailable, retry later"}
+		return "", temporalError(loggerOr(f.Logger), err, "fulfilment check", "account_id", accountID)
 	}
 	return id, nil
 }

@@ -35,12 +35,7 @@ type Outages struct {
 
 var _ hookflow.OutageService = Outages{}
 
-func (o Outages) logger() *slog.Logger {
-	if o.Logger != nil {
-		return o.Logger
-	}
-	return slog.Default()
-}
+func (o Outages) logger() *slog.Logger { return loggerOr(o.Logger) }
 
 // ResumeSubscription ends the pause and wakes the oldest held deliveries. Resuming a
 // subscription that is not paused wakes nothing: another chain of releases beside the
@@ -55,6 +50,8 @@ func (o Outages) ResumeSubscription(ctx context.Context, accountID, id string) (
 		return sub, err
 	}
 	width := max(o.Width, 1)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	// Failures are logged, not answered: the resume is committed, and a delivery whose
 	// wake is lost goes out when its own timer ends.
 	_, _ = outbound.WakeWaiters(ctx, o.OutageStore, Waker{Client: o.Client}, sub.ID, width, o.logger())
@@ -68,17 +65,18 @@ func (o Outages) CreateRecovery(ctx context.Context, accountID, subscriptionID s
 	if err != nil {
 		return r, err
 	}
-	_, err = o.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	startCtx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	_, err = o.Client.ExecuteWorkflow(startCtx, client.StartWorkflowOptions{
 		ID:                    r.WorkflowID,
 		TaskQueue:             workflows.TaskQueue,
 		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.AccountIDKey.ValueSet(accountID), workflows.SubscriptionIDKey.ValueSet(r.SubscriptionID)),
 	}, workflows.RecoveryWorkflow, activities.RecoverInput{RecoveryID: r.ID})
 	if err != nil {
-		o.logger().Warn("could not start a recovery", "recovery_id", r.ID, "error", err)
 		if cancelErr := o.OutageStore.CancelRecovery(context.WithoutCancel(ctx), r.ID); cancelErr != nil {
 			o.logger().Warn("could not remove the recovery that did not start", "recovery_id", r.ID, "error", cancelErr)
 		}
-		return hookflow.Recovery{}, &hookflow.Error{Code: hookflow.EUNAVAILABLE, Message: "the workflow service is unavailable, retry later"}
+		return hookflow.Recovery{}, temporalError(o.logger(), err, "recovery", "recovery_id", r.ID)
 	}
 	return r, nil
 }

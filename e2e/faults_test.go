@@ -147,6 +147,8 @@ func TestFaultTemporalStoppedDuringIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := startApp(t, AppOptions{TemporalAddress: own.addr, Namespace: "default"})
+	// An API replica alone on the same database: ready while Temporal is down.
+	apiOnly := startAppOn(t, app.DSN, AppOptions{TemporalAddress: own.addr, Namespace: "default", Args: []string{"--api"}})
 	key := app.NewAccount("acme")
 	rcv := newTally(t, 0)
 	app.Subscribe(key, rcv.URL+"/hook", nil)
@@ -193,6 +195,29 @@ func TestFaultTemporalStoppedDuringIngest(t *testing.T) {
 	stopped := time.Now()
 	<-done
 	readyWhileDown := app.Do("GET", "/readyz", "", nil).Status
+	// The API replica stays ready, says Temporal is unreachable, takes events, and answers
+	// what needs Temporal with 503 and Retry-After.
+	waitFor(t, 15*time.Second, "the API replica to see Temporal down", func() bool {
+		return strings.Contains(string(apiOnly.Do("GET", "/readyz", "", nil).Body), `"temporal":"unreachable"`)
+	})
+	apiReady := apiOnly.Do("GET", "/readyz", "", nil)
+	if apiReady.Status != http.StatusOK {
+		t.Errorf("/readyz of serve --api with Temporal down: %d %s, want 200", apiReady.Status, apiReady.Body)
+	}
+	if !strings.Contains(string(apiOnly.Do("GET", "/metrics", "", nil).Body), "hookflow_temporal_reachable 0") {
+		t.Error("the API replica's metrics do not show Temporal unreachable")
+	}
+	var extra Ingested
+	apiOnly.MustDo(http.StatusAccepted, "POST", "/v1/events", key, map[string]any{"event_type": "promoter.created", "entity_id": "while-down"}).JSON(t, &extra)
+	posted.Add(1)
+	retry := apiOnly.Do("POST", "/v1/deliveries/"+extra.Deliveries[0].ID.String()+"/retry", key, nil)
+	if retry.Status != http.StatusServiceUnavailable || retry.Header.Get("Retry-After") == "" {
+		t.Errorf("a manual retry with Temporal down: %d (Retry-After %q) %s, want 503 with Retry-After", retry.Status, retry.Header.Get("Retry-After"), retry.Body)
+	}
+	check := apiOnly.Do("POST", "/v1/fulfilment-checks", key, nil)
+	if check.Status != http.StatusServiceUnavailable || check.Header.Get("Retry-After") == "" {
+		t.Errorf("a fulfilment check with Temporal down: %d %s, want 503 with Retry-After", check.Status, check.Body)
+	}
 	own.start(t)
 	restarted := time.Now()
 	if n := failures.Load(); n > 0 {

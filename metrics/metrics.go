@@ -30,6 +30,7 @@ type Metrics struct {
 	responses       *prometheus.CounterVec
 	dispatchLag     prometheus.Histogram
 	throttling      *prometheus.CounterVec
+	temporalUp      prometheus.Gauge
 }
 
 // New creates a registry with hookflow's metrics and the Go runtime's.
@@ -59,8 +60,12 @@ func New() *Metrics {
 			Name: "hookflow_throttling_answers_total",
 			Help: "Answers that slowed a destination down (429, 502, 503, 504), by code.",
 		}, []string{"code"}),
+		temporalUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hookflow_temporal_reachable",
+			Help: "1 while the Temporal frontend answers this process's health checks, 0 while it does not.",
+		}),
 	}
-	reg.MustRegister(m.deliveries, m.attemptDuration, m.responses, m.dispatchLag, m.throttling,
+	reg.MustRegister(m.deliveries, m.attemptDuration, m.responses, m.dispatchLag, m.throttling, m.temporalUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -68,6 +73,15 @@ func New() *Metrics {
 // Handler serves the registry.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// SetTemporalReachable records whether Temporal answered the last health check.
+func (m *Metrics) SetTemporalReachable(up bool) {
+	if up {
+		m.temporalUp.Set(1)
+	} else {
+		m.temporalUp.Set(0)
+	}
 }
 
 // ObserveAttempt counts an attempt's answer and its duration.

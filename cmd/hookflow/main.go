@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -159,6 +160,19 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 	}
 	defer temporal.Close()
 
+	temporalUp := watchTemporal(ctx, temporal, m)
+	// The API is ready when PostgreSQL answers: ingest never waits on Temporal, so a load
+	// balancer must keep it in service while Temporal is down. A worker needs both.
+	readiness := func(ctx context.Context) error {
+		if err := pingDatabase(ctx, db); err != nil {
+			return err
+		}
+		if *workerRole && !temporalUp.Load() {
+			return hookflow.Errorf(hookflow.EUNAVAILABLE, "the Temporal server is not reachable")
+		}
+		return nil
+	}
+
 	guard := egress.Guard{AllowPrivate: cfg.AllowPrivateNetworks}
 	var wg sync.WaitGroup
 	workerCtx, stopWorker := context.WithCancel(context.Background())
@@ -212,7 +226,7 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 	serveErr := make(chan error, 1)
 	if !*apiRole {
 		// A worker alone still answers probes and scrapes.
-		router := api.NewRouter(api.Deps{Metrics: m.Handler(), Ready: func(ctx context.Context) error { return ready(ctx, db, temporal) }, Probes: true})
+		router := api.NewRouter(api.Deps{Metrics: m.Handler(), Ready: readiness, TemporalReachable: temporalUp.Load, Probes: true})
 		srv = &http.Server{Addr: cfg.HTTPAddr, Handler: router, ReadHeaderTimeout: 10 * time.Second}
 		go func() { serveErr <- srv.ListenAndServe() }()
 		logger.Info("worker probes listening", "addr", cfg.HTTPAddr)
@@ -226,14 +240,15 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 			// Keys are cached briefly; a revoked key stops working within the TTL.
 			Accounts:      &api.KeyCache{AccountService: db, TTL: 30 * time.Second, MaxEntries: 10000},
 			Subscriptions: db, Events: db, Deliveries: db, Campaigns: db, Fulfilments: db, Outages: outages,
-			Retrier: dispatch.Retrier{Client: temporal}, Checker: dispatch.FulfilmentChecker{Client: temporal},
+			Retrier: dispatch.Retrier{Client: temporal, Logger: logger}, Checker: dispatch.FulfilmentChecker{Client: temporal, Logger: logger},
 			URLs: guard, AdminKey: cfg.AdminKey, IngestLimiter: api.NewIngestLimiter(cfg.IngestRatePerSecond),
-			Ready:      func(ctx context.Context) error { return ready(ctx, db, temporal) },
-			Metrics:    m.Handler(),
-			Middleware: []gin.HandlerFunc{api.RequestLog(logger), api.Deadline(requestDeadline)},
+			Ready:             readiness,
+			TemporalReachable: temporalUp.Load,
+			Metrics:           m.Handler(),
+			Middleware:        []gin.HandlerFunc{api.RequestLog(logger), api.Deadline(requestDeadline)},
 			Extra: func(r *gin.Engine) {
 				web.Register(r, web.Deps{Accounts: db, Subscriptions: db, Deliveries: db, Fulfilments: db, Campaigns: db, Outages: outages,
-					Sessions: db, Retrier: dispatch.Retrier{Client: temporal}, URLs: guard,
+					Sessions: db, Retrier: dispatch.Retrier{Client: temporal, Logger: logger}, URLs: guard,
 					TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.TemporalNamespace})
 			},
 		})
@@ -296,14 +311,42 @@ func waitForTemporal(ctx context.Context, c client.Client, logger *slog.Logger) 
 	}
 }
 
-func ready(ctx context.Context, db *store.DB, c client.Client) error {
+func pingDatabase(ctx context.Context, db *store.DB) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := db.Ping(ctx); err != nil {
 		return hookflow.Errorf(hookflow.EUNAVAILABLE, "the PostgreSQL server is not reachable")
 	}
-	if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		return hookflow.Errorf(hookflow.EUNAVAILABLE, "the Temporal server is not reachable")
-	}
 	return nil
+}
+
+// temporalCheckInterval is how often a process asks Temporal whether it answers: probes
+// then read the last answer instead of each making a call.
+const temporalCheckInterval = 5 * time.Second
+
+// watchTemporal checks Temporal's health until ctx ends, keeping the last answer in the
+// returned flag and in the hookflow_temporal_reachable gauge.
+func watchTemporal(ctx context.Context, c client.Client, m *metrics.Metrics) *atomic.Bool {
+	var up atomic.Bool
+	check := func() {
+		checkCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, err := c.CheckHealth(checkCtx, &client.CheckHealthRequest{})
+		up.Store(err == nil)
+		m.SetTemporalReachable(err == nil)
+	}
+	check()
+	go func() {
+		ticker := time.NewTicker(temporalCheckInterval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+				check()
+			}
+		}
+	}()
+	return &up
 }
