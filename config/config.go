@@ -22,6 +22,15 @@ type Config struct {
 	DatabaseURL       string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/hookflow?sslmode=disable"`
 	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
 	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	// The Temporal connection's security, named as Temporal's CLI names it: TLS with the
+	// system's roots, a client certificate and key (mTLS), the server's CA and name, and
+	// an API key (Temporal Cloud).
+	TemporalTLS           bool   `env:"TEMPORAL_TLS"`
+	TemporalTLSCert       string `env:"TEMPORAL_TLS_CERT"`
+	TemporalTLSKey        string `env:"TEMPORAL_TLS_KEY"`
+	TemporalTLSCA         string `env:"TEMPORAL_TLS_CA"`
+	TemporalTLSServerName string `env:"TEMPORAL_TLS_SERVER_NAME"`
+	TemporalAPIKey        string `env:"TEMPORAL_API_KEY"`
 	// TemporalUIURL is where the dashboard links a delivery's workflow.
 	TemporalUIURL string `env:"HOOKFLOW_TEMPORAL_UI_URL" envDefault:"http://127.0.0.1:8233"`
 	HTTPAddr      string `env:"HOOKFLOW_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
@@ -119,6 +128,20 @@ func (c Config) Validate() error {
 	}
 	if !validNamespace(c.TemporalNamespace) {
 		bad("TEMPORAL_NAMESPACE", "must be letters, digits, '.', '_' or '-', got %q", c.TemporalNamespace)
+	}
+	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
+		bad("TEMPORAL_TLS_CERT", "and TEMPORAL_TLS_KEY go together: set both (the client certificate and its key) or neither")
+	}
+	for name, path := range map[string]string{"TEMPORAL_TLS_CERT": c.TemporalTLSCert, "TEMPORAL_TLS_KEY": c.TemporalTLSKey, "TEMPORAL_TLS_CA": c.TemporalTLSCA} {
+		if path == "" {
+			continue
+		}
+		if st, err := os.Stat(path); err != nil || st.IsDir() {
+			bad(name, "must name a readable file, got %q", path)
+		}
+	}
+	if strings.ContainsAny(c.TemporalAPIKey, " \t\r\n") {
+		bad("TEMPORAL_API_KEY", "must not contain spaces or line breaks")
 	}
 	if !validHostPort(c.HTTPAddr) {
 		bad("HOOKFLOW_HTTP_ADDR", "must be host:port with a port from 1 to 65535, got %q", c.HTTPAddr)

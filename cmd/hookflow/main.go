@@ -146,14 +146,24 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 	temporalMetrics, stopTemporalMetrics := m.TemporalHandler()
 	defer stopTemporalMetrics()
 
-	// A lazy client connects on first use, so the API starts and keeps accepting events
-	// while Temporal is down.
+	// One client for every use (API, worker, dispatcher, schedules), so all share the
+	// connection's security. A lazy client connects on first use, so the API starts and
+	// keeps accepting events while Temporal is down.
+	conn, creds, err := dispatch.Connection{TLS: cfg.TemporalTLS, CertFile: cfg.TemporalTLSCert, KeyFile: cfg.TemporalTLSKey,
+		CAFile: cfg.TemporalTLSCA, ServerName: cfg.TemporalTLSServerName, APIKey: cfg.TemporalAPIKey,
+		Logger: logger.With("component", "temporal")}.Options()
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	connOpts := worker.ConnectionOptions()
+	connOpts.TLS = conn.TLS
 	temporal, err := client.NewLazyClient(client.Options{
 		HostPort:          cfg.TemporalAddress,
 		Namespace:         cfg.TemporalNamespace,
 		Logger:            temporallog.NewStructuredLogger(logger.With("component", "temporal")),
 		MetricsHandler:    temporalMetrics,
-		ConnectionOptions: worker.ConnectionOptions(),
+		ConnectionOptions: connOpts,
+		Credentials:       creds,
 	})
 	if err != nil {
 		return fmt.Errorf("temporal client: %w", err)
@@ -195,7 +205,11 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !waitForTemporal(workerCtx, temporal, logger) {
+			if err := waitForTemporal(workerCtx, temporal, logger); err != nil {
+				workerErr <- err
+				return
+			}
+			if workerCtx.Err() != nil {
 				return
 			}
 			if err := worker.CheckNamespace(workerCtx, temporal, cfg.TemporalNamespace); err != nil {
@@ -290,14 +304,18 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 const requestDeadline = 20 * time.Second
 
 // waitForTemporal blocks until Temporal answers, so a worker started before Temporal
-// comes up waits instead of failing.
-func waitForTemporal(ctx context.Context, c client.Client, logger *slog.Logger) bool {
+// comes up waits instead of failing. A server that refuses this client as configured (a
+// certificate or key it rejects) is an error: waiting would not change its answer.
+func waitForTemporal(ctx context.Context, c client.Client, logger *slog.Logger) error {
 	for warned := false; ; {
 		checkCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		_, err := c.CheckHealth(checkCtx, &client.CheckHealthRequest{})
 		cancel()
 		if err == nil {
-			return true
+			return nil
+		}
+		if dispatch.Refused(err) {
+			return fmt.Errorf("the Temporal server refused the connection; check TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME and TEMPORAL_API_KEY: %w", err)
 		}
 		if !warned {
 			logger.Warn("waiting for Temporal", "error", err)
@@ -305,7 +323,7 @@ func waitForTemporal(ctx context.Context, c client.Client, logger *slog.Logger) 
 		}
 		select {
 		case <-ctx.Done():
-			return false
+			return nil
 		case <-time.After(time.Second):
 		}
 	}
