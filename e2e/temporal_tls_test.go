@@ -22,8 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/hookflow/hookflow/store/storetest"
 	"github.com/hookflow/hookflow/temporaltest"
 )
@@ -98,10 +96,10 @@ func startTLSProxy(t *testing.T, pki *testPKI, requireClientCert bool) *tlsProxy
 	p := &tlsProxy{auth: map[string]int{}}
 	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: temporal.FrontendHostPort()})
 	rp.FlushInterval = -1
-	rp.Transport = &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, addr)
-	}}
+	// gRPC to the dev server: HTTP/2 without TLS.
+	var backend http.Protocols
+	backend.SetUnencryptedHTTP2(true)
+	rp.Transport = &http.Transport{Protocols: &backend}
 	cfg := &tls.Config{Certificates: []tls.Certificate{pki.serverCert}, NextProtos: []string{"h2"}}
 	if requireClientCert {
 		cfg.ClientCAs, cfg.ClientAuth = pki.pool, tls.RequireAndVerifyClientCert
@@ -112,9 +110,8 @@ func startTLSProxy(t *testing.T, pki *testPKI, requireClientCert bool) *tlsProxy
 		p.mu.Unlock()
 		rp.ServeHTTP(w, r)
 	})}
-	if err := http2.ConfigureServer(srv, nil); err != nil {
-		t.Fatal(err)
-	}
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP2(true)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
