@@ -12,10 +12,15 @@ TEMPORAL_CLI  := $(shell sed -n 's/^require github.com\/temporalio\/cli \(v[^ ]*
 # The Temporal CLI takes minutes to compile; one build per version is kept outside the
 # checkout so fresh clones on the same machine reuse it.
 TEMPORAL_CACHE := $(HOME)/.cache/hookflow/temporal-cli-$(TEMPORAL_CLI)
+# The pinned Helm renders and lints deploy/helm/hookflow in `make test`; built once per
+# version and kept beside the Temporal CLI.
+HELM          := $(BIN)/helm
+HELM_VERSION  := $(shell sed -n 's/^require helm.sh\/helm\/v3 \(v[^ ]*\).*/\1/p;s/^\thelm.sh\/helm\/v3 \(v[^ ]*\)$$/\1/p' tools/helm/go.mod | head -1)
+HELM_CACHE    := $(HOME)/.cache/hookflow/helm-$(HELM_VERSION)
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test bench build lint fuzz reliability temporal clean
+.PHONY: run test bench build lint fuzz reliability temporal helm clean
 
 build:
 	$(GO) build -o $(HOOKFLOW) ./cmd/hookflow
@@ -30,13 +35,24 @@ $(TEMPORAL): tools/temporal/go.mod tools/temporal/go.sum
 	fi
 	cp "$(TEMPORAL_CACHE)" $(TEMPORAL)
 
+helm: $(HELM)
+
+$(HELM): tools/helm/go.mod tools/helm/go.sum
+	@mkdir -p $(BIN) $(dir $(HELM_CACHE))
+	@if [ ! -x "$(HELM_CACHE)" ]; then \
+		echo "building Helm $(HELM_VERSION) (once, a few minutes)"; \
+		cd tools/helm && $(GO) build -o "$(HELM_CACHE).tmp" helm.sh/helm/v3/cmd/helm && mv "$(HELM_CACHE).tmp" "$(HELM_CACHE)"; \
+	fi
+	cp "$(HELM_CACHE)" $(HELM)
+
 run: build $(TEMPORAL)
 	./scripts/run.sh
 
-test: $(TEMPORAL) lint
+test: $(TEMPORAL) $(HELM) lint
 	./scripts/ensure-postgres.sh
 	./scripts/ensure-chromium.sh
 	$(GO) test -p 2 -count=1 -timeout 30m ./...
+	cd tools/helm && $(GO) test -count=1 ./...
 	$(MAKE) fuzz
 
 # Each fuzz target runs briefly on top of its seed corpus (which every `go test` runs).
@@ -50,6 +66,7 @@ fuzz:
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzEventInput$$' .
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzVerify$$' ./signing
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzForbidden$$' ./egress
+	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzDecodeBody$$' ./api
 
 bench: build $(TEMPORAL)
 	./scripts/ensure-postgres.sh

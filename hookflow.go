@@ -211,6 +211,9 @@ type DispatchItem struct {
 	SubscriptionID string    `db:"subscription_id"`
 	EventType      string    `db:"event_type"`
 	CreatedAt      time.Time `db:"created_at"`
+	// TraceParent is the W3C traceparent of the request that created the delivery, when
+	// it is traced.
+	TraceParent string `db:"trace_parent"`
 }
 
 // DeliveryState is what a delivery's workflow reads when it starts: where the delivery

@@ -23,6 +23,10 @@ const (
 	DefaultRecoveryPoll   = 200 * time.Millisecond
 )
 
+// restartAfter is how long a recovery waits for a started delivery's attempt before it
+// starts it again: longer than an attempt takes to be made and recorded.
+const restartAfter = 3 * time.Minute
+
 // RecoverInput names a recovery.
 type RecoverInput struct {
 	RecoveryID string
@@ -41,7 +45,10 @@ func (a *Activities) Recover(ctx context.Context, in RecoverInput) (int, error) 
 	if poll <= 0 {
 		poll = DefaultRecoveryPoll
 	}
-	started := map[string]bool{}
+	// When each delivery was last started: one still pending after restartAfter is started
+	// again (its run may have been another's, a manual retry's, which made no attempt of
+	// this recovery).
+	started := map[string]time.Time{}
 	for {
 		step, err := a.Store.NextRecoveryStep(ctx, in.RecoveryID, window)
 		if err != nil {
@@ -52,13 +59,13 @@ func (a *Activities) Recover(ctx context.Context, in RecoverInput) (int, error) 
 			return len(started), nil
 		}
 		for _, item := range step.Start {
-			if started[item.DeliveryID] {
+			if at, ok := started[item.DeliveryID]; ok && time.Since(at) < restartAfter {
 				continue
 			}
 			if err := a.Starter.StartRecovery(ctx, item, in.RecoveryID); err != nil {
 				return len(started), err
 			}
-			started[item.DeliveryID] = true
+			started[item.DeliveryID] = time.Now()
 		}
 		activity.RecordHeartbeat(ctx, len(started))
 		select {

@@ -7,8 +7,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/tracing"
 )
 
 // EventHandler ingests events.
@@ -32,11 +36,18 @@ func (h *EventHandler) Create(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	out, err := h.events.IngestEvent(c.Request.Context(), account(c).ID, in, key)
+	// The ingest span is where a delivery's trace begins: the store keeps its traceparent
+	// with each delivery, and the dispatcher's span joins it.
+	ctx, span := tracing.Tracer().Start(c.Request.Context(), "hookflow.ingest", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("hookflow.event_type", in.EventType), attribute.String("hookflow.account_id", account(c).ID)))
+	defer span.End()
+	out, err := h.events.IngestEvent(ctx, account(c).ID, in, key)
 	if err != nil {
+		span.SetStatus(codes.Error, hookflow.ErrorCode(err))
 		writeError(c, err)
 		return
 	}
+	span.SetAttributes(attribute.String("hookflow.event_id", out.EventID), attribute.Int("hookflow.deliveries", len(out.Deliveries)))
 	if out.Replayed {
 		// Tells a client that retried after a lost answer that nothing new was created.
 		c.Header(IdempotentReplayedHeader, "true")

@@ -197,11 +197,11 @@ func (c Config) Validate() error {
 	if c.ThrottleMax < c.ThrottleBase || c.ThrottleMax > 24*time.Hour {
 		bad("HOOKFLOW_THROTTLE_MAX", "must be a duration from HOOKFLOW_THROTTLE_BASE to 24h, such as 5m")
 	}
-	if c.PauseAfter < time.Second {
-		bad("HOOKFLOW_PAUSE_AFTER", "must be a duration of at least 1s, such as 120h")
+	if c.PauseAfter != 0 && c.PauseAfter < time.Second {
+		bad("HOOKFLOW_PAUSE_AFTER", "must be 0 (never) or a duration of at least 1s, such as 120h")
 	}
-	if c.Retention < time.Second {
-		bad("HOOKFLOW_RETENTION", "must be a duration of at least 1s, such as 720h")
+	if c.Retention != 0 && c.Retention < time.Second {
+		bad("HOOKFLOW_RETENTION", "must be 0 (keep everything) or a duration of at least 1s, such as 720h")
 	}
 	if c.RetentionInterval < time.Second || c.RetentionInterval%time.Second != 0 {
 		bad("HOOKFLOW_RETENTION_INTERVAL", "must be a whole number of seconds, at least 1s, such as 1h")

@@ -184,4 +184,3 @@ func Refused(err error) bool {
 	}
 	return false
 }
-

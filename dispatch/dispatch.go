@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/hookflow/hookflow"
 	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/tracing"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -145,7 +149,7 @@ func (d *Dispatcher) startAll(ctx context.Context, items []hookflow.DispatchItem
 		wg.Add(1)
 		go func(item hookflow.DispatchItem) {
 			defer func() { <-slots; wg.Done() }()
-			err := Start(ctx, d.Client, item)
+			err := startTraced(ctx, d.Client, item)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -248,4 +252,17 @@ func startFailure(err error) string {
 		return "Temporal is unavailable; the next sweep tries again"
 	}
 	return "Temporal refused it; check the namespace and its search attributes"
+}
+
+// startTraced starts a delivery's workflow in a span of the trace that created the
+// delivery (Temporal's interceptor carries it into the workflow).
+func startTraced(ctx context.Context, c client.Client, item hookflow.DispatchItem) error {
+	ctx, span := tracing.Tracer().Start(tracing.WithTraceParent(ctx, item.TraceParent), "hookflow.dispatch",
+		trace.WithAttributes(attribute.String("hookflow.delivery_key", item.DeliveryID), attribute.String("hookflow.workflow_id", item.WorkflowID)))
+	defer span.End()
+	err := Start(ctx, c, item)
+	if err != nil {
+		span.SetStatus(codes.Error, startFailure(err))
+	}
+	return err
 }

@@ -18,10 +18,16 @@ package outbound
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/tracing"
 )
 
 // Sender sends one request to one destination and describes the outcome. It never
@@ -57,10 +63,22 @@ type Store interface {
 	MarkWaiting(ctx context.Context, deliveryID string, reason hookflow.WaitReason, until time.Time) error
 	// ClearWaiting removes the mark of a delivery that goes out.
 	ClearWaiting(ctx context.Context, deliveryID string) error
-	// TakeWaiters returns the workflow ids of up to n of the destination's oldest
-	// deliveries waiting behind the in-flight cap that have not been woken yet, marking
-	// them woken.
-	TakeWaiters(ctx context.Context, destinationID string, n int) ([]string, error)
+	// TakeWaiters returns up to n of the destination's oldest deliveries waiting for a
+	// slot (behind the in-flight cap, or held by a pause that has ended) that have not been
+	// woken yet, marking them woken.
+	TakeWaiters(ctx context.Context, destinationID string, n int) ([]Waiter, error)
+	// RequeueWaiter makes a delivery taken by TakeWaiters, whose wake failed, one to take
+	// again.
+	RequeueWaiter(ctx context.Context, deliveryID string) error
+	// HoldWaiting marks a delivery held by its subscription's pause; false when the pause
+	// has ended meanwhile.
+	HoldWaiting(ctx context.Context, deliveryID string, until time.Time) (bool, error)
+}
+
+// Waiter is a delivery waiting for a slot: what TakeWaiters returns.
+type Waiter struct {
+	DeliveryID string `db:"id"`
+	WorkflowID string `db:"workflow_id"`
 }
 
 // Waker asks a waiting delivery's workflow to try again now (a signal).
@@ -177,12 +195,15 @@ func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number in
 	now := g.now()
 	if req.Paused {
 		// Held, not refused: the delivery keeps its place (creation order) and its
-		// attempts until the subscription is resumed, which wakes the held ones.
-		until := now.Add(HeldRecheck)
-		if err := g.Store.MarkWaiting(ctx, req.DeliveryID, hookflow.WaitPaused, until); err != nil {
+		// attempts until the subscription is resumed, which wakes the held ones. A resume
+		// that came since the request was read lets it go.
+		held, err := g.Store.HoldWaiting(ctx, req.DeliveryID, now.Add(HeldRecheck))
+		if err != nil {
 			return Begun{}, err
 		}
-		return Begun{Wait: &Wait{Reason: hookflow.WaitPaused, For: HeldRecheck}}, nil
+		if held {
+			return Begun{Wait: &Wait{Reason: hookflow.WaitPaused, For: HeldRecheck}}, nil
+		}
 	}
 	if req.ThrottledUntil != nil && req.ThrottledUntil.After(now) {
 		until := *req.ThrottledUntil
@@ -234,8 +255,14 @@ func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number in
 		}
 	}
 
+	// The attempt's span is a child of the send step's (Temporal's interceptor gives the
+	// step the delivery's trace); it ends with the answer, however long that takes.
+	_, span := tracing.Tracer().Start(ctx, "hookflow.attempt", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("server.address", hostOf(req.URL)), attribute.String("hookflow.delivery_key", req.DeliveryID),
+			attribute.Int("hookflow.attempt", number)))
 	f := g.flights.start(func(flightCtx context.Context) Outcome {
 		out := g.Sender.Send(flightCtx, req)
+		endAttemptSpan(span, out.Attempt)
 		out.Attempt.Number, out.Attempt.Trigger = number, trigger
 		if time.Duration(out.Attempt.DurationMS)*time.Millisecond < g.hold() {
 			// Answered as fast as the hold allows: the endpoint is not slow (any more).
@@ -326,22 +353,46 @@ func (g *Gateway) release(destinationID string, s *slot, waited bool) {
 }
 
 // HeldRecheck is how long a delivery held by a pause waits before it looks again, should
-// the wake of its resume be lost: long, since a pause may hold many deliveries for days.
-const HeldRecheck = time.Hour
+// the wake of its resume be lost: long, since a pause may hold many deliveries for days and
+// each look is a workflow task and a write.
+const HeldRecheck = 3 * time.Hour
 
 // WakeWaiters wakes up to n of the destination's oldest deliveries waiting for a slot
 // and returns how many it took. A wake that fails is logged: that delivery wakes on its
 // timer.
 func WakeWaiters(ctx context.Context, st Store, w Waker, destinationID string, n int, logger *slog.Logger) (int, error) {
-	ids, err := st.TakeWaiters(ctx, destinationID, n)
+	waiters, err := st.TakeWaiters(ctx, destinationID, n)
 	if err != nil {
 		logger.Warn("could not read the deliveries waiting for a slot; they wake on their timers", "destination_id", destinationID, "error", err)
 		return 0, err
 	}
-	for _, id := range ids {
-		if err := w.Wake(ctx, id); err != nil {
-			logger.Warn("could not wake a waiting delivery; it wakes on its timer", "workflow_id", id, "error", err)
+	for _, waiter := range waiters {
+		if err := w.Wake(ctx, waiter.WorkflowID); err != nil {
+			// Put back, so the next release takes it instead of its timer.
+			logger.Warn("could not wake a waiting delivery; it is taken again by the next release", "workflow_id", waiter.WorkflowID, "error", err)
+			if err := st.RequeueWaiter(context.WithoutCancel(ctx), waiter.DeliveryID); err != nil {
+				logger.Warn("could not put a waiting delivery back; it wakes on its timer", "workflow_id", waiter.WorkflowID, "error", err)
+			}
 		}
 	}
-	return len(ids), nil
+	return len(waiters), nil
+}
+
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Hostname()
+	}
+	return ""
+}
+
+// endAttemptSpan records an attempt's answer on its span and ends it.
+func endAttemptSpan(span trace.Span, a hookflow.Attempt) {
+	if a.ResponseCode != nil {
+		span.SetAttributes(attribute.Int("http.response.status_code", *a.ResponseCode))
+	}
+	span.SetAttributes(attribute.Int64("hookflow.duration_ms", a.DurationMS))
+	if !a.Succeeded() {
+		span.SetStatus(codes.Error, hookflow.Excerpt(a.Error, 200))
+	}
+	span.End()
 }

@@ -14,9 +14,12 @@ ALTER TABLE subscriptions
 UPDATE subscriptions SET active = true, paused_at = updated_at, paused_reason = disabled_reason, disabled_reason = ''
  WHERE NOT active AND deleted_at IS NULL AND disabled_reason LIKE 'the endpoint answered 410 Gone%';
 
+-- NOT VALID, then validated: the table is not locked against writes while its rows are
+-- checked.
 ALTER TABLE deliveries DROP CONSTRAINT deliveries_waiting_reason_check,
     ADD CONSTRAINT deliveries_waiting_reason_check
-        CHECK (waiting_reason IN ('throttled', 'rate_limited', 'in_flight_cap', 'paused'));
+        CHECK (waiting_reason IN ('throttled', 'rate_limited', 'in_flight_cap', 'paused')) NOT VALID;
+ALTER TABLE deliveries VALIDATE CONSTRAINT deliveries_waiting_reason_check;
 
 -- A recovery retries a subscription's failed deliveries created in [since, until).
 CREATE TABLE recoveries (
@@ -27,6 +30,9 @@ CREATE TABLE recoveries (
     until            timestamptz,
     status           text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'completed')),
     total            integer NOT NULL,
+    -- The last delivery taken, so each step reads on from there.
+    cursor_at        timestamptz,
+    cursor_id        uuid,
     created_at       timestamptz NOT NULL,
     completed_at     timestamptz
 );
@@ -37,14 +43,13 @@ CREATE INDEX recoveries_subscription_idx ON recoveries (subscription_id, created
 ALTER TABLE deliveries
     ADD COLUMN recovery_id uuid,
     ADD COLUMN recovery_pending boolean NOT NULL DEFAULT false;
-CREATE INDEX deliveries_recovery_idx ON deliveries (recovery_id) WHERE recovery_id IS NOT NULL;
 
--- Retention deletes the oldest events first.
-CREATE INDEX events_created_idx ON events (created_at);
+-- The W3C traceparent of the request that created a delivery (NULL unless tracing is on),
+-- so the dispatcher's span joins its trace.
+ALTER TABLE deliveries ADD COLUMN trace_parent text;
 
 -- +goose Down
-DROP INDEX events_created_idx;
-DROP INDEX deliveries_recovery_idx;
+ALTER TABLE deliveries DROP COLUMN trace_parent;
 ALTER TABLE deliveries DROP COLUMN recovery_pending, DROP COLUMN recovery_id;
 DROP TABLE recoveries;
 UPDATE deliveries SET waiting_reason = NULL, waiting_since = NULL, waiting_until = NULL WHERE waiting_reason = 'paused';

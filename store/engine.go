@@ -29,7 +29,7 @@ func (s *DB) ClaimUndispatched(ctx context.Context, limit int, lease time.Durati
 			ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED) AS claimed
 		WHERE d.id = claimed.id
 		RETURNING d.id, `+workflowIDColumn+`, d.account_id, COALESCE(d.subscription_id::text, '') AS subscription_id,
-			d.event_type, d.created_at`,
+			d.event_type, d.created_at, COALESCE(d.trace_parent, '') AS trace_parent`,
 		limit, now.Add(lease), now)
 	return items, wrap(err)
 }
@@ -217,7 +217,7 @@ func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) erro
 	}
 	if succeeded {
 		_, err := s.hot.ExecContext(ctx, query+` SELECT 1`, args...)
-		return wrap(err)
+		return recordError(err)
 	}
 	query += ` SELECT COALESCE((SELECT fresh FROM attempt), false) AS fresh, d.subscription_id, d.account_id, d.number,
 		d.event_id, d.event_type, d.is_test FROM delivery d`
@@ -237,7 +237,17 @@ func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) erro
 	if notify {
 		s.wakeDispatchers()
 	}
-	return err
+	return recordError(err)
+}
+
+// recordError is RecordAttempt's error: a delivery deleted meanwhile (by retention) is not
+// found, which no retry of the step can change.
+func recordError(err error) error {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "23503" {
+		return notFound("delivery")
+	}
+	return wrap(err)
 }
 
 // failedAttempt is what RecordAttempt learns of a delivery whose attempt failed.
@@ -312,8 +322,9 @@ func (s *DB) afterFailedAttempt(ctx context.Context, tx *sqlx.Tx, f failedAttemp
 
 // FailWithoutAttempt ends a delivery that cannot be attempted any more, saying why.
 func (s *DB) FailWithoutAttempt(ctx context.Context, deliveryID, reason string) error {
+	// A recovery waiting for this delivery's attempt waits no more: there will be none.
 	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', last_error = $2, next_attempt_at = NULL,
-		waiting_reason = NULL, waiting_since = NULL, waiting_until = NULL
+		waiting_reason = NULL, waiting_since = NULL, waiting_until = NULL, recovery_pending = false
 		WHERE id = $1 AND status <> 'delivered'`, deliveryID, hookflow.Excerpt(reason, hookflow.MaxErrorChars))
 	return wrap(err)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/tracing"
 )
 
 // DispatchChannel is the NOTIFY channel that wakes dispatchers when deliveries commit
@@ -173,6 +174,7 @@ func matchingSubscriptions(ctx context.Context, q sqlx.QueryerContext, accountID
 // campaign webhooks, each with its payload and retry policy.
 func planFanOut(ctx context.Context, q sqlx.QueryerContext, e hookflow.Event, fulfilmentID string) ([]deliveryInsert, error) {
 	var ds []deliveryInsert
+	traceParent := tracing.TraceParent(ctx)
 	subs, err := matchingSubscriptions(ctx, q, e.AccountID, e.EventType, e.CampaignID)
 	if err != nil {
 		return nil, err
@@ -188,7 +190,7 @@ func planFanOut(ctx context.Context, q sqlx.QueryerContext, e hookflow.Event, fu
 			policy = hookflow.PolicySchedule
 		}
 		for _, sub := range subs {
-			ds = append(ds, deliveryInsert{ID: uuid.NewString(), Event: e, SubscriptionID: sub.ID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy})
+			ds = append(ds, deliveryInsert{ID: uuid.NewString(), Event: e, SubscriptionID: sub.ID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy, TraceParent: traceParent})
 		}
 	}
 	hooks, err := campaignWebhooksFor(ctx, q, e, fulfilmentID)
@@ -207,7 +209,7 @@ func planFanOut(ctx context.Context, q sqlx.QueryerContext, e hookflow.Event, fu
 			policy = hookflow.PolicySchedule
 		}
 		for _, hookID := range hooks {
-			ds = append(ds, deliveryInsert{ID: uuid.NewString(), Event: e, CampaignWebhookID: hookID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy})
+			ds = append(ds, deliveryInsert{ID: uuid.NewString(), Event: e, CampaignWebhookID: hookID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy, TraceParent: traceParent})
 		}
 	}
 	return ds, nil
@@ -257,6 +259,8 @@ type deliveryInsert struct {
 	Policy            hookflow.PolicyKind
 	// CreatedAt is the event's when zero; a replay's deliveries are created when it is.
 	CreatedAt time.Time
+	// TraceParent joins the dispatch of the delivery to the trace that created it.
+	TraceParent string
 }
 
 func (d deliveryInsert) createdAt() time.Time {
@@ -275,12 +279,12 @@ func deliveryKeys(ds []deliveryInsert) pq.StringArray {
 }
 
 const deliveryColumns = `id, account_id, event_id, subscription_id, campaign_webhook_id, fulfilment_id,
-	event_type, payload, is_test, policy, created_at`
+	event_type, payload, is_test, policy, created_at, trace_parent`
 
 // deliveryValues renders ds as a VALUES list whose parameters start after argOffset, with
 // casts so it also works as a subquery.
 func deliveryValues(ds []deliveryInsert, argOffset int) (string, []any) {
-	const columns = 11
+	const columns = 12
 	var sb strings.Builder
 	sb.WriteString("VALUES ")
 	args := make([]any, 0, len(ds)*columns)
@@ -289,10 +293,10 @@ func deliveryValues(ds []deliveryInsert, argOffset int) (string, []any) {
 			sb.WriteString(", ")
 		}
 		n := argOffset + i*columns
-		fmt.Fprintf(&sb, "($%d::uuid, $%d::uuid, $%d::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, $%d::text, $%d::text, $%d::boolean, $%d::text, $%d::timestamptz)",
-			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11)
+		fmt.Fprintf(&sb, "($%d::uuid, $%d::uuid, $%d::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, $%d::text, $%d::text, $%d::boolean, $%d::text, $%d::timestamptz, NULLIF($%d, '')::text)",
+			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12)
 		args = append(args, d.ID, d.Event.AccountID, d.Event.ID, d.SubscriptionID, d.CampaignWebhookID, d.FulfilmentID,
-			d.Event.EventType, string(d.Payload), d.Test, string(d.Policy), d.createdAt())
+			d.Event.EventType, string(d.Payload), d.Test, string(d.Policy), d.createdAt(), d.TraceParent)
 	}
 	return sb.String(), args
 }

@@ -86,11 +86,12 @@ func (s *DB) PauseSubscription(ctx context.Context, accountID, id, reason string
 	return sub, err
 }
 
-// ResumeSubscription ends the pause: its run of failures starts again from nothing, the
-// account's subscribers are told (hookflow.subscription.resumed), and its held deliveries
-// join the deliveries waiting for a slot, where they keep their creation order. The caller
-// wakes the first of them (outbound.WakeWaiters); each, when its answer comes, wakes the
-// next. Resuming a subscription that is not paused changes nothing.
+// ResumeSubscription ends the pause: its run of failures starts again from nothing and the
+// account's subscribers are told (hookflow.subscription.resumed). Its held deliveries are
+// then waiters like those behind the in-flight cap (TakeWaiters takes them, oldest
+// first): nothing is rewritten, however many are held. The caller wakes the first of them
+// (outbound.WakeWaiters); each, when its answer comes, wakes the next. Resuming a
+// subscription that is not paused changes nothing.
 func (s *DB) ResumeSubscription(ctx context.Context, accountID, id string) (hookflow.Subscription, error) {
 	var sub hookflow.Subscription
 	wrote := false
@@ -107,12 +108,11 @@ func (s *DB) ResumeSubscription(ctx context.Context, accountID, id string) (hook
 			failing_since = NULL, failing_attempts = 0, updated_at = $2 WHERE id = $1`, sub.ID, now); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET waiting_reason = 'in_flight_cap'
-			WHERE subscription_id = $1 AND waiting_reason = 'paused'`, sub.ID)
-		if err != nil {
+		var held int
+		if err := sqlx.GetContext(ctx, tx, &held, `SELECT count(*) FROM deliveries
+			WHERE subscription_id = $1 AND waiting_reason = 'paused'`, sub.ID); err != nil {
 			return err
 		}
-		held, _ := res.RowsAffected()
 		if wrote, err = s.emitOperational(ctx, tx, accountID, hookflow.EventSubscriptionResumed, "subscription",
 			hookflow.EntityID{Value: sub.ID}, map[string]any{
 				"subscription_id": sub.ID, "url": sub.URL, "reason": "resumed", "paused_at": sub.PausedAt,
@@ -172,9 +172,19 @@ func (s *DB) CreateRecovery(ctx context.Context, accountID, subscriptionID strin
 	}
 	var out hookflow.Recovery
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		sub, err := findSubscription(ctx, tx, accountID, subscriptionID, false)
+		sub, err := findSubscription(ctx, tx, accountID, subscriptionID, true)
 		if err != nil {
 			return err
+		}
+		if !sub.Active {
+			return hookflow.Errorf(hookflow.ECONFLICT, "the subscription is not active: its deliveries would not be sent")
+		}
+		var running int
+		if err := sqlx.GetContext(ctx, tx, &running, `SELECT count(*) FROM recoveries WHERE subscription_id = $1 AND status = 'running'`, sub.ID); err != nil {
+			return err
+		}
+		if running > 0 {
+			return hookflow.Errorf(hookflow.ECONFLICT, "a recovery of this subscription is running: wait for it to complete")
 		}
 		id := uuid.NewString()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO recoveries (id, account_id, subscription_id, since, until, total, created_at)
@@ -234,16 +244,21 @@ func (s *DB) ListRecoveries(ctx context.Context, accountID, subscriptionID strin
 }
 
 // NextRecoveryStep takes up to window − (deliveries taken whose attempt is still to come)
-// more of the recovery's failed deliveries, oldest first, and returns every taken one
-// still to be attempted: starting a delivery's workflow again is harmless (its id
-// dedupes an open run, and a closed run's attempt was recorded, so it is no longer
-// pending). Done when nothing is left to take and nothing pending.
+// more of the recovery's failed deliveries, oldest first, reading on from the last one
+// taken, and returns every taken one still to be attempted: starting a delivery's
+// workflow again is harmless (its id dedupes an open run, and a closed run's attempt was
+// recorded, so it is no longer pending). Done when nothing is left to take and nothing is
+// pending.
 func (s *DB) NextRecoveryStep(ctx context.Context, recoveryID string, window int) (hookflow.RecoveryStep, error) {
 	var step hookflow.RecoveryStep
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var r recoveryRow
+		var r struct {
+			recoveryRow
+			CursorAt *time.Time     `db:"cursor_at"`
+			CursorID sql.NullString `db:"cursor_id"`
+		}
 		err := sqlx.GetContext(ctx, tx, &r, `SELECT id, account_id, subscription_id, since, until, status, total, 0 AS retried,
-			created_at, completed_at FROM recoveries WHERE id = $1 FOR UPDATE`, recoveryID)
+			created_at, completed_at, cursor_at, cursor_id FROM recoveries WHERE id = $1 FOR UPDATE`, recoveryID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("recovery")
 		}
@@ -254,25 +269,46 @@ func (s *DB) NextRecoveryStep(ctx context.Context, recoveryID string, window int
 			step.Done = true
 			return nil
 		}
-		// Only failed ones are waited for: one that was retried by hand meanwhile (and is
-		// delivered or retrying) is no longer this recovery's to retry.
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET recovery_id = $1, recovery_pending = true
-			WHERE id IN (SELECT id FROM deliveries
-				WHERE subscription_id = $2 AND status = 'failed' AND created_at >= $3 AND created_at < COALESCE($4::timestamptz, $5::timestamptz)
-					AND recovery_id IS DISTINCT FROM $1
-				ORDER BY created_at, id
-				LIMIT GREATEST(0, $6 - (SELECT count(*) FROM deliveries
-					WHERE recovery_id = $1 AND recovery_pending AND status = 'failed'))
-				FOR UPDATE SKIP LOCKED)`,
-			recoveryID, r.SubscriptionID, r.Since, r.Until, r.CreatedAt, window); err != nil {
+		// Only failed ones are waited for: one retried by hand meanwhile (delivered, or
+		// retrying) is no longer this recovery's to retry.
+		var pending int
+		if err := sqlx.GetContext(ctx, tx, &pending, `SELECT count(*) FROM deliveries
+			WHERE recovery_id = $1 AND recovery_pending AND status = 'failed'`, recoveryID); err != nil {
 			return err
+		}
+		taken := 0
+		if take := window - pending; take > 0 {
+			var last []struct {
+				CreatedAt time.Time `db:"created_at"`
+				ID        string    `db:"id"`
+			}
+			if err := sqlx.SelectContext(ctx, tx, &last, `WITH taken AS (
+					UPDATE deliveries d SET recovery_id = $1, recovery_pending = true
+					FROM (SELECT id FROM deliveries
+						WHERE subscription_id = $2 AND status = 'failed'
+							AND created_at >= $3 AND created_at < COALESCE($4::timestamptz, $5::timestamptz)
+							AND (created_at, id) > (COALESCE($6::timestamptz, '-infinity'), COALESCE($7::uuid, '00000000-0000-0000-0000-000000000000'))
+							AND recovery_id IS DISTINCT FROM $1
+						ORDER BY created_at, id LIMIT $8 FOR UPDATE SKIP LOCKED) picked
+					WHERE d.id = picked.id
+					RETURNING d.created_at, d.id)
+				SELECT created_at, id FROM taken ORDER BY created_at DESC, id DESC`,
+				recoveryID, r.SubscriptionID, r.Since, r.Until, r.CreatedAt, r.CursorAt, r.CursorID, take); err != nil {
+				return err
+			}
+			if taken = len(last); taken > 0 {
+				if _, err := tx.ExecContext(ctx, `UPDATE recoveries SET cursor_at = $2, cursor_id = $3 WHERE id = $1`,
+					recoveryID, last[0].CreatedAt, last[0].ID); err != nil {
+					return err
+				}
+			}
 		}
 		if err := sqlx.SelectContext(ctx, tx, &step.Start, `SELECT d.id, `+workflowIDColumn+`, d.account_id,
 			COALESCE(d.subscription_id::text, '') AS subscription_id, d.event_type, d.created_at FROM deliveries d
 			WHERE d.recovery_id = $1 AND d.recovery_pending AND d.status = 'failed' ORDER BY d.created_at, d.id`, recoveryID); err != nil {
 			return err
 		}
-		if len(step.Start) == 0 {
+		if len(step.Start) == 0 && taken == 0 && pending == 0 {
 			step.Done = true
 			_, err := tx.ExecContext(ctx, `UPDATE recoveries SET status = 'completed', completed_at = $2 WHERE id = $1`, recoveryID, s.Now())
 			return err

@@ -78,9 +78,6 @@ func TestPauseAndResumeTellOnlyThoseWhoAsked(t *testing.T) {
 	require.Nil(t, resumed.PausedAt)
 	_, err = db.ResumeSubscription(ctx, acc.ID, sub.ID)
 	require.NoError(t, err)
-	n, err = db.CountHeld(ctx, acc.ID, sub.ID)
-	require.NoError(t, err)
-	require.Zero(t, n)
 	woken, err := db.TakeWaiters(ctx, sub.ID, 10)
 	require.NoError(t, err)
 	require.Len(t, woken, 3, "the held deliveries wait for a slot now")
@@ -362,4 +359,106 @@ func TestPurgeKeepsWhatIsInProgress(t *testing.T) {
 	var attempts int
 	require.NoError(t, db.SQL().Get(&attempts, `SELECT count(*) FROM attempts WHERE delivery_id = $1`, keys[0]))
 	require.Zero(t, attempts)
+}
+
+// A hold is not taken once the pause has ended (the resume came while the delivery's
+// request was read), and the deliveries a pause held are waiters for a slot after its
+// resume without being rewritten.
+func TestHoldAfterResumeLetsTheDeliveryGo(t *testing.T) {
+	db := storetest.MustOpen(t)
+	acc := newAccount(t, db, "acme")
+	sub := newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{})
+	_, err := db.PauseSubscription(ctx, acc.ID, sub.ID, "x")
+	require.NoError(t, err)
+	keys := ingestN(t, db, acc.ID, 2, "a.b")
+	held, err := db.HoldWaiting(ctx, keys[0], time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.True(t, held)
+	woken, err := db.TakeWaiters(ctx, sub.ID, 10)
+	require.NoError(t, err)
+	require.Empty(t, woken, "a paused subscription's held deliveries are not released")
+	_, err = db.ResumeSubscription(ctx, acc.ID, sub.ID)
+	require.NoError(t, err)
+	held, err = db.HoldWaiting(ctx, keys[1], time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.False(t, held, "no hold after the resume")
+	woken, err = db.TakeWaiters(ctx, sub.ID, 10)
+	require.NoError(t, err)
+	require.Len(t, woken, 1)
+	require.Equal(t, keys[0], woken[0].DeliveryID)
+	// A wake that failed puts it back for the next release.
+	require.NoError(t, db.RequeueWaiter(ctx, keys[0]))
+	again, err := db.TakeWaiters(ctx, sub.ID, 10)
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+}
+
+// A recovery is refused for an inactive subscription and while another of the same
+// subscription runs; a delivery that is skipped (no attempt will come) stops holding its
+// recovery, which then completes.
+func TestRecoveryConflictsAndSkippedDeliveries(t *testing.T) {
+	db := storetest.MustOpen(t)
+	start := time.Now().UTC().Add(-time.Hour)
+	now := start
+	db.Now = func() time.Time { now = now.Add(time.Second); return now }
+	db.Retention = 24 * time.Hour
+	acc := newAccount(t, db, "acme")
+	sub := newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{})
+	keys := ingestN(t, db, acc.ID, 2, "a.b")
+	for _, k := range keys {
+		failAttempt(t, db, k, 1, 500, hookflow.StatusFailed)
+	}
+	r, err := db.CreateRecovery(ctx, acc.ID, sub.ID, hookflow.RecoveryRequest{Since: start})
+	require.NoError(t, err)
+	_, err = db.CreateRecovery(ctx, acc.ID, sub.ID, hookflow.RecoveryRequest{Since: start})
+	requireCode(t, err, hookflow.ECONFLICT)
+	step, err := db.NextRecoveryStep(ctx, r.ID, 10)
+	require.NoError(t, err)
+	require.Len(t, step.Start, 2)
+	recordRecovered(t, db, keys[0], r.ID)
+	require.NoError(t, db.FailWithoutAttempt(ctx, keys[1], "the subscription is disabled"))
+	step, err = db.NextRecoveryStep(ctx, r.ID, 10)
+	require.NoError(t, err)
+	require.True(t, step.Done)
+
+	off := newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{Active: ptr(false)})
+	_, err = db.CreateRecovery(ctx, acc.ID, off.ID, hookflow.RecoveryRequest{Since: start})
+	requireCode(t, err, hookflow.ECONFLICT)
+}
+
+// Retention keeps a failed delivery a manual retry or a recovery is still working on.
+func TestPurgeKeepsFailedDeliveriesInUse(t *testing.T) {
+	db := storetest.MustOpen(t)
+	old := time.Now().UTC().Add(-48 * time.Hour)
+	db.Now = func() time.Time { return old }
+	acc := newAccount(t, db, "acme")
+	sub := newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{})
+	keys := ingestN(t, db, acc.ID, 3, "a.b")
+	for _, k := range keys {
+		failAttempt(t, db, k, 1, 500, hookflow.StatusFailed)
+	}
+	db.Now = func() time.Time { return time.Now().UTC() }
+	_, err := db.PauseSubscription(ctx, acc.ID, sub.ID, "x")
+	require.NoError(t, err)
+	held, err := db.HoldWaiting(ctx, keys[0], time.Now().Add(time.Hour)) // a manual retry, held
+	require.NoError(t, err)
+	require.True(t, held)
+	_, err = db.SQL().Exec(`UPDATE deliveries SET recovery_pending = true WHERE id = $1`, keys[1])
+	require.NoError(t, err)
+	deleted, err := db.PurgeBatch(ctx, time.Now().Add(-24*time.Hour), 100)
+	require.NoError(t, err)
+	require.Equal(t, 1, deleted)
+	for i, k := range keys {
+		_, err := db.FindDelivery(ctx, acc.ID, k)
+		if i == 2 {
+			requireCode(t, err, hookflow.ENOTFOUND)
+		} else {
+			require.NoError(t, err)
+		}
+	}
+	// An attempt recorded for a delivery deleted meanwhile is not found, not retried.
+	code := 500
+	err = db.RecordAttempt(ctx, hookflow.AttemptRecord{DeliveryID: keys[2], Status: hookflow.StatusFailed,
+		Attempt: hookflow.Attempt{Number: 2, StartedAt: time.Now(), ResponseCode: &code, Error: "x", Trigger: hookflow.TriggerManual}})
+	requireCode(t, err, hookflow.ENOTFOUND)
 }

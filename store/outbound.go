@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/hookflow/hookflow"
 	"github.com/hookflow/hookflow/outbound"
 )
@@ -59,31 +61,50 @@ func (s *DB) ClearWaiting(ctx context.Context, deliveryID string) error {
 	return wrap(err)
 }
 
-// TakeWaiters picks the destination's oldest deliveries waiting behind the in-flight cap
-// that were not woken yet, marks them woken (no expected wake: each is taken once, however
-// many releases look at the same moment), and returns their workflow ids.
-func (s *DB) TakeWaiters(ctx context.Context, destinationID string, n int) ([]string, error) {
-	var ids []string
-	rows, err := s.db.QueryContext(ctx, `WITH picked AS (
-			SELECT id FROM deliveries
-			WHERE (subscription_id = $1 OR campaign_webhook_id = $1) AND waiting_reason = 'in_flight_cap'
-				AND waiting_until IS NOT NULL
-			ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED),
-		woken AS (UPDATE deliveries d SET waiting_until = NULL FROM picked WHERE d.id = picked.id
-			RETURNING d.id, d.created_at, `+workflowIDColumn+`)
-		SELECT workflow_id FROM woken ORDER BY created_at, id`, destinationID, n)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, wrap(err)
+// TakeWaiters picks the destination's oldest deliveries waiting for a slot that were not
+// woken yet — behind the in-flight cap, or held by a pause that has ended — marks them
+// woken (no expected wake: each is taken once, however many releases look at the same
+// moment), and returns them. A destination is a subscription or a campaign webhook: each
+// kind is looked up on its own index, in creation order, with no sort.
+func (s *DB) TakeWaiters(ctx context.Context, destinationID string, n int) ([]outbound.Waiter, error) {
+	var waiters []outbound.Waiter
+	for _, column := range []string{"subscription_id", "campaign_webhook_id"} {
+		err := sqlx.SelectContext(ctx, s.db, &waiters, `WITH picked AS (
+				SELECT id FROM deliveries
+				WHERE `+column+` = $1 AND waiting_until IS NOT NULL
+					AND (waiting_reason = 'in_flight_cap' OR (waiting_reason = 'paused'
+						AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE id = $1 AND paused_at IS NOT NULL)))
+				ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED),
+			woken AS (UPDATE deliveries d SET waiting_until = NULL FROM picked WHERE d.id = picked.id
+				RETURNING d.id, d.created_at, `+workflowIDColumn+`)
+			SELECT id, workflow_id FROM woken ORDER BY created_at, id`, destinationID, n)
+		if err != nil || len(waiters) > 0 {
+			return waiters, wrap(err)
 		}
-		ids = append(ids, id)
 	}
-	return ids, wrap(rows.Err())
+	return waiters, nil
+}
+
+// RequeueWaiter makes a delivery whose wake could not be sent a waiter to take again.
+func (s *DB) RequeueWaiter(ctx context.Context, deliveryID string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET waiting_until = $2
+		WHERE id = $1 AND waiting_until IS NULL AND waiting_reason IN ('in_flight_cap', 'paused')`, deliveryID, s.Now())
+	return wrap(err)
+}
+
+// HoldWaiting marks a delivery held by its subscription's pause, unless the pause has
+// ended meanwhile (false: the delivery may go).
+func (s *DB) HoldWaiting(ctx context.Context, deliveryID string, until time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE deliveries d SET waiting_reason = 'paused',
+		waiting_since = COALESCE(waiting_since, $2), waiting_until = $3
+		WHERE d.id = $1 AND d.status IN ('pending', 'retrying', 'failed')
+			AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = d.subscription_id AND s.paused_at IS NOT NULL)`,
+		deliveryID, s.Now(), until)
+	if err != nil {
+		return false, wrap(err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
 }
 
 // CountWaiting counts the deliveries waiting for their endpoint, per reason (the metrics

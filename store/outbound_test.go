@@ -130,10 +130,10 @@ func TestTakeWaitersOldestFirstOnce(t *testing.T) {
 	}
 	got, err := db.TakeWaiters(ctx, req.DestinationID, 2)
 	require.NoError(t, err)
-	require.Equal(t, []string{workflowID(ids[0]), workflowID(ids[2])}, got)
+	require.Equal(t, []outbound.Waiter{{DeliveryID: ids[0], WorkflowID: workflowID(ids[0])}, {DeliveryID: ids[2], WorkflowID: workflowID(ids[2])}}, got)
 	got, err = db.TakeWaiters(ctx, req.DestinationID, 2)
 	require.NoError(t, err)
-	require.Equal(t, []string{workflowID(ids[3])}, got)
+	require.Equal(t, []outbound.Waiter{{DeliveryID: ids[3], WorkflowID: workflowID(ids[3])}}, got)
 	got, err = db.TakeWaiters(ctx, req.DestinationID, 2)
 	require.NoError(t, err)
 	require.Empty(t, got)

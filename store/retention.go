@@ -7,14 +7,16 @@ import (
 
 // PurgeBatch deletes up to limit events created before cutoff, with their deliveries and
 // attempts, oldest first, and returns how many events it deleted. An event stays while
-// one of its deliveries is still open (pending or retrying) or was created since cutoff
-// (a replay), so nothing in progress loses its record. Each batch is its own short
+// one of its deliveries is still open (pending or retrying), waits for its endpoint (a
+// manual retry held by a pause), awaits a recovery's attempt, or was created since cutoff
+// (a replay): nothing in progress loses its record. Each batch is its own short
 // transaction, and rows another transaction holds are skipped, not waited for.
 func (s *DB) PurgeBatch(ctx context.Context, cutoff time.Time, limit int) (int, error) {
 	res, err := s.db.ExecContext(ctx, `WITH doomed AS (
 			SELECT e.id FROM events e
 			WHERE e.created_at < $1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id
-				AND (d.status IN ('pending', 'retrying') OR d.created_at >= $1))
+				AND (d.status IN ('pending', 'retrying') OR d.created_at >= $1
+					OR d.waiting_reason IS NOT NULL OR d.recovery_pending))
 			ORDER BY e.created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
 		DELETE FROM events WHERE id IN (SELECT id FROM doomed)`, cutoff, limit)
 	if err != nil {

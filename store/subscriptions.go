@@ -108,7 +108,9 @@ func findSubscription(ctx context.Context, q sqlx.QueryerContext, accountID, id 
 	query := `SELECT ` + subscriptionColumns + ` FROM subscriptions
 		WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL`
 	if forUpdate {
-		query += ` FOR UPDATE`
+		// Not FOR UPDATE: deliveries and attempts referencing the row take key-share locks,
+		// which this one must not wait on (nor they on it) while the row is changed.
+		query += ` FOR NO KEY UPDATE`
 	}
 	var row subscriptionRow
 	err := sqlx.GetContext(ctx, q, &row, query, id, accountID)

@@ -89,7 +89,7 @@ func (s *DeliverySuite) TestGonePausesTheSubscriptionAndKeepsTheRetries() {
 func (s *DeliverySuite) TestHeldDeliveryGoesOutWhenWoken() {
 	s.given(hookflow.StatusPending, 0, 3, 200)
 	held := outbound.Wait{Reason: hookflow.WaitPaused, For: outbound.HeldRecheck}
-	s.waitsBefore[0] = []outbound.Wait{held, held, held}
+	s.waitsBefore[0] = []outbound.Wait{held}
 	var queried workflows.DeliveryState
 	s.env.RegisterDelayedCallback(func() {
 		v, err := s.env.QueryWorkflow(workflows.StateQuery)

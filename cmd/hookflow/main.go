@@ -20,6 +20,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	temporallog "go.temporal.io/sdk/log"
 
 	"github.com/hookflow/hookflow"
@@ -32,6 +33,7 @@ import (
 	"github.com/hookflow/hookflow/outbound"
 	"github.com/hookflow/hookflow/outbound/webhook"
 	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/tracing"
 	"github.com/hookflow/hookflow/web"
 	"github.com/hookflow/hookflow/worker"
 	"github.com/hookflow/hookflow/workflows"
@@ -155,6 +157,19 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
+	stopTracing, err := tracing.Setup(ctx)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }()
+	var interceptors []interceptor.ClientInterceptor
+	if tracing.Enabled() {
+		traced, err := tracing.TemporalInterceptor()
+		if err != nil {
+			return err
+		}
+		interceptors = append(interceptors, traced)
+	}
 	connOpts := worker.ConnectionOptions()
 	connOpts.TLS = conn.TLS
 	temporal, err := client.NewLazyClient(client.Options{
@@ -164,6 +179,7 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 		MetricsHandler:    temporalMetrics,
 		ConnectionOptions: connOpts,
 		Credentials:       creds,
+		Interceptors:      interceptors,
 	})
 	if err != nil {
 		return fmt.Errorf("temporal client: %w", err)
