@@ -79,6 +79,9 @@ type Store interface {
 type Waiter struct {
 	DeliveryID string `db:"id"`
 	WorkflowID string `db:"workflow_id"`
+	// Undispatched is set for one held before its workflow was started: the dispatcher
+	// starts it (a wake finds no workflow, or one a manual retry started).
+	Undispatched bool `db:"undispatched"`
 }
 
 // Waker asks a waiting delivery's workflow to try again now (a signal).

@@ -60,8 +60,13 @@ const workflowIDColumn = `COALESCE(d.workflow_id, 'delivery-' || d.number) AS wo
 const deliverySelect = `SELECT d.id, d.number, ` + workflowIDColumn + `, e.entity_id_number, d.account_id, d.event_id, d.subscription_id, d.campaign_webhook_id, d.fulfilment_id, d.event_type,
 	e.action, e.entity_type, e.entity_id, d.status, d.attempts, d.response_code, d.response_body,
 	d.last_error, e.changes, d.payload, d.is_test, d.delivered_at, d.next_attempt_at,
-	d.waiting_reason, d.waiting_since, d.created_at
+	`+shownWaitingReason+`, d.waiting_since, d.created_at
 	FROM deliveries d JOIN events e ON e.id = d.event_id`
+
+// shownWaitingReason is why a delivery waits, as people see it: one a pause held is, once
+// the pause has ended, waiting its turn for a slot like any other.
+const shownWaitingReason = `CASE WHEN d.waiting_reason = 'paused' AND NOT EXISTS (SELECT 1 FROM subscriptions ps
+		WHERE ps.id = d.subscription_id AND ps.paused_at IS NOT NULL) THEN 'in_flight_cap' ELSE d.waiting_reason END AS waiting_reason`
 
 func (r deliveryRow) delivery() hookflow.Delivery {
 	d := hookflow.Delivery{
@@ -272,7 +277,7 @@ func (s *DB) CreateTestDelivery(ctx context.Context, accountID, subscriptionID s
 			return err
 		}
 		id = uuid.NewString()
-		d := deliveryInsert{ID: id, Event: e, SubscriptionID: sub.ID, Payload: payload, Test: true, Policy: hookflow.PolicyLinear}
+		d := deliveryInsert{ID: id, Event: e, SubscriptionID: sub.ID, Payload: payload, Test: true, Policy: hookflow.PolicyLinear, Held: sub.Paused}
 		return insertDeliveries(ctx, tx, d)
 	})
 	if err != nil {

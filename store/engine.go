@@ -16,7 +16,7 @@ import (
 )
 
 // ClaimUndispatched claims up to limit committed deliveries whose workflow has not been
-// started, oldest first, for lease: other dispatchers skip them until it expires, so
+// started, oldest first, for lease (not those held by a pause: a resume releases them): other dispatchers skip them until it expires, so
 // replicas share the work instead of repeating it, and a claim left by a dead process
 // only delays its deliveries by the lease.
 func (s *DB) ClaimUndispatched(ctx context.Context, limit int, lease time.Duration) ([]hookflow.DispatchItem, error) {
@@ -25,7 +25,8 @@ func (s *DB) ClaimUndispatched(ctx context.Context, limit int, lease time.Durati
 	err := sqlx.SelectContext(ctx, s.hot, &items, `
 		UPDATE deliveries d SET dispatch_lease_until = $2
 		FROM (SELECT id FROM deliveries
-			WHERE dispatched_at IS NULL AND (dispatch_lease_until IS NULL OR dispatch_lease_until < $3)
+			WHERE dispatched_at IS NULL AND (waiting_reason IS NULL OR waiting_until IS NULL)
+				AND (dispatch_lease_until IS NULL OR dispatch_lease_until < $3)
 			ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED) AS claimed
 		WHERE d.id = claimed.id
 		RETURNING d.id, `+workflowIDColumn+`, d.account_id, COALESCE(d.subscription_id::text, '') AS subscription_id,

@@ -190,7 +190,7 @@ func planFanOut(ctx context.Context, q sqlx.QueryerContext, e hookflow.Event, fu
 			policy = hookflow.PolicySchedule
 		}
 		for _, sub := range subs {
-			ds = append(ds, deliveryInsert{ID: uuid.NewString(), Event: e, SubscriptionID: sub.ID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy, TraceParent: traceParent})
+			ds = append(ds, deliveryInsert{ID: uuid.NewString(), Event: e, SubscriptionID: sub.ID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy, TraceParent: traceParent, Held: sub.Paused})
 		}
 	}
 	hooks, err := campaignWebhooksFor(ctx, q, e, fulfilmentID)
@@ -261,6 +261,9 @@ type deliveryInsert struct {
 	CreatedAt time.Time
 	// TraceParent joins the dispatch of the delivery to the trace that created it.
 	TraceParent string
+	// Held is set for a subscription that is paused: the delivery waits, without a
+	// workflow, until the resume releases it.
+	Held bool
 }
 
 func (d deliveryInsert) createdAt() time.Time {
@@ -279,12 +282,12 @@ func deliveryKeys(ds []deliveryInsert) pq.StringArray {
 }
 
 const deliveryColumns = `id, account_id, event_id, subscription_id, campaign_webhook_id, fulfilment_id,
-	event_type, payload, is_test, policy, created_at, trace_parent`
+	event_type, payload, is_test, policy, created_at, trace_parent, waiting_reason, waiting_since, waiting_until`
 
 // deliveryValues renders ds as a VALUES list whose parameters start after argOffset, with
 // casts so it also works as a subquery.
 func deliveryValues(ds []deliveryInsert, argOffset int) (string, []any) {
-	const columns = 12
+	const columns = 15
 	var sb strings.Builder
 	sb.WriteString("VALUES ")
 	args := make([]any, 0, len(ds)*columns)
@@ -293,10 +296,16 @@ func deliveryValues(ds []deliveryInsert, argOffset int) (string, []any) {
 			sb.WriteString(", ")
 		}
 		n := argOffset + i*columns
-		fmt.Fprintf(&sb, "($%d::uuid, $%d::uuid, $%d::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, $%d::text, $%d::text, $%d::boolean, $%d::text, $%d::timestamptz, NULLIF($%d, '')::text)",
-			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12)
+		fmt.Fprintf(&sb, "($%d::uuid, $%d::uuid, $%d::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, $%d::text, $%d::text, $%d::boolean, $%d::text, $%d::timestamptz, NULLIF($%d, '')::text, NULLIF($%d, '')::text, $%d::timestamptz, $%d::timestamptz)",
+			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13, n+14, n+15)
 		args = append(args, d.ID, d.Event.AccountID, d.Event.ID, d.SubscriptionID, d.CampaignWebhookID, d.FulfilmentID,
 			d.Event.EventType, string(d.Payload), d.Test, string(d.Policy), d.createdAt(), d.TraceParent)
+		if d.Held {
+			at := d.createdAt()
+			args = append(args, string(hookflow.WaitPaused), at, at)
+		} else {
+			args = append(args, "", nil, nil)
+		}
 	}
 	return sb.String(), args
 }

@@ -129,14 +129,15 @@ func (s *DB) ResumeSubscription(ctx context.Context, accountID, id string) (hook
 	return sub, err
 }
 
-// CountHeld counts the subscription's deliveries held by its pause.
+// CountHeld counts the subscription's deliveries held by its pause (none once it has
+// ended: those left are waiting their turn).
 func (s *DB) CountHeld(ctx context.Context, accountID, id string) (int, error) {
 	if uuid.Validate(id) != nil {
 		return 0, notFound("subscription")
 	}
 	var n int
-	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM deliveries WHERE subscription_id = $1 AND account_id = $2
-		AND waiting_reason = 'paused'`, id, accountID)
+	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM deliveries d WHERE d.subscription_id = $1 AND d.account_id = $2
+		AND d.waiting_reason = 'paused' AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = d.subscription_id AND s.paused_at IS NOT NULL)`, id, accountID)
 	return n, wrap(err)
 }
 
@@ -361,7 +362,7 @@ func (s *DB) ReplayEvent(ctx context.Context, accountID, eventID, subscriptionID
 		ds := make([]deliveryInsert, len(subs))
 		for i, sub := range subs {
 			ds[i] = deliveryInsert{ID: uuid.NewString(), Event: e, SubscriptionID: sub.ID, Payload: payload,
-				Test: e.EventType == hookflow.TestEventType, Policy: hookflow.PolicyLinear, CreatedAt: s.Now()}
+				Test: e.EventType == hookflow.TestEventType, Policy: hookflow.PolicyLinear, CreatedAt: s.Now(), Held: sub.Paused}
 		}
 		if err := insertDeliveries(ctx, tx, ds...); err != nil {
 			return err

@@ -64,7 +64,8 @@ func (s *DB) ClearWaiting(ctx context.Context, deliveryID string) error {
 // TakeWaiters picks the destination's oldest deliveries waiting for a slot that were not
 // woken yet — behind the in-flight cap, or held by a pause that has ended — marks them
 // woken (no expected wake: each is taken once, however many releases look at the same
-// moment), and returns them. A destination is a subscription or a campaign webhook: each
+// moment), and returns them. Those held since before they had a workflow are handed to
+// the dispatchers (woken by NOTIFY), which start them. A destination is a subscription or a campaign webhook: each
 // kind is looked up on its own index, in creation order, with no sort.
 func (s *DB) TakeWaiters(ctx context.Context, destinationID string, n int) ([]outbound.Waiter, error) {
 	var waiters []outbound.Waiter
@@ -75,11 +76,24 @@ func (s *DB) TakeWaiters(ctx context.Context, destinationID string, n int) ([]ou
 					AND (waiting_reason = 'in_flight_cap' OR (waiting_reason = 'paused'
 						AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE id = $1 AND paused_at IS NOT NULL)))
 				ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED),
-			woken AS (UPDATE deliveries d SET waiting_until = NULL FROM picked WHERE d.id = picked.id
-				RETURNING d.id, d.created_at, `+workflowIDColumn+`)
-			SELECT id, workflow_id FROM woken ORDER BY created_at, id`, destinationID, n)
-		if err != nil || len(waiters) > 0 {
-			return waiters, wrap(err)
+			woken AS (UPDATE deliveries d SET waiting_until = NULL,
+					-- One held without a workflow is now the dispatcher's to start; it goes on
+					-- showing that it waited, so its answer wakes the next one in turn.
+					waiting_reason = CASE WHEN d.dispatched_at IS NULL THEN 'in_flight_cap' ELSE d.waiting_reason END
+				FROM picked WHERE d.id = picked.id
+				RETURNING d.id, d.created_at, `+workflowIDColumn+`, d.dispatched_at IS NULL AS undispatched)
+			SELECT id, workflow_id, undispatched FROM woken ORDER BY created_at, id`, destinationID, n)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		if len(waiters) > 0 {
+			for _, w := range waiters {
+				if w.Undispatched {
+					s.wakeDispatchers()
+					break
+				}
+			}
+			return waiters, nil
 		}
 	}
 	return waiters, nil

@@ -130,10 +130,10 @@ func TestTakeWaitersOldestFirstOnce(t *testing.T) {
 	}
 	got, err := db.TakeWaiters(ctx, req.DestinationID, 2)
 	require.NoError(t, err)
-	require.Equal(t, []outbound.Waiter{{DeliveryID: ids[0], WorkflowID: workflowID(ids[0])}, {DeliveryID: ids[2], WorkflowID: workflowID(ids[2])}}, got)
+	require.Equal(t, []string{workflowID(ids[0]), workflowID(ids[2])}, workflowIDs(got))
 	got, err = db.TakeWaiters(ctx, req.DestinationID, 2)
 	require.NoError(t, err)
-	require.Equal(t, []outbound.Waiter{{DeliveryID: ids[3], WorkflowID: workflowID(ids[3])}}, got)
+	require.Equal(t, []string{workflowID(ids[3])}, workflowIDs(got))
 	got, err = db.TakeWaiters(ctx, req.DestinationID, 2)
 	require.NoError(t, err)
 	require.Empty(t, got)
@@ -205,4 +205,12 @@ func TestDeletedCampaignsFulfilmentsDoNotReachItsSuccessor(t *testing.T) {
 	after, err := db.ListDeliveries(ctx, acc.ID, hookflow.DeliveryFilter{CampaignWebhookID: successor.Webhooks[0].ID})
 	require.NoError(t, err)
 	require.Empty(t, after.Data)
+}
+
+func workflowIDs(waiters []outbound.Waiter) []string {
+	ids := make([]string, len(waiters))
+	for i, w := range waiters {
+		ids[i] = w.WorkflowID
+	}
+	return ids
 }

@@ -730,6 +730,12 @@ func TestRecoverListsTheRecoveryWithItsWorkflow(t *testing.T) {
 	assert.Contains(t, page.body, `http-equiv="refresh"`, "a running recovery is followed")
 
 	until := formTime(time.Now().Add(-time.Minute))
+	// One recovery of a subscription runs at a time.
+	refused := b.post("/subscriptions/"+sub.ID+"/recover", url.Values{"since": {since}, "until": {until}})
+	require.Equal(t, http.StatusConflict, refused.status)
+	assert.Contains(t, refused.body, "a recovery of this subscription is running")
+	_, err = e.db.SQL().Exec(`UPDATE recoveries SET status = 'completed' WHERE id = $1`, r.ID)
+	require.NoError(t, err)
 	p = b.post("/subscriptions/"+sub.ID+"/recover", url.Values{"since": {since}, "until": {until}})
 	require.Equal(t, http.StatusSeeOther, p.status, p.body)
 	recoveries, err = e.db.ListRecoveries(ctx, acc.ID, sub.ID)

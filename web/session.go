@@ -160,7 +160,9 @@ func (h *handler) login(c *gin.Context) {
 		h.refuse(c)
 		return
 	}
-	key := strings.TrimSpace(c.Request.PostForm.Get("api_key"))
+	// A pasted key may bring a line break or spaces with it; anything else around it (a
+	// Unicode space) is part of what is compared, as in the API's Authorization header.
+	key := strings.Trim(c.Request.PostForm.Get("api_key"), " \t\r\n")
 	if key == "" {
 		h.showLogin(c, http.StatusUnprocessableEntity, "Enter your account's API key.")
 		return
