@@ -60,7 +60,7 @@ const workflowIDColumn = `COALESCE(d.workflow_id, 'delivery-' || d.number) AS wo
 const deliverySelect = `SELECT d.id, d.number, ` + workflowIDColumn + `, e.entity_id_number, d.account_id, d.event_id, d.subscription_id, d.campaign_webhook_id, d.fulfilment_id, d.event_type,
 	e.action, e.entity_type, e.entity_id, d.status, d.attempts, d.response_code, d.response_body,
 	d.last_error, e.changes, d.payload, d.is_test, d.delivered_at, d.next_attempt_at,
-	`+shownWaitingReason+`, d.waiting_since, d.created_at
+	` + shownWaitingReason + `, d.waiting_since, d.created_at
 	FROM deliveries d JOIN events e ON e.id = d.event_id`
 
 // shownWaitingReason is why a delivery waits, as people see it: one a pause held is, once
