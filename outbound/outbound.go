@@ -80,7 +80,7 @@ type Waiter struct {
 	DeliveryID string `db:"id"`
 	WorkflowID string `db:"workflow_id"`
 	// Undispatched is set for one held before its workflow was started: the dispatcher
-	// starts it (a wake finds no workflow, or one a manual retry started).
+	// starts it, and there is no workflow to wake.
 	Undispatched bool `db:"undispatched"`
 }
 
@@ -370,6 +370,10 @@ func WakeWaiters(ctx context.Context, st Store, w Waker, destinationID string, n
 		return 0, err
 	}
 	for _, waiter := range waiters {
+		if waiter.Undispatched {
+			// No workflow yet: the dispatcher starts it (the store has told it).
+			continue
+		}
 		if err := w.Wake(ctx, waiter.WorkflowID); err != nil {
 			// Put back, so the next release takes it instead of its timer.
 			logger.Warn("could not wake a waiting delivery; it is taken again by the next release", "workflow_id", waiter.WorkflowID, "error", err)

@@ -382,8 +382,8 @@ func TestHoldAfterResumeLetsTheDeliveryGo(t *testing.T) {
 	held, err = db.HoldWaiting(ctx, keys[1], time.Now().Add(time.Hour))
 	require.NoError(t, err)
 	require.False(t, held, "no hold after the resume")
-	// Both were held from their ingest on, without a workflow: they are the dispatcher's
-	// to start now, oldest first; keys[0] took its hold in a workflow too (a manual retry).
+	// Both were held from their ingest on, without a workflow; keys[0] then took its hold
+	// in a workflow too (a manual retry started one).
 	claimed, err := db.ClaimUndispatched(ctx, 10, time.Minute)
 	require.NoError(t, err)
 	require.Empty(t, claimed, "held deliveries are not dispatched before they are released")
@@ -391,16 +391,21 @@ func TestHoldAfterResumeLetsTheDeliveryGo(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, woken, 1)
 	require.Equal(t, keys[0], woken[0].DeliveryID)
+	require.False(t, woken[0].Undispatched, "held by its workflow: it is woken, not dispatched")
+	woken, err = db.TakeWaiters(ctx, sub.ID, 1)
+	require.NoError(t, err)
+	require.Len(t, woken, 1)
+	require.Equal(t, keys[1], woken[0].DeliveryID)
 	require.True(t, woken[0].Undispatched)
 	claimed, err = db.ClaimUndispatched(ctx, 10, time.Minute)
 	require.NoError(t, err)
-	require.Len(t, claimed, 1, "a released one is the dispatcher's")
-	require.Equal(t, keys[0], claimed[0].DeliveryID)
+	require.Len(t, claimed, 1, "a released one without a workflow is the dispatcher's")
+	require.Equal(t, keys[1], claimed[0].DeliveryID)
 	// A wake that failed puts it back for the next release.
 	require.NoError(t, db.RequeueWaiter(ctx, keys[0]))
 	again, err := db.TakeWaiters(ctx, sub.ID, 10)
 	require.NoError(t, err)
-	require.Len(t, again, 2)
+	require.Len(t, again, 1)
 }
 
 // A recovery is refused for an inactive subscription and while another of the same

@@ -109,8 +109,11 @@ func (s *DB) RequeueWaiter(ctx context.Context, deliveryID string) error {
 // HoldWaiting marks a delivery held by its subscription's pause, unless the pause has
 // ended meanwhile (false: the delivery may go).
 func (s *DB) HoldWaiting(ctx context.Context, deliveryID string, until time.Time) (bool, error) {
+	// A delivery held from its workflow has one (a manual retry may have started it before
+	// the dispatcher did): dispatched, so a release wakes it rather than leaving it to the
+	// dispatcher.
 	res, err := s.db.ExecContext(ctx, `UPDATE deliveries d SET waiting_reason = 'paused',
-		waiting_since = COALESCE(waiting_since, $2), waiting_until = $3
+		waiting_since = COALESCE(waiting_since, $2), waiting_until = $3, dispatched_at = COALESCE(dispatched_at, $2)
 		WHERE d.id = $1 AND d.status IN ('pending', 'retrying', 'failed')
 			AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = d.subscription_id AND s.paused_at IS NOT NULL)`,
 		deliveryID, s.Now(), until)
