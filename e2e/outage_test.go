@@ -1,15 +1,22 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // heldCount is how many of a subscription's deliveries the API shows held by a pause.
@@ -228,6 +235,7 @@ func TestRecoveryRetriesExactlyTheWindow(t *testing.T) {
 	if n := len(recv.Requests()); n != 7+3 {
 		t.Errorf("the endpoint got %d requests, want 10 (7 first attempts, 3 recovered)", n)
 	}
+	replayRecoveryHistory(t, app, r.WorkflowID)
 	// Another account sees neither the subscription nor the recovery.
 	other := app.NewAccount("other")
 	app.MustDo(http.StatusNotFound, "GET", "/v1/recoveries/"+r.ID, other, nil)
@@ -286,4 +294,36 @@ func TestRetentionDeletesOldRowsAndKeepsOpenOnes(t *testing.T) {
 	}
 	app.MustDo(http.StatusOK, "GET", "/v1/events/"+open.EventID, key, nil)
 	_ = sub
+}
+
+// replayRecoveryHistory replays a completed recovery's history against the current
+// workflow code; it is the fixture of workflows/replay_test.go for recoveries
+// (HOOKFLOW_RECORD_HISTORY=1 go test -run TestRecoveryRetriesExactlyTheWindow ./e2e
+// writes it again).
+func replayRecoveryHistory(t *testing.T, app *App, workflowID string) {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: temporal.FrontendHostPort(), Namespace: app.Namespace()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var events int
+	hist, err := historyFrom(c.GetWorkflowHistory(context.Background(), workflowID, "", false, 0), &events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replayer := worker.NewWorkflowReplayer()
+	replayer.RegisterWorkflow(workflows.RecoveryWorkflow)
+	if err := replayer.ReplayWorkflowHistory(nil, hist); err != nil {
+		t.Fatalf("replay of the recovery's %d events: %v", events, err)
+	}
+	if os.Getenv("HOOKFLOW_RECORD_HISTORY") != "" {
+		raw, err := (protojson.MarshalOptions{Indent: "  "}).Marshal(hist)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile("../workflows/testdata/recovery.json", raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

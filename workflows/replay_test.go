@@ -30,3 +30,13 @@ func TestReplayWaitAndHandOff(t *testing.T) {
 		t.Fatalf("replay: %v", err)
 	}
 }
+
+// TestReplayRecovery replays a recovery recorded from this build by e2e's
+// TestRecoveryRetriesExactlyTheWindow (HOOKFLOW_RECORD_HISTORY=1 regenerates it).
+func TestReplayRecovery(t *testing.T) {
+	replayer := worker.NewWorkflowReplayer()
+	replayer.RegisterWorkflow(workflows.RecoveryWorkflow)
+	if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/recovery.json"); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+}
