@@ -132,7 +132,7 @@ func TestOneEventIsOneTrace(t *testing.T) {
 		}
 		attrs := map[string]string{}
 		for _, kv := range a.Attributes {
-			attrs[string(kv.Key)] = kv.Value.Emit()
+			attrs[string(kv.Key)] = kv.Value.String()
 		}
 		hosts[attrs["server.address"]] = true
 		if code := attrs["http.response.status_code"]; code != "200" && code != "202" {
