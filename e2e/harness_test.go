@@ -38,7 +38,7 @@ var (
 	nsCounter atomic.Int32
 )
 
-const namespaces = 24
+const namespaces = 48
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))

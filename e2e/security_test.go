@@ -107,30 +107,38 @@ func TestIngestRateLimit(t *testing.T) {
 		map[string]int{"posted": 30, "accepted": 30 - limited, "limited_429": limited, "retry_after_s": atoiOr(retryAfter, 0), "events_stored": events})
 }
 
-func TestGoneDisablesSubscriptionAndRetryAfterIsHonoured(t *testing.T) {
+func TestGonePausesSubscriptionAndRetryAfterIsHonoured(t *testing.T) {
 	t.Parallel()
 	app := startApp(t, AppOptions{})
 	key := app.NewAccount("acme")
 	gone := newReceiver(t, always(http.StatusGone))
 	sub := app.Subscribe(key, gone.URL, map[string]any{"max_retries": 5, "event_types": []string{"a.b"}})
 	out := app.Publish(key, map[string]any{"event_type": "a.b"})
-	d := app.WaitStatus(key, out.Deliveries[0].ID.String(), "failed", 30*time.Second)
-	if d.Attempts != 1 {
-		t.Errorf("410: %d attempts, want 1", d.Attempts)
+	// One attempt; its retry is then held by the pause the 410 caused, and nothing more is
+	// sent to the endpoint.
+	d := app.WaitDelivery(key, out.Deliveries[0].ID.String(), 30*time.Second, func(d Delivery) bool {
+		return d.WaitingReason != nil && *d.WaitingReason == "paused"
+	})
+	if d.Attempts != 1 || d.Status != "retrying" {
+		t.Errorf("410: %s after %d attempts, want retrying (held) after 1", d.Status, d.Attempts)
 	}
 	var s struct {
-		Active         bool   `json:"active"`
-		DisabledReason string `json:"disabled_reason"`
+		Active       bool   `json:"active"`
+		Paused       bool   `json:"paused"`
+		PausedReason string `json:"paused_reason"`
 	}
 	app.MustDo(http.StatusOK, "GET", "/v1/subscriptions/"+sub.ID, key, nil).JSON(t, &s)
-	if s.Active || !strings.Contains(s.DisabledReason, "410") {
-		t.Errorf("after 410: active=%v reason=%q", s.Active, s.DisabledReason)
+	if !s.Active || !s.Paused || !strings.Contains(s.PausedReason, "410") {
+		t.Errorf("after 410: active=%v paused=%v reason=%q", s.Active, s.Paused, s.PausedReason)
 	}
-	if again := app.Publish(key, map[string]any{"event_type": "a.b"}); len(again.Deliveries) != 0 {
-		t.Errorf("a disabled subscription still gets deliveries")
+	if again := app.Publish(key, map[string]any{"event_type": "a.b"}); len(again.Deliveries) != 1 {
+		t.Errorf("a paused subscription must keep its events: %d deliveries", len(again.Deliveries))
 	}
-	recordReliability("security", "410 Gone disables the subscription", resultOf(t),
-		map[string]int{"attempts": d.Attempts, "subscription_active": boolInt(s.Active)})
+	if n := len(gone.Requests()); n != 1 {
+		t.Errorf("the endpoint that answered 410 got %d requests, want 1", n)
+	}
+	recordReliability("security", "410 Gone pauses the subscription (events held, none lost)", resultOf(t),
+		map[string]int{"attempts": d.Attempts, "subscription_paused": boolInt(s.Paused)})
 
 	// 503 with Retry-After: 2 s pushes the retry past the 300 ms unit.
 	busy := newReceiver(t, failTimes(1))

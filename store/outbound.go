@@ -71,7 +71,7 @@ func (s *DB) TakeWaiters(ctx context.Context, destinationID string, n int) ([]ou
 	var waiters []outbound.Waiter
 	for _, column := range []string{"subscription_id", "campaign_webhook_id"} {
 		err := sqlx.SelectContext(ctx, s.db, &waiters, `WITH picked AS (
-				SELECT id FROM deliveries
+				SELECT id, (dispatched_at IS NULL AND waiting_reason = 'paused') AS undispatched FROM deliveries
 				WHERE `+column+` = $1 AND waiting_until IS NOT NULL
 					AND (waiting_reason = 'in_flight_cap' OR (waiting_reason = 'paused'
 						AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE id = $1 AND paused_at IS NOT NULL)))
@@ -79,9 +79,9 @@ func (s *DB) TakeWaiters(ctx context.Context, destinationID string, n int) ([]ou
 			woken AS (UPDATE deliveries d SET waiting_until = NULL,
 					-- One held without a workflow is now the dispatcher's to start; it goes on
 					-- showing that it waited, so its answer wakes the next one in turn.
-					waiting_reason = CASE WHEN d.dispatched_at IS NULL THEN 'in_flight_cap' ELSE d.waiting_reason END
+					waiting_reason = CASE WHEN picked.undispatched THEN 'in_flight_cap' ELSE d.waiting_reason END
 				FROM picked WHERE d.id = picked.id
-				RETURNING d.id, d.created_at, `+workflowIDColumn+`, d.dispatched_at IS NULL AS undispatched)
+				RETURNING d.id, d.created_at, `+workflowIDColumn+`, picked.undispatched)
 			SELECT id, workflow_id, undispatched FROM woken ORDER BY created_at, id`, destinationID, n)
 		if err != nil {
 			return nil, wrap(err)

@@ -400,6 +400,7 @@ func TestCheckerIsSafeForConcurrentUse(t *testing.T) {
 	auth := http.Header{"Authorization": {"Bearer hfk_anything"}, "Content-Type": {"application/json"}}
 	answer := []byte(`{"id": "1b81ab70-f895-46ac-a0dd-7c21a38a872c", "url": "https://example.com/hook", "event_types": ["*"],
 		"campaign_ids": [], "description": "", "active": true, "timeout": 30, "max_retries": 3, "rate_limit": 0, "headers": {},
+		"paused": false, "paused_at": null, "paused_reason": "",
 		"created_at": "2026-11-23T17:15:44.103247Z", "updated_at": "2026-11-23T17:15:44.103247Z"}`)
 	jsonHeader := http.Header{"Content-Type": {"application/json; charset=utf-8"}}
 	var wg sync.WaitGroup

@@ -193,7 +193,17 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 		if err := pingDatabase(ctx, db); err != nil {
 			return err
 		}
-		if *workerRole && !temporalUp.Load() {
+		if !*workerRole {
+			return nil
+		}
+		// A worker asks now rather than trusting the last check: its probe is what takes
+		// it out of service when Temporal goes.
+		checkCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, err := temporal.CheckHealth(checkCtx, &client.CheckHealthRequest{})
+		temporalUp.Store(err == nil)
+		m.SetTemporalReachable(err == nil)
+		if err != nil {
 			return hookflow.Errorf(hookflow.EUNAVAILABLE, "the Temporal server is not reachable")
 		}
 		return nil
