@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Operational events are hookflow's own: they tell an account's subscribers what
@@ -50,6 +51,15 @@ const (
 	// MaxPauseReasonChars bounds a reason given with a pause.
 	MaxPauseReasonChars = 500
 )
+
+// ValidatePauseReason checks a reason a person gives with a pause (trimmed; the API and
+// the dashboard each fill in their own when none is given).
+func ValidatePauseReason(reason string) error {
+	if utf8.RuneCountInString(reason) > MaxPauseReasonChars || !ValidText(reason) {
+		return Invalid("reason", "must be text of at most %d characters", MaxPauseReasonChars)
+	}
+	return nil
+}
 
 // PausedByFailures is the reason of a pause after a streak of failures.
 func PausedByFailures(f FailureStreak) string {

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -29,8 +28,12 @@ func (h *OutageHandler) Pause(c *gin.Context) {
 	reason := "paused by the API"
 	if body.Reason != nil {
 		reason = strings.TrimSpace(*body.Reason)
-		if reason == "" || utf8.RuneCountInString(reason) > hookflow.MaxPauseReasonChars || !hookflow.ValidText(reason) {
-			writeError(c, hookflow.Invalid("reason", "must be text of 1 to %d characters", hookflow.MaxPauseReasonChars))
+		err := hookflow.ValidatePauseReason(reason)
+		if reason == "" {
+			err = hookflow.Invalid("reason", "must not be empty (leave it out for the default)")
+		}
+		if err != nil {
+			writeError(c, err)
 			return
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -102,8 +101,8 @@ func (h *handler) pauseSubscription(c *gin.Context) {
 	if reason == "" {
 		reason = dashboardPauseReason
 	}
-	if utf8.RuneCountInString(reason) > hookflow.MaxPauseReasonChars || !hookflow.ValidText(reason) {
-		forms.setError(hookflow.Invalid("reason", "must be text of at most %d characters", hookflow.MaxPauseReasonChars))
+	if err := hookflow.ValidatePauseReason(reason); err != nil {
+		forms.setError(err)
 		h.renderSubscription(c, http.StatusUnprocessableEntity, sub, forms, "")
 		return
 	}
