@@ -16,6 +16,10 @@ type Account struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
+	// KeyID and Scope are those of the API key the account was authenticated with (empty
+	// when it was not authenticated with a key).
+	KeyID string `json:"-"`
+	Scope Scope  `json:"-"`
 }
 
 // NewAccount is the answer to creating an account: the only time its API key is shown.
