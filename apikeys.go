@@ -31,11 +31,10 @@ func (s Scope) Allows(need Scope) bool {
 
 // APIKey describes an account's API key; its secret is shown once, when it is created.
 type APIKey struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Scope      Scope      `json:"scope"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Scope     Scope     `json:"scope"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // NewAPIKey is the answer to creating a key: the only time the key itself is shown.

@@ -10,6 +10,7 @@ import (
 const (
 	EMALFORMED    = "malformed"              // the request body is not valid JSON
 	EUNAUTHORIZED = "unauthorized"           // missing or wrong API key
+	EFORBIDDEN    = "forbidden"              // a valid key whose scope does not allow the call
 	ENOTFOUND     = "not_found"              // unknown id, or one that belongs to another account
 	ECONFLICT     = "conflict"               // the operation contradicts the current state
 	ETOOLARGE     = "too_large"              // body over the limit

@@ -58,7 +58,8 @@ func newAPI(t *testing.T) *apiEnv {
 	require.NoError(t, err)
 	t.Cleanup(temporal.Close)
 	router := api.NewRouter(api.Deps{
-		Accounts:      db,
+		Accounts:      &api.KeyCache{AccountService: db, TTL: time.Hour, MaxEntries: 100},
+		APIKeys:       db,
 		Subscriptions: db,
 		Events:        db,
 		Deliveries:    db,

@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -28,7 +29,8 @@ func bearer(c *gin.Context) string {
 // httpWhitespace is HTTP's optional whitespace (RFC 9110, section 5.6.3).
 const httpWhitespace = " \t"
 
-// requireAccount authenticates an account API key and puts the account in the context.
+// requireAccount authenticates an account API key, checks that its scope allows the
+// route, and puts the account in the context.
 func requireAccount(accounts hookflow.AccountService) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		key := bearer(c)
@@ -39,6 +41,11 @@ func requireAccount(accounts hookflow.AccountService) gin.HandlerFunc {
 		acc, err := accounts.AuthenticateKey(c.Request.Context(), key)
 		if err != nil {
 			writeError(c, err)
+			return
+		}
+		if need := RequiredScope(c.Request.Method, c.FullPath()); !acc.Scope.Allows(need) {
+			writeError(c, hookflow.Errorf(hookflow.EFORBIDDEN,
+				"this API key has the %s scope; this call needs a key with the %s scope", acc.Scope, need))
 			return
 		}
 		c.Set(accountKey, acc)
@@ -67,4 +74,19 @@ func requireAdmin(adminKey string) gin.HandlerFunc {
 
 func account(c *gin.Context) hookflow.Account {
 	return c.MustGet(accountKey).(hookflow.Account)
+}
+
+// RequiredScope is the scope an account's call needs: posting events and fulfilments is
+// ingest, reading is read, and everything else (and reading the account's keys) is full.
+// It is decided by route, so a route added later is full unless it only reads.
+func RequiredScope(method, route string) hookflow.Scope {
+	switch {
+	case method == http.MethodPost && (route == "/v1/events" || route == "/v1/fulfilments"):
+		return hookflow.ScopeIngest
+	case strings.HasPrefix(route, "/v1/api-keys"):
+		return hookflow.ScopeFull
+	case method == http.MethodGet || method == http.MethodHead:
+		return hookflow.ScopeRead
+	}
+	return hookflow.ScopeFull
 }

@@ -20,6 +20,7 @@ import (
 var statusOf = map[string]int{
 	hookflow.EMALFORMED:    http.StatusBadRequest,
 	hookflow.EUNAUTHORIZED: http.StatusUnauthorized,
+	hookflow.EFORBIDDEN:    http.StatusForbidden,
 	hookflow.ENOTFOUND:     http.StatusNotFound,
 	hookflow.ECONFLICT:     http.StatusConflict,
 	hookflow.ETOOLARGE:     http.StatusRequestEntityTooLarge,

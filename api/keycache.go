@@ -11,7 +11,8 @@ import (
 
 // KeyCache remembers recently authenticated API keys for a short time, so a client
 // posting events steadily costs one database read per key per TTL instead of one per
-// request. Only successes are cached, under the key's SHA-256, never the key itself.
+// request. Only successes are cached, under the key's SHA-256, never the key itself. The
+// TTL is also how long another replica may still accept a key after it is revoked.
 type KeyCache struct {
 	hookflow.AccountService
 	TTL time.Duration
@@ -48,4 +49,19 @@ func (k *KeyCache) AuthenticateKey(ctx context.Context, key string) (hookflow.Ac
 	k.entries[sum] = cachedAccount{account: acc, expires: now.Add(k.TTL)}
 	k.mu.Unlock()
 	return acc, nil
+}
+
+// KeyCacheTTL bounds how long a revoked key can still be accepted by a replica other than
+// the one that revoked it.
+const KeyCacheTTL = 10 * time.Second
+
+// Forget drops a key from the cache, so this replica refuses it from now on.
+func (k *KeyCache) Forget(keyID string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for sum, e := range k.entries {
+		if e.account.KeyID == keyID {
+			delete(k.entries, sum)
+		}
+	}
 }

@@ -28,6 +28,7 @@ type URLChecker interface {
 // Deps are the router's dependencies.
 type Deps struct {
 	Accounts      hookflow.AccountService
+	APIKeys       hookflow.APIKeyService
 	Subscriptions hookflow.SubscriptionService
 	Events        hookflow.EventService
 	Deliveries    hookflow.DeliveryService
@@ -90,8 +91,17 @@ func NewRouter(d Deps) *gin.Engine {
 	admin := v1.Group("", requireAdmin(d.AdminKey))
 	accounts := &AccountHandler{accounts: d.Accounts}
 	admin.POST("/accounts", accounts.Create)
+	keys := &APIKeyHandler{keys: d.APIKeys}
+	if cache, ok := d.Accounts.(interface{ Forget(keyID string) }); ok {
+		keys.forget = cache.Forget
+	}
+	admin.GET("/accounts", keys.ListAccounts)
+	admin.POST("/accounts/:id/api-keys", keys.CreateForAccount)
 
 	acc := v1.Group("", requireAccount(d.Accounts))
+	acc.GET("/api-keys", keys.List)
+	acc.POST("/api-keys", keys.Create)
+	acc.DELETE("/api-keys/:id", keys.Revoke)
 	// Every call that writes, sends a request or looks a host up counts against the
 	// account's rate: events are the bulk of it, but tests, retries and fulfilments send
 	// too, and one tenant must not be able to use hookflow to flood a host or starve the

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -32,19 +33,19 @@ func (s *DB) CreateAccount(ctx context.Context, name string) (hookflow.NewAccoun
 		return hookflow.NewAccount{}, hookflow.Invalid("name", "at most 200 characters of text")
 	}
 	acc := hookflow.Account{ID: uuid.NewString(), Name: name, CreatedAt: s.Now()}
-	keyID, secret, key := newAPIKey()
+	var key hookflow.NewAPIKey
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)`, acc.ID, acc.Name, acc.CreatedAt); err != nil {
 			return err
 		}
-		hash := sha256.Sum256([]byte(secret))
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, account_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)`, keyID, acc.ID, hash[:], acc.CreatedAt)
+		var err error
+		key, err = insertAPIKey(ctx, tx, acc.ID, hookflow.APIKeyInput{Name: "default", Scope: hookflow.ScopeFull}, acc.CreatedAt)
 		return err
 	})
 	if err != nil {
 		return hookflow.NewAccount{}, err
 	}
-	return hookflow.NewAccount{Account: acc, APIKey: key}, nil
+	return hookflow.NewAccount{Account: acc, APIKey: key.Key}, nil
 }
 
 // AuthenticateKey finds the account of an API key. The key id selects the row; the secret
@@ -56,12 +57,14 @@ func (s *DB) AuthenticateKey(ctx context.Context, key string) (hookflow.Account,
 		return hookflow.Account{}, unauthorized
 	}
 	var row struct {
-		Hash      []byte `db:"secret_hash"`
-		AccountID string `db:"account_id"`
-		Name      string `db:"name"`
+		Hash      []byte    `db:"secret_hash"`
+		Scope     string    `db:"scope"`
+		AccountID string    `db:"account_id"`
+		Name      string    `db:"name"`
+		CreatedAt time.Time `db:"created_at"`
 	}
 	err := s.db.GetContext(ctx, &row, `
-		SELECT k.secret_hash, a.id AS account_id, a.name
+		SELECT k.secret_hash, k.scope, a.id AS account_id, a.name, a.created_at
 		FROM api_keys k JOIN accounts a ON a.id = k.account_id
 		WHERE k.id = $1 AND k.revoked_at IS NULL`, keyID)
 	hash := sha256.Sum256([]byte(secret))
@@ -76,7 +79,8 @@ func (s *DB) AuthenticateKey(ctx context.Context, key string) (hookflow.Account,
 	if subtle.ConstantTimeCompare(hash[:], row.Hash) != 1 {
 		return hookflow.Account{}, unauthorized
 	}
-	return hookflow.Account{ID: row.AccountID, Name: row.Name}, nil
+	return hookflow.Account{ID: row.AccountID, Name: row.Name, CreatedAt: row.CreatedAt.UTC(),
+		KeyID: keyID, Scope: hookflow.Scope(row.Scope)}, nil
 }
 
 func newAPIKey() (keyID, secret, key string) {

@@ -278,7 +278,8 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 		outages := dispatch.Outages{OutageStore: db, Client: temporal, Width: cfg.EndpointConcurrency, Logger: logger.With("component", "outages")}
 		router := api.NewRouter(api.Deps{
 			// Keys are cached briefly; a revoked key stops working within the TTL.
-			Accounts:      &api.KeyCache{AccountService: db, TTL: 30 * time.Second, MaxEntries: 10000},
+			Accounts:      &api.KeyCache{AccountService: db, TTL: api.KeyCacheTTL, MaxEntries: 10000},
+			APIKeys:       db,
 			Subscriptions: db, Events: db, Deliveries: db, Campaigns: db, Fulfilments: db, Outages: outages,
 			Retrier: dispatch.Retrier{Client: temporal, Logger: logger}, Checker: dispatch.FulfilmentChecker{Client: temporal, Logger: logger},
 			URLs: guard, AdminKey: cfg.AdminKey, IngestLimiter: api.NewIngestLimiter(cfg.IngestRatePerSecond),
