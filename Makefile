@@ -51,6 +51,7 @@ run: build $(TEMPORAL)
 test: $(TEMPORAL) $(HELM) lint
 	./scripts/ensure-postgres.sh
 	./scripts/ensure-chromium.sh
+	./scripts/ensure-node.sh
 	$(GO) test -p 2 -count=1 -timeout 30m ./...
 	cd tools/helm && $(GO) test -count=1 ./...
 	$(MAKE) fuzz
@@ -65,6 +66,7 @@ fuzz:
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzSubscriptionValidate$$' .
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzEventInput$$' .
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzVerify$$' ./signing
+	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzVerifyV1a$$' ./signing
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzForbidden$$' ./egress
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzDecodeBody$$' ./api
 

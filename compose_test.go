@@ -20,7 +20,10 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
-const composeTestAdminKey = "compose-test-admin-key-0123456789"
+const (
+	composeTestAdminKey   = "compose-test-admin-key-0123456789"
+	composeTestSecretsKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+)
 
 // composeSearchAttributes are the Keyword search attributes hookflow's workflows set.
 var composeSearchAttributes = []string{
@@ -58,6 +61,9 @@ func mustLoadCompose(t *testing.T, env map[string]string) *types.Project {
 	}
 	if _, ok := env["HOOKFLOW_ADMIN_KEY"]; !ok {
 		env["HOOKFLOW_ADMIN_KEY"] = composeTestAdminKey
+	}
+	if _, ok := env["HOOKFLOW_SECRETS_KEY"]; !ok {
+		env["HOOKFLOW_SECRETS_KEY"] = composeTestSecretsKey
 	}
 	p, err := loadCompose(t, env)
 	if err != nil {
@@ -144,6 +150,7 @@ func TestComposeHookflowEnvironment(t *testing.T) {
 				"TEMPORAL_ADDRESS":                   "temporal:7233",
 				"TEMPORAL_NAMESPACE":                 "default",
 				"HOOKFLOW_ADMIN_KEY":                 composeTestAdminKey,
+				"HOOKFLOW_SECRETS_KEY":               composeTestSecretsKey,
 				"HOOKFLOW_RETRY_UNIT":                "20m",
 				"HOOKFLOW_FULFILMENT_RETRY_SCHEDULE": "15m,1h,2h,4h,4h,6h,6h",
 				"HOOKFLOW_FULFILMENT_CHECK_INTERVAL": "1h",
@@ -217,8 +224,18 @@ func TestComposeEnvironmentOverrides(t *testing.T) {
 	}
 }
 
+func TestComposeRequiresSecretsKey(t *testing.T) {
+	_, err := loadCompose(t, map[string]string{"HOOKFLOW_ADMIN_KEY": composeTestAdminKey})
+	if err == nil {
+		t.Fatal("docker-compose.yml loaded without HOOKFLOW_SECRETS_KEY; want an error, not secrets stored unencrypted")
+	}
+	if !strings.Contains(err.Error(), "HOOKFLOW_SECRETS_KEY") {
+		t.Errorf("error %q does not name HOOKFLOW_SECRETS_KEY", err)
+	}
+}
+
 func TestComposeRequiresAdminKey(t *testing.T) {
-	_, err := loadCompose(t, map[string]string{})
+	_, err := loadCompose(t, map[string]string{"HOOKFLOW_SECRETS_KEY": composeTestSecretsKey})
 	if err == nil {
 		t.Fatal("docker-compose.yml loaded without HOOKFLOW_ADMIN_KEY; want an error, not a default key")
 	}

@@ -28,6 +28,9 @@ import (
 
 const adminKey = "bench-admin-key-0123456789"
 
+// secretsKey seals signing secrets at rest, so the measured path decrypts them.
+const secretsKey = "YmVuY2gtc2VjcmV0cy1rZXktMDEyMzQ1Njc4OWFiY2Q="
+
 // buildHookflow compiles cmd/hookflow into dir, so the benchmark measures the working tree
 // when no binary is named.
 func buildHookflow(ctx context.Context, dir string) (string, error) {
@@ -118,6 +121,8 @@ func startHookflow(ctx context.Context, opts hookflowOptions) (*hookflowProc, er
 		"TEMPORAL_NAMESPACE="+opts.Namespace,
 		"HOOKFLOW_HTTP_ADDR="+addr,
 		"HOOKFLOW_ADMIN_KEY="+adminKey,
+		// Signing secrets are sealed at rest, as in a deployment.
+		"HOOKFLOW_SECRETS_KEY="+secretsKey,
 		"HOOKFLOW_ALLOW_PRIVATE_NETWORKS=true",
 		"HOOKFLOW_INGEST_RATE_PER_SECOND=0",
 		"HOOKFLOW_DISPATCH_SWEEP_INTERVAL=1s",

@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/keyring"
 )
 
 // Config is every setting of a hookflow process.
@@ -61,9 +64,24 @@ type Config struct {
 	// Schedule deletes what is older every RetentionInterval.
 	Retention         time.Duration `env:"HOOKFLOW_RETENTION" envDefault:"720h"`
 	RetentionInterval time.Duration `env:"HOOKFLOW_RETENTION_INTERVAL" envDefault:"1h"`
+	// SecretsKey holds the keys that encrypt signing secrets at rest: comma-separated,
+	// base64, 32 bytes each, the one that encrypts first (the others still decrypt, so
+	// the key can rotate). Empty stores secrets unencrypted.
+	SecretsKey string `env:"HOOKFLOW_SECRETS_KEY"`
 	// PprofAddr, when set, serves Go's profiler there (for the benchmark and debugging;
 	// keep it on loopback).
 	PprofAddr string `env:"HOOKFLOW_PPROF_ADDR"`
+	// PublicURL is where browsers reach hookflow, which the links it hands out start with;
+	// empty takes the scheme and host of each request (or of its proxy's
+	// X-Forwarded-Proto and X-Forwarded-Host).
+	PublicURL string `env:"HOOKFLOW_PUBLIC_URL"`
+	// PortalLinkTTL is how long a portal link may wait to be opened; PortalSessionTTL is
+	// how long the dashboard session it opens lasts.
+	PortalLinkTTL    time.Duration `env:"HOOKFLOW_PORTAL_LINK_TTL" envDefault:"10m"`
+	PortalSessionTTL time.Duration `env:"HOOKFLOW_PORTAL_SESSION_TTL" envDefault:"1h"`
+	// PortalFrameAncestors are the origins whose pages may embed the portal in a frame;
+	// without any, no site may.
+	PortalFrameAncestors []string `env:"HOOKFLOW_PORTAL_FRAME_ANCESTORS" envSeparator:","`
 }
 
 // FulfilmentRetries is the number of waits in the fulfilment retry schedule.
@@ -206,7 +224,74 @@ func (c Config) Validate() error {
 	if c.RetentionInterval < time.Second || c.RetentionInterval%time.Second != 0 {
 		bad("HOOKFLOW_RETENTION_INTERVAL", "must be a whole number of seconds, at least 1s, such as 1h")
 	}
+	if c.SecretsKey != "" {
+		// The error says which key of the list is wrong, never what it holds.
+		if _, err := keyring.Parse(c.SecretsKey); err != nil {
+			bad("HOOKFLOW_SECRETS_KEY", "%v", err)
+		}
+	}
+	if c.PublicURL != "" && !validPublicURL(c.PublicURL) {
+		bad("HOOKFLOW_PUBLIC_URL", "must be an http or https URL of a host, without a path, such as https://hooks.example.com, got %q", c.PublicURL)
+	}
+	if c.PortalLinkTTL < time.Second || c.PortalLinkTTL > 24*time.Hour {
+		bad("HOOKFLOW_PORTAL_LINK_TTL", "must be a duration from 1s to 24h, such as 10m")
+	}
+	if c.PortalSessionTTL < time.Minute || c.PortalSessionTTL > 24*time.Hour {
+		bad("HOOKFLOW_PORTAL_SESSION_TTL", "must be a duration from 1m to 24h, such as 1h")
+	}
+	for _, origin := range c.PortalFrameAncestors {
+		if frameAncestor(origin) == "" {
+			bad("HOOKFLOW_PORTAL_FRAME_ANCESTORS", "must be a comma-separated list of origins such as https://app.example.com or https://*.example.com, got %q", origin)
+			break
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// FrameAncestors are the origins of HOOKFLOW_PORTAL_FRAME_ANCESTORS as a
+// Content-Security-Policy writes them: lower case, without a trailing slash.
+func (c Config) FrameAncestors() []string {
+	var origins []string
+	for _, origin := range c.PortalFrameAncestors {
+		if o := frameAncestor(origin); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	return origins
+}
+
+// frameAncestor is an origin of HOOKFLOW_PORTAL_FRAME_ANCESTORS in the form
+// Content-Security-Policy takes, or empty when it is not one. Hosts are checked
+// character by character: the value goes into a header, where a ';' or a quote would
+// change the policy.
+func frameAncestor(raw string) string {
+	u, ok := parseOrigin(strings.TrimSpace(raw), true)
+	if !ok {
+		return ""
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
+}
+
+func validPublicURL(raw string) bool {
+	_, ok := parseOrigin(raw, false)
+	return ok
+}
+
+// parseOrigin accepts scheme://host[:port] with an http or https scheme, optionally
+// followed by a lone "/".
+func parseOrigin(raw string, wildcard bool) (*url.URL, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.Opaque != "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#") ||
+		strings.HasSuffix(u.Host, ":") || !hookflow.ValidOriginHost(u.Hostname(), wildcard) {
+		return nil, false
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, false
+		}
+	}
+	return u, true
 }
 
 // MaxEndpointConcurrency bounds HOOKFLOW_ENDPOINT_CONCURRENCY: the handed-off attempts a
@@ -234,4 +319,12 @@ func validNamespace(ns string) bool {
 	return !strings.ContainsFunc(ns, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
 	})
+}
+
+// Keyring is the keyring of HOOKFLOW_SECRETS_KEY, or nil when it is not set.
+func (c Config) Keyring() (*keyring.Keyring, error) {
+	if c.SecretsKey == "" {
+		return nil, nil
+	}
+	return keyring.Parse(c.SecretsKey)
 }

@@ -29,6 +29,9 @@ import (
 
 const adminKey = "e2e-admin-key-0123456789"
 
+// secretsKey seals the signing secrets of every hookflow the tests start.
+const secretsKey = "ZTJlLXNlY3JldHMta2V5LTAxMjM0NTY3ODlhYmNkZWY="
+
 // apiDoc checks exchanges against the served OpenAPI document.
 var apiDoc = sync.OnceValues(openapitest.New)
 
@@ -132,6 +135,8 @@ func startAppOn(t *testing.T, dsn string, opts AppOptions) *App {
 		"TEMPORAL_NAMESPACE="+opts.Namespace,
 		"HOOKFLOW_HTTP_ADDR="+addr,
 		"HOOKFLOW_ADMIN_KEY="+adminKey,
+		// Signing secrets are sealed at rest, as in a deployment.
+		"HOOKFLOW_SECRETS_KEY="+secretsKey,
 		"HOOKFLOW_RETRY_UNIT=300ms",
 		"HOOKFLOW_FULFILMENT_RETRY_SCHEDULE=100ms,100ms,100ms,100ms,100ms,100ms,100ms",
 		"HOOKFLOW_FULFILMENT_CHECK_INTERVAL=1h",

@@ -125,6 +125,19 @@ if [ -z "${HOOKFLOW_ADMIN_KEY:-}" ]; then
 fi
 export HOOKFLOW_ADMIN_KEY
 
+# The key that encrypts signing secrets at rest is kept beside the admin key: losing it
+# would make every stored secret unreadable, so it is generated once and reused.
+secrets_key_file=$data_dir/secrets-key
+if [ -z "${HOOKFLOW_SECRETS_KEY:-}" ]; then
+	if [ ! -s "$secrets_key_file" ]; then
+		secrets_tmp=$(mktemp "$secrets_key_file.XXXXXX")
+		"$root/bin/hookflow" secrets generate-key >"$secrets_tmp"
+		mv "$secrets_tmp" "$secrets_key_file"
+	fi
+	HOOKFLOW_SECRETS_KEY=$(tr -d '[:space:]' <"$secrets_key_file")
+fi
+export HOOKFLOW_SECRETS_KEY
+
 # A dev machine's receivers are usually on localhost, which hookflow refuses by default.
 export HOOKFLOW_ALLOW_PRIVATE_NETWORKS=${HOOKFLOW_ALLOW_PRIVATE_NETWORKS:-true}
 temporal_port=${TEMPORAL_ADDRESS##*:}

@@ -30,7 +30,7 @@ func (s *DB) CreateCampaign(ctx context.Context, accountID string, in hookflow.N
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO campaigns (id, account_id, public_id, name, secret_key, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id, public_id) WHERE deleted_at IS NULL DO NOTHING`,
-		key, accountID, c.ID, c.Name, secret, c.CreatedAt)
+		key, accountID, c.ID, c.Name, s.seal(secret), c.CreatedAt)
 	if err != nil {
 		return hookflow.Campaign{}, wrap(err)
 	}
@@ -43,7 +43,7 @@ func (s *DB) CreateCampaign(ctx context.Context, accountID string, in hookflow.N
 
 // FindCampaign returns one of the account's campaigns with its webhook URLs.
 func (s *DB) FindCampaign(ctx context.Context, accountID, id string) (hookflow.Campaign, error) {
-	return findCampaign(ctx, s.db, accountID, id, false)
+	return s.openedCampaign(findCampaign(ctx, s.db, accountID, id, false))
 }
 
 type campaignRow struct {
@@ -152,7 +152,10 @@ func (s *DB) ListCampaigns(ctx context.Context, accountID string, f hookflow.Cam
 		return hookflow.CampaignPage{}, err
 	}
 	for _, r := range rows {
-		c := r.campaign(accountID)
+		c, err := s.openedCampaign(r.campaign(accountID), nil)
+		if err != nil {
+			return hookflow.CampaignPage{}, err
+		}
 		c.Webhooks = append(c.Webhooks, hooks[c.Key]...)
 		page.Data = append(page.Data, c)
 	}
@@ -187,15 +190,15 @@ func (s *DB) RotateCampaignSecret(ctx context.Context, accountID, id, newSecret 
 			return err
 		}
 		c.Rotate(newSecret, s.Now(), grace)
-		retired, err := json.Marshal(c.RetiredSecrets)
+		retired, err := s.sealRetired(c.RetiredSecrets)
 		if err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET secret_key = $2, retired_secrets = $3 WHERE id = $1`,
-			c.Key, c.SecretKey, string(retired))
+			c.Key, s.seal(c.SecretKey), retired)
 		return err
 	})
-	return c, err
+	return s.openedCampaign(c, err)
 }
 
 // SetCampaignWebhooks replaces the campaign's webhook URLs. A URL kept with the same kind
@@ -240,7 +243,7 @@ func (s *DB) SetCampaignWebhooks(ctx context.Context, accountID, id string, hook
 		c, err = findCampaign(ctx, tx, accountID, id, false)
 		return err
 	})
-	return c, err
+	return s.openedCampaign(c, err)
 }
 
 // FindCampaignWebhook returns a campaign webhook URL of the account by id, removed or not.

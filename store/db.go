@@ -21,6 +21,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/keyring"
 	"github.com/hookflow/hookflow/schema"
 )
 
@@ -36,6 +37,8 @@ type DB struct {
 	PauseAfter time.Duration
 	// Retention is how long events, deliveries and attempts are kept (0: forever).
 	Retention time.Duration
+	// Secrets seals signing secrets at rest; nil stores them as they are.
+	Secrets *keyring.Keyring
 
 	// wake holds at most one pending request to notify the dispatchers; notifierDone
 	// is closed when the notifier has stopped.

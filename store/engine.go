@@ -136,6 +136,9 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 	if err := json.Unmarshal(row.RetiredSecrets, &keys.RetiredSecrets); err != nil {
 		return hookflow.SendRequest{}, err
 	}
+	if keys, err = s.opened(keys, nil); err != nil {
+		return hookflow.SendRequest{}, err
+	}
 	req := hookflow.SendRequest{DeliveryID: deliveryID, MessageID: row.EventID, Payload: []byte(row.Payload),
 		CreatedAt: row.CreatedAt.UTC(), DestinationID: row.SubscriptionID.String + row.HookID.String,
 		RateLimit: row.RateLimit, ThrottledUntil: utc(row.ThrottledUntil), ThrottleLevel: row.ThrottleLevel, Waiting: row.Waiting, Paused: row.Paused,
@@ -171,7 +174,8 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 // the same attempt again (a retried activity) overwrites it with the latest outcome, so
 // the rows always agree. A failed attempt also counts against its subscription's run of
 // failures, which may pause it, and a delivery that ends failed is told to the account's
-// subscribers (hookflow.delivery.failed): those follow in the same transaction.
+// subscribers (hookflow.delivery.failed): those follow in the same transaction. The
+// attempt is counted in its subscription's endpoint health when its row is first written.
 func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) error {
 	a := rec.Attempt
 	var deliveredAt *time.Time
@@ -197,12 +201,16 @@ func (s *DB) RecordAttempt(ctx context.Context, rec hookflow.AttemptRecord) erro
 				delivered_at = COALESCE($11, delivered_at), dispatched_at = COALESCE(dispatched_at, $3),
 				recovery_pending = CASE WHEN recovery_id = NULLIF($12, '')::uuid THEN false ELSE recovery_pending END
 			WHERE id = $1
-			RETURNING subscription_id, fulfilment_id, account_id, number, event_id, event_type, is_test)`
+			RETURNING subscription_id, fulfilment_id, account_id, number, event_id, event_type, is_test), ` +
+		healthRollup(&args, a, attemptErr)
 	succeeded := a.Succeeded()
 	if succeeded {
-		// A success ends the subscription's run of failures (no write when there is none).
+		// A success ends the subscription's run of failures (no write when there is none),
+		// once, as a failure counts once. The subscription is the one the rollup counted
+		// the attempt for, so its hour's row is locked before the subscription's, as on
+		// the failure path: two attempts of one subscription cannot deadlock.
 		query += `, streak AS (UPDATE subscriptions SET failing_since = NULL, failing_attempts = 0
-			WHERE id = (SELECT subscription_id FROM delivery) AND failing_since IS NOT NULL)`
+			WHERE id = (SELECT subscription_id FROM health) AND failing_since IS NOT NULL)`
 	}
 	switch {
 	case rec.CompleteFulfilment:

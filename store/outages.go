@@ -83,7 +83,7 @@ func (s *DB) PauseSubscription(ctx context.Context, accountID, id, reason string
 	if wrote {
 		s.wakeDispatchers()
 	}
-	return sub, err
+	return s.opened(sub, err)
 }
 
 // ResumeSubscription ends the pause: its run of failures starts again from nothing and the
@@ -126,7 +126,7 @@ func (s *DB) ResumeSubscription(ctx context.Context, accountID, id string) (hook
 	if wrote {
 		s.wakeDispatchers()
 	}
-	return sub, err
+	return s.opened(sub, err)
 }
 
 // CountHeld counts the subscription's deliveries held by its pause (none once it has

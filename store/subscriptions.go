@@ -85,7 +85,7 @@ func (s *DB) CreateSubscription(ctx context.Context, accountID string, sub *hook
 		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $14
 		WHERE (SELECT count(*) FROM subscriptions WHERE account_id = $2 AND deleted_at IS NULL) < $13`,
 		sub.ID, accountID, sub.URL, pq.StringArray(sub.EventTypes), pq.StringArray(sub.CampaignIDs),
-		sub.Description, sub.Active, sub.Timeout, sub.MaxRetries, string(headers), sub.SecretKey, sub.CreatedAt,
+		sub.Description, sub.Active, sub.Timeout, sub.MaxRetries, string(headers), s.seal(sub.SecretKey), sub.CreatedAt,
 		hookflow.MaxSubscriptionsPerAccount, sub.RateLimit)
 	if err != nil {
 		return wrap(err)
@@ -98,7 +98,7 @@ func (s *DB) CreateSubscription(ctx context.Context, accountID string, sub *hook
 
 // FindSubscription returns one of the account's subscriptions.
 func (s *DB) FindSubscription(ctx context.Context, accountID, id string) (hookflow.Subscription, error) {
-	return findSubscription(ctx, s.db, accountID, id, false)
+	return s.opened(findSubscription(ctx, s.db, accountID, id, false))
 }
 
 func findSubscription(ctx context.Context, q sqlx.QueryerContext, accountID, id string, forUpdate bool) (hookflow.Subscription, error) {
@@ -133,7 +133,9 @@ func (s *DB) ListSubscriptions(ctx context.Context, accountID string) ([]hookflo
 	}
 	subs := make([]hookflow.Subscription, len(rows))
 	for i, r := range rows {
-		subs[i] = r.subscription()
+		if subs[i], err = s.opened(r.subscription(), nil); err != nil {
+			return nil, err
+		}
 	}
 	return subs, nil
 }
@@ -167,7 +169,7 @@ func (s *DB) UpdateSubscription(ctx context.Context, accountID, id string, updat
 			sub.RateLimit)
 		return err
 	})
-	return sub, err
+	return s.opened(sub, err)
 }
 
 // DeleteSubscription removes a subscription from the account's list. Its row stays, so
@@ -199,14 +201,16 @@ func (s *DB) RotateSecret(ctx context.Context, accountID, id, newSecret string, 
 		now := s.Now()
 		sub.Rotate(newSecret, now, grace)
 		sub.UpdatedAt = now
-		retired, err := json.Marshal(sub.RetiredSecrets)
+		retired, err := s.sealRetired(sub.RetiredSecrets)
 		if err != nil {
 			return err
 		}
+		// previous_secret_key was a plaintext copy of the newest retired key for replicas
+		// of builds before retired_secrets; the retired keys carry it, sealed.
 		_, err = tx.ExecContext(ctx, `UPDATE subscriptions SET secret_key = $3, retired_secrets = $4,
-			previous_secret_key = $5, previous_secret_expires_at = $6, updated_at = $7 WHERE id = $1 AND account_id = $2`,
-			id, accountID, sub.SecretKey, string(retired), sub.RetiredSecrets[0].Key, sub.RetiredSecrets[0].ExpiresAt, now)
+			previous_secret_key = NULL, previous_secret_expires_at = $5, updated_at = $6 WHERE id = $1 AND account_id = $2`,
+			id, accountID, s.seal(sub.SecretKey), retired, sub.RetiredSecrets[0].ExpiresAt, now)
 		return err
 	})
-	return sub, err
+	return s.opened(sub, err)
 }

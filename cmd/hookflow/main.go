@@ -29,6 +29,7 @@ import (
 	"github.com/hookflow/hookflow/config"
 	"github.com/hookflow/hookflow/dispatch"
 	"github.com/hookflow/hookflow/egress"
+	"github.com/hookflow/hookflow/keyring"
 	"github.com/hookflow/hookflow/metrics"
 	"github.com/hookflow/hookflow/outbound"
 	"github.com/hookflow/hookflow/outbound/webhook"
@@ -43,7 +44,10 @@ const usage = `hookflow — outbound webhook delivery
 
 Usage:
   hookflow serve [--api] [--worker]   run the API + dashboard and the worker (both by default)
-  hookflow migrate                    apply the database migrations
+  hookflow migrate                    apply the database migrations (and encrypt
+                                      plaintext signing secrets)
+  hookflow secrets generate-key       print a new key for HOOKFLOW_SECRETS_KEY
+  hookflow secrets reencrypt          encrypt every signing secret with the first key
 
 Configuration comes from the environment; see the README.
 `
@@ -72,6 +76,8 @@ func run(args []string, stderr io.Writer) int {
 			return 2
 		}
 		err = migrate(ctx)
+	case "secrets":
+		err = secrets(ctx, args[1:], stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stderr, usage)
 		return 0
@@ -99,16 +105,93 @@ func loadConfig() (config.Config, *slog.Logger, error) {
 }
 
 func migrate(ctx context.Context) error {
-	cfg, _, err := loadConfig()
+	cfg, logger, err := loadConfig()
 	if err != nil {
 		return err
 	}
+	db, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	db.Close()
+	return nil
+}
+
+// openStore connects, migrates and readies the signing secrets: a database that holds
+// secrets sealed under a key this process lacks stops it here, and secrets still in
+// plaintext (stored by an earlier build, or while no key was set) are sealed now.
+func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*store.DB, error) {
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer db.Close()
-	return db.Migrate(ctx)
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if db.Secrets, err = cfg.Keyring(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.CheckSecrets(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if db.Secrets == nil {
+		logger.Warn("HOOKFLOW_SECRETS_KEY is not set: signing secrets are stored unencrypted; generate a key with `hookflow secrets generate-key`")
+		return db, nil
+	}
+	sealed, err := db.SealSecrets(ctx, false)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if sealed > 0 {
+		logger.Info("encrypted signing secrets stored in plaintext", "rows", sealed)
+	}
+	return db, nil
+}
+
+const secretsUsage = `usage: hookflow secrets generate-key | reencrypt
+
+  generate-key  print a new key for HOOKFLOW_SECRETS_KEY
+  reencrypt     encrypt every stored signing secret with the first key of
+                HOOKFLOW_SECRETS_KEY; after it, the other keys may be removed
+`
+
+// secrets generates keys for HOOKFLOW_SECRETS_KEY and re-encrypts stored secrets after
+// a new key was put first.
+func secrets(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) != 1 {
+		fmt.Fprint(stderr, secretsUsage)
+		return errors.New("secrets takes one subcommand")
+	}
+	switch args[0] {
+	case "generate-key":
+		fmt.Println(keyring.Generate())
+		return nil
+	case "reencrypt":
+		cfg, logger, err := loadConfig()
+		if err != nil {
+			return err
+		}
+		if cfg.SecretsKey == "" {
+			return errors.New("HOOKFLOW_SECRETS_KEY is not set: put the new key first, then the old ones, comma-separated")
+		}
+		db, err := openStore(ctx, cfg, logger)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		n, err := db.SealSecrets(ctx, true)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "re-encrypted the signing secrets of %d rows with key %s\n", n, db.Secrets.CurrentID())
+		return nil
+	}
+	fmt.Fprint(stderr, secretsUsage)
+	return fmt.Errorf("unknown secrets subcommand %q", args[0])
 }
 
 // serve runs the roles until ctx is done; stopSignals is called once shutdown begins, so
@@ -133,14 +216,11 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 	}
 	startPprof(cfg.PprofAddr)
 
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	db.PauseAfter, db.Retention = cfg.PauseAfter, cfg.Retention
 
 	m := metrics.New()
@@ -283,6 +363,7 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 			Subscriptions: db, Events: db, Deliveries: db, Campaigns: db, Fulfilments: db, Outages: outages,
 			Retrier: dispatch.Retrier{Client: temporal, Logger: logger}, Checker: dispatch.FulfilmentChecker{Client: temporal, Logger: logger},
 			URLs: guard, AdminKey: cfg.AdminKey, IngestLimiter: api.NewIngestLimiter(cfg.IngestRatePerSecond),
+			Portals: db, PortalLinkTTL: cfg.PortalLinkTTL, PublicURL: cfg.PublicURL,
 			Ready:             readiness,
 			TemporalReachable: temporalUp.Load,
 			Metrics:           m.Handler(),
@@ -290,7 +371,8 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 			Extra: func(r *gin.Engine) {
 				web.Register(r, web.Deps{Accounts: db, Subscriptions: db, Deliveries: db, Fulfilments: db, Campaigns: db, Outages: outages,
 					Sessions: db, Retrier: dispatch.Retrier{Client: temporal, Logger: logger}, URLs: guard,
-					TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.TemporalNamespace})
+					TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.TemporalNamespace,
+					Portals: db, PortalSessionTTL: cfg.PortalSessionTTL, PortalFrameAncestors: cfg.FrameAncestors()})
 			},
 		})
 		srv = &http.Server{Addr: cfg.HTTPAddr, Handler: router, ReadHeaderTimeout: 10 * time.Second,

@@ -13,6 +13,7 @@ import (
 
 	_ "github.com/lib/pq" // the PostgreSQL driver
 
+	"github.com/hookflow/hookflow/keyring"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -68,5 +69,16 @@ func MustOpen(tb testing.TB) *store.DB {
 	if err := db.Migrate(context.Background()); err != nil {
 		tb.Fatalf("migrate: %v", err)
 	}
+	// Every store test runs with secrets sealed, as a deployment does.
+	db.Secrets = TestKeyring
 	return db
 }
+
+// TestKeyring is the keyring of the stores MustOpen returns.
+var TestKeyring = func() *keyring.Keyring {
+	k, err := keyring.Parse(keyring.Generate())
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()

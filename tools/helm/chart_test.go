@@ -43,7 +43,8 @@ func helm(t *testing.T, args ...string) string {
 }
 
 // required are the values an install must give.
-var required = []string{"--set", "databaseURL=postgres://hookflow:secret@db:5432/hookflow?sslmode=require", "--set", "adminKey=0123456789abcdef0123"}
+var required = []string{"--set", "databaseURL=postgres://hookflow:secret@db:5432/hookflow?sslmode=require", "--set", "adminKey=0123456789abcdef0123",
+	"--set", "secretsKey=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
 
 // decodeStrictly decodes each rendered manifest into its Kubernetes type, refusing any
 // field the type does not have, and returns them by kind.

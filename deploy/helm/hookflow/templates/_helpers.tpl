@@ -39,6 +39,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     secretKeyRef:
       name: {{ include "hookflow.secretName" . }}
       key: HOOKFLOW_ADMIN_KEY
+- name: HOOKFLOW_SECRETS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "hookflow.secretName" . }}
+      key: HOOKFLOW_SECRETS_KEY
 - name: TEMPORAL_ADDRESS
   value: {{ .Values.temporal.address | quote }}
 - name: TEMPORAL_NAMESPACE
