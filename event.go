@@ -17,13 +17,16 @@ const (
 
 // EventInput is the body of POST /v1/events.
 type EventInput struct {
-	EventType  string          `json:"event_type"`
-	Action     string          `json:"action"`
-	EntityType string          `json:"entity_type"`
-	EntityID   EntityID        `json:"entity_id"`
-	CampaignID CampaignRef     `json:"campaign_id"`
-	Data       json.RawMessage `json:"data"`
-	Changes    json.RawMessage `json:"changes"`
+	EventType  string      `json:"event_type"`
+	Action     string      `json:"action"`
+	EntityType string      `json:"entity_type"`
+	EntityID   EntityID    `json:"entity_id"`
+	CampaignID CampaignRef `json:"campaign_id"`
+	// OrderingKey orders the event's deliveries to fifo subscriptions (see Ordering); by
+	// default they are ordered by the entity.
+	OrderingKey string          `json:"ordering_key,omitempty"`
+	Data        json.RawMessage `json:"data"`
+	Changes     json.RawMessage `json:"changes"`
 }
 
 // Actions an event may carry.
@@ -51,6 +54,9 @@ func (in *EventInput) Validate() error {
 		if utf8.RuneCountInString(f.value) > MaxEntityFieldLength || hasControl(f.value) {
 			return Invalid(f.name, "must be at most %d characters without control characters", MaxEntityFieldLength)
 		}
+	}
+	if err := validateOrderingKey(in.OrderingKey); err != nil {
+		return err
 	}
 	if !storableJSON(in.Data) {
 		return Invalid("data", "must be UTF-8 JSON without \\u0000")

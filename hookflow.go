@@ -72,16 +72,18 @@ const (
 
 // Event is what an API client posted: one change to one entity.
 type Event struct {
-	ID         string          `json:"id"`
-	AccountID  string          `json:"-"`
-	EventType  string          `json:"event_type"`
-	Action     string          `json:"action,omitempty"`
-	EntityType string          `json:"entity_type,omitempty"`
-	EntityID   EntityID        `json:"entity_id"`
-	CampaignID string          `json:"campaign_id,omitempty"`
-	Data       json.RawMessage `json:"data"`
-	Changes    json.RawMessage `json:"changes,omitempty"`
-	CreatedAt  time.Time       `json:"created_at"`
+	ID         string   `json:"id"`
+	AccountID  string   `json:"-"`
+	EventType  string   `json:"event_type"`
+	Action     string   `json:"action,omitempty"`
+	EntityType string   `json:"entity_type,omitempty"`
+	EntityID   EntityID `json:"entity_id"`
+	CampaignID string   `json:"campaign_id,omitempty"`
+	// OrderingKey is the ordering_key the event was posted with, if any.
+	OrderingKey string          `json:"ordering_key,omitempty"`
+	Data        json.RawMessage `json:"data"`
+	Changes     json.RawMessage `json:"changes,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
 }
 
 // Delivery is one event on its way to one subscription.
@@ -118,8 +120,11 @@ type Delivery struct {
 	// attempt.
 	WaitingReason *WaitReason `json:"waiting_reason"`
 	WaitingSince  *time.Time  `json:"waiting_since"`
-	CreatedAt     time.Time   `json:"created_at"`
-	AttemptLog    []Attempt   `json:"attempt_log,omitempty"`
+	// WaitingFor is the delivery this one waits for, while it waits for its turn
+	// (waiting_reason "ordering").
+	WaitingFor *int64    `json:"waiting_for,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	AttemptLog []Attempt `json:"attempt_log,omitempty"`
 }
 
 // Attempt is one HTTP request made for a delivery.
@@ -179,6 +184,12 @@ type DeliveryFilter struct {
 	Status       Status
 	EventType    string
 	EventID      string
+	// EntityID selects the deliveries of the events about one entity (deliveries carry
+	// their event's entity).
+	EntityID string
+	// ResponseCode selects the deliveries whose last answer had this HTTP status (0: any).
+	ResponseCode int
+	Created      CreatedWindow
 	Limit        int
 	// Cursor is opaque to clients: it continues a listing after the last row returned.
 	Cursor string
@@ -234,6 +245,9 @@ type DeliveryState struct {
 	// its attempt is still to come.
 	RecoveryID      string
 	RecoveryPending bool
+	// Ordered is true for a delivery of a fifo subscription: when it ends, the next one
+	// with its ordering key is told.
+	Ordered bool
 }
 
 // SendRequest is everything one attempt needs, read just before it is made so a fixed URL
@@ -265,6 +279,11 @@ type SendRequest struct {
 	Waiting bool
 	// Paused is true while the subscription holds its deliveries.
 	Paused bool
+	// Ordered is true for a delivery of a fifo subscription; Predecessor then names the
+	// latest earlier delivery with its ordering key that has not ended ("" when none):
+	// this one waits for it.
+	Ordered     bool
+	Predecessor string
 	// Skip, when set, says why no request may be made (the subscription was deleted or
 	// disabled).
 	Skip string
@@ -276,7 +295,10 @@ type SendRequest struct {
 // AttemptRecord is what the workflow asks the store to write after an attempt: the attempt
 // row and the delivery's new state, in one transaction.
 type AttemptRecord struct {
-	DeliveryID    string
+	DeliveryID string
+	// Ordered is set for a fifo subscription's delivery: once it has ended (delivered
+	// or failed), the next one of its ordering key is woken.
+	Ordered       bool `json:",omitempty"`
 	Attempt       Attempt
 	Status        Status
 	NextAttemptAt *time.Time
@@ -317,7 +339,12 @@ type EventService interface {
 	// IngestEvent writes the event and one pending delivery per matching subscription in
 	// one transaction. With an idempotency key seen before, it returns the first answer.
 	IngestEvent(ctx context.Context, accountID string, in EventInput, idempotencyKey string) (Ingested, error)
-	FindEvent(ctx context.Context, accountID, id string) (Event, error)
+	// FindEvent returns one of the account's events with the summary of its deliveries.
+	FindEvent(ctx context.Context, accountID, id string) (EventRecord, error)
+	// ListEvents returns the account's events newest first, each with the summary of its
+	// deliveries: those it posted and those hookflow made (tests, fulfilment_pending,
+	// operational events).
+	ListEvents(ctx context.Context, accountID string, filter EventFilter) (EventPage, error)
 }
 
 // DeliveryService reads deliveries and creates test deliveries.

@@ -48,6 +48,9 @@ func (EntityID) JSONKind() string { return "a string or an integer" }
 // IsZero reports whether no entity id was given.
 func (id EntityID) IsZero() bool { return id.Value == "" }
 
+// String is the id as text, whichever JSON type it was posted as.
+func (id EntityID) String() string { return id.Value }
+
 // CampaignRef names a campaign by its id: the id the API client's own system gives it (a
 // string, or a positive integer, which means its decimal string) or the one hookflow
 // assigned.

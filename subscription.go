@@ -51,8 +51,17 @@ type Subscription struct {
 	Headers     map[string]string `json:"headers"`
 	// RateLimit is the most requests per second hookflow sends to the endpoint, across
 	// every worker; 0 means no limit.
-	RateLimit int    `json:"rate_limit"`
-	SecretKey string `json:"secret_key"`
+	RateLimit int `json:"rate_limit"`
+	// Ordering is none (the default) or fifo: see Ordering.
+	Ordering Ordering `json:"ordering"`
+	// SignatureScheme is the scheme of SecretKey, hmac-sha256 (the default) or ed25519.
+	SignatureScheme SignatureScheme `json:"signature_scheme"`
+	// SecretKey signs the requests: a whsec_ secret, which answers show when it is created
+	// or rotated, or a whsk_ signing key, which no answer shows (see MarshalJSON).
+	SecretKey string `json:"secret_key,omitempty"`
+	// PublicKey is the whpk_ key receivers verify an ed25519 subscription's requests with;
+	// the store derives it from SecretKey.
+	PublicKey string `json:"public_key,omitempty"`
 	// RetiredSecrets are replaced keys that still sign requests until they expire, newest
 	// first.
 	RetiredSecrets []RetiredSecret `json:"-"`
@@ -80,18 +89,24 @@ type SubscriptionUpdate struct {
 	MaxRetries  *int               `json:"max_retries"`
 	Headers     *map[string]string `json:"headers"`
 	RateLimit   *int               `json:"rate_limit"`
+	Ordering    *Ordering          `json:"ordering"`
+	// SignatureScheme changed is a rotation: a new key of the new scheme signs, beside the
+	// replaced one for SecretRotationGrace.
+	SignatureScheme *SignatureScheme `json:"signature_scheme"`
 }
 
 // NewSubscription returns a subscription with the defaults, updated by u. It is not
 // validated.
 func NewSubscription(u SubscriptionUpdate) Subscription {
 	s := Subscription{
-		EventTypes:  []string{"*"},
-		CampaignIDs: []string{},
-		Active:      true,
-		Timeout:     DefaultTimeoutSeconds,
-		MaxRetries:  DefaultMaxRetries,
-		Headers:     map[string]string{},
+		EventTypes:      []string{"*"},
+		CampaignIDs:     []string{},
+		Active:          true,
+		Timeout:         DefaultTimeoutSeconds,
+		MaxRetries:      DefaultMaxRetries,
+		Headers:         map[string]string{},
+		Ordering:        OrderingNone,
+		SignatureScheme: SignatureHMACSHA256,
 	}
 	u.Apply(&s)
 	return s
@@ -128,6 +143,12 @@ func (u SubscriptionUpdate) Apply(s *Subscription) {
 	}
 	if u.RateLimit != nil {
 		s.RateLimit = *u.RateLimit
+	}
+	if u.Ordering != nil {
+		s.Ordering = *u.Ordering
+	}
+	if u.SignatureScheme != nil {
+		s.SignatureScheme = *u.SignatureScheme
 	}
 	if s.EventTypes == nil {
 		s.EventTypes = []string{}
@@ -176,6 +197,12 @@ func (s *Subscription) Validate() error {
 	}
 	if s.RateLimit < 0 || s.RateLimit > MaxRateLimit {
 		return Invalid("rate_limit", "must be between 0 (no limit) and %d requests per second", MaxRateLimit)
+	}
+	if !ValidOrdering(s.Ordering) {
+		return Invalid("ordering", `must be "none" or "fifo"`)
+	}
+	if err := ValidateSignatureScheme(s.SignatureScheme); err != nil {
+		return err
 	}
 	if len(s.Headers) > MaxHeaders {
 		return Invalid("headers", "at most %d headers", MaxHeaders)
@@ -328,6 +355,7 @@ const MaxRetiredSecrets = 5
 func (s *Subscription) Rotate(newSecret string, now time.Time, grace time.Duration) {
 	s.RetiredSecrets = RetireKey(s.SecretKey, s.RetiredSecrets, now, grace)
 	s.SecretKey, s.PreviousSecretExpiresAt = newSecret, &s.RetiredSecrets[0].ExpiresAt
+	s.SignatureScheme = SchemeOfKey(newSecret)
 }
 
 // Secrets returns the keys that sign a request at time now: the current one first, then

@@ -70,6 +70,9 @@ type StartResult struct {
 	// that recovery's attempt was made already (the run was started again).
 	Recovery     string `json:",omitempty"`
 	RecoveryDone bool   `json:",omitempty"`
+	// Ordered is set for a fifo subscription's delivery: when it ends, the next one of
+	// its ordering key is woken.
+	Ordered bool `json:",omitempty"`
 }
 
 // OneAttempt is the rule for a run that starts on a delivery that had already failed: only
@@ -91,7 +94,7 @@ func (st StartResult) Done() bool { return st.Status == hookflow.StatusDelivered
 // startResult turns the stored state into the run's start: the subscription's max_retries
 // become a linear policy in this worker's retry unit, a fulfilment its schedule.
 func (a *Activities) startResult(st hookflow.DeliveryState, recovery string) StartResult {
-	res := StartResult{Status: st.Status, Attempts: st.Attempts, Fulfilment: st.Fulfilment, Recovery: recovery}
+	res := StartResult{Status: st.Status, Attempts: st.Attempts, Fulfilment: st.Fulfilment, Recovery: recovery, Ordered: st.Ordered}
 	if recovery != "" {
 		res.RecoveryDone = st.RecoveryID != recovery || !st.RecoveryPending
 	}
@@ -129,6 +132,9 @@ func (a *Activities) Record(ctx context.Context, rec hookflow.AttemptRecord) err
 	if a.Metrics != nil {
 		a.Metrics.ObserveOutcome(rec.Status)
 	}
+	if rec.Ordered && rec.Status != hookflow.StatusRetrying {
+		a.Outbound.HandOn(ctx, rec.DeliveryID)
+	}
 	return nil
 }
 
@@ -136,11 +142,19 @@ func (a *Activities) Record(ctx context.Context, rec hookflow.AttemptRecord) err
 type FailInput struct {
 	DeliveryID string
 	Reason     string
+	// Ordered: see AttemptRecord.Ordered.
+	Ordered bool `json:",omitempty"`
 }
 
 // FailWithoutAttempt marks the delivery failed without a request.
 func (a *Activities) FailWithoutAttempt(ctx context.Context, in FailInput) error {
-	return classify(a.Store.FailWithoutAttempt(ctx, in.DeliveryID, in.Reason))
+	if err := a.Store.FailWithoutAttempt(ctx, in.DeliveryID, in.Reason); err != nil {
+		return classify(err)
+	}
+	if in.Ordered {
+		a.Outbound.HandOn(ctx, in.DeliveryID)
+	}
+	return nil
 }
 
 func (a *Activities) logger() *slog.Logger {

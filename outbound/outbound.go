@@ -7,6 +7,8 @@
 //     one destination;
 //   - the rate limit: a subscription's rate_limit, kept in PostgreSQL so that every worker
 //     replica shares it (store.TakeRateSlot);
+//   - the order (ordering.go): a fifo subscription's delivery waits until the earlier
+//     ones with its ordering key have ended;
 //   - the hold (flights.go): an attempt that has no answer within a short hold is handed
 //     off to an activity on this worker, so a hanging endpoint never keeps a workflow-task
 //     slot that other tenants' deliveries need.
@@ -114,6 +116,8 @@ const slotPatience = 100 * time.Millisecond
 type Gateway struct {
 	Sender Sender
 	Store  Store
+	// Order keeps fifo subscriptions' deliveries in order; nil sends them unordered.
+	Order OrderStore
 	// Waker wakes deliveries waiting behind the in-flight cap when a slot frees. Nil: they
 	// wake on their timers only.
 	Waker Waker
@@ -179,6 +183,8 @@ func (g *Gateway) hold() time.Duration {
 type Wait struct {
 	Reason hookflow.WaitReason
 	For    time.Duration
+	// After names the delivery this one waits for (its turn in its ordering key).
+	After string `json:",omitempty"`
 }
 
 // Begun is what Begin did: told the delivery to wait, finished the attempt, or handed it
@@ -207,6 +213,9 @@ func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number in
 		if held {
 			return Begun{Wait: &Wait{Reason: hookflow.WaitPaused, For: HeldRecheck}}, nil
 		}
+	}
+	if wait, err := g.waitForTurn(ctx, req, trigger, now); err != nil || wait != nil {
+		return Begun{Wait: wait}, err
 	}
 	if req.ThrottledUntil != nil && req.ThrottledUntil.After(now) {
 		until := *req.ThrottledUntil

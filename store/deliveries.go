@@ -50,6 +50,7 @@ type deliveryRow struct {
 	NextAttemptAt  *time.Time     `db:"next_attempt_at"`
 	WaitingReason  sql.NullString `db:"waiting_reason"`
 	WaitingSince   *time.Time     `db:"waiting_since"`
+	WaitingFor     *int64         `db:"waiting_for"`
 	CreatedAt      time.Time      `db:"created_at"`
 }
 
@@ -60,8 +61,11 @@ const workflowIDColumn = `COALESCE(d.workflow_id, 'delivery-' || d.number) AS wo
 const deliverySelect = `SELECT d.id, d.number, ` + workflowIDColumn + `, e.entity_id_number, d.account_id, d.event_id, d.subscription_id, d.campaign_webhook_id, d.fulfilment_id, d.event_type,
 	e.action, e.entity_type, e.entity_id, d.status, d.attempts, d.response_code, d.response_body,
 	d.last_error, e.changes, d.payload, d.is_test, d.delivered_at, d.next_attempt_at,
-	` + shownWaitingReason + `, d.waiting_since, d.created_at
+	` + shownWaitingReason + `, d.waiting_since, ` + waitingForColumn + `, d.created_at
 	FROM deliveries d JOIN events e ON e.id = d.event_id`
+
+// waitingForColumn is the number of the delivery a delivery waits for its turn behind.
+const waitingForColumn = `(SELECT w.number FROM deliveries w WHERE d.waiting_reason = 'ordering' AND w.id = d.waiting_for) AS waiting_for`
 
 // shownWaitingReason is why a delivery waits, as people see it: one a pause held is, once
 // the pause has ended, waiting its turn for a slot like any other.
@@ -84,6 +88,7 @@ func (r deliveryRow) delivery() hookflow.Delivery {
 	if r.WaitingReason.Valid {
 		reason := hookflow.WaitReason(r.WaitingReason.String)
 		d.WaitingReason, d.WaitingSince = &reason, utc(r.WaitingSince)
+		d.WaitingFor = r.WaitingFor
 	}
 	return d
 }
@@ -147,6 +152,10 @@ func (s *DB) ListDeliveries(ctx context.Context, accountID string, f hookflow.De
 	if err != nil {
 		return hookflow.DeliveryPage{}, err
 	}
+	// Filters no row could match are refused before any that merely match nothing.
+	if err := checkSharedFilters(f.EntityID, f.ResponseCode, f.Created); err != nil {
+		return hookflow.DeliveryPage{}, err
+	}
 	where := []string{"d.account_id = $1"}
 	args := []any{accountID}
 	add := func(cond string, v any) {
@@ -193,6 +202,20 @@ func (s *DB) ListDeliveries(ctx context.Context, accountID string, f hookflow.De
 	if f.EventType != "" {
 		add("d.event_type = $%d", f.EventType)
 	}
+	if f.EntityID != "" {
+		// The event is the delivery's, so of the same account: saying so lets the index of
+		// the account's events by entity find the few events first.
+		add("e.account_id = $1 AND e.entity_id = $%d", f.EntityID)
+	}
+	if f.ResponseCode != 0 {
+		add("d.response_code = $%d", f.ResponseCode)
+	}
+	if f.Created.After != nil {
+		add("d.created_at >= $%d", *f.Created.After)
+	}
+	if f.Created.Before != nil {
+		add("d.created_at < $%d", *f.Created.Before)
+	}
 	if f.Cursor != "" {
 		at, id, err := decodeCursor(f.Cursor)
 		if err != nil {
@@ -219,6 +242,19 @@ func (s *DB) ListDeliveries(ctx context.Context, accountID string, f hookflow.De
 		page.Data = append(page.Data, r.delivery())
 	}
 	return page, nil
+}
+
+// checkSharedFilters checks the filters the delivery and event listings share.
+func checkSharedFilters(entityID string, responseCode int, created hookflow.CreatedWindow) error {
+	if entityID != "" {
+		if err := hookflow.CheckEntityIDFilter(entityID); err != nil {
+			return err
+		}
+	}
+	if err := hookflow.CheckResponseCode(responseCode); err != nil {
+		return err
+	}
+	return created.Check()
 }
 
 // listLimit is a listing's page size: the default when 0, else 1 to MaxListLimit.

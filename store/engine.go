@@ -95,6 +95,8 @@ type sendRequestRow struct {
 	Paused              bool           `db:"paused"`
 	RecoveryID          sql.NullString `db:"recovery_id"`
 	RecoveryPending     bool           `db:"recovery_pending"`
+	Ordered             bool           `db:"ordered"`
+	Predecessor         string         `db:"predecessor"`
 }
 
 const sendRequestQuery = `SELECT d.event_id, d.payload, d.subscription_id, d.campaign_webhook_id,
@@ -106,7 +108,8 @@ const sendRequestQuery = `SELECT d.event_id, d.payload, d.subscription_id, d.cam
 		COALESCE(f.status = 'completed', false) AS fulfilment_completed,
 		d.created_at, COALESCE(s.rate_limit, 0) AS rate_limit,
 		o.throttled_until, COALESCE(o.throttle_level, 0) AS throttle_level, (d.waiting_reason IS NOT NULL) AS waiting,
-		(s.paused_at IS NOT NULL) AS paused, d.recovery_id, d.recovery_pending
+		(s.paused_at IS NOT NULL) AS paused, d.recovery_id, d.recovery_pending,
+		(d.ordering_seq IS NOT NULL) AS ordered, ` + predecessorColumn + `
 		FROM deliveries d
 		LEFT JOIN subscriptions s ON s.id = d.subscription_id
 		LEFT JOIN campaign_webhooks w ON w.id = d.campaign_webhook_id
@@ -143,10 +146,11 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 		CreatedAt: row.CreatedAt.UTC(), DestinationID: row.SubscriptionID.String + row.HookID.String,
 		RateLimit: row.RateLimit, ThrottledUntil: utc(row.ThrottledUntil), ThrottleLevel: row.ThrottleLevel, Waiting: row.Waiting, Paused: row.Paused,
 		SubscriptionID: row.SubscriptionID.String, CampaignWebhookID: row.HookID.String,
+		Ordered: row.Ordered, Predecessor: row.Predecessor,
 		URL: row.URL, Headers: map[string]string{}, Timeout: campaignWebhookTimeout, Secrets: keys.Secrets(s.Now()),
 		State: hookflow.DeliveryState{Status: hookflow.Status(row.Status), Attempts: row.Attempts,
 			MaxRetries: int(row.MaxRetries.Int64), Policy: hookflow.PolicyKind(row.Policy), Fulfilment: row.FulfilmentID.Valid,
-			RecoveryID: row.RecoveryID.String, RecoveryPending: row.RecoveryPending}}
+			RecoveryID: row.RecoveryID.String, RecoveryPending: row.RecoveryPending, Ordered: row.Ordered}}
 	if row.TimeoutSeconds.Valid {
 		req.Timeout = time.Duration(row.TimeoutSeconds.Int64) * time.Second
 	}

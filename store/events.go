@@ -62,7 +62,7 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 	e := hookflow.Event{
 		ID: uuid.NewString(), AccountID: accountID, EventType: in.EventType, Action: in.Action,
 		EntityType: in.EntityType, EntityID: in.EntityID, CampaignID: string(in.CampaignID),
-		Data: in.Data, Changes: in.Changes, CreatedAt: s.Now(),
+		OrderingKey: in.OrderingKey, Data: in.Data, Changes: in.Changes, CreatedAt: s.Now(),
 	}
 	// Who gets the event is read first; the event and its deliveries are then written by
 	// one statement, atomic on its own: ingest costs two round trips to PostgreSQL.
@@ -70,24 +70,50 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 	if err != nil {
 		return hookflow.Ingested{}, wrap(err)
 	}
+	var ordered pq.StringArray
+	orderingKey := hookflow.OrderingKeyOf(in.OrderingKey, e.EntityType, e.EntityID)
+	for i := range deliveries {
+		if deliveries[i].Ordered {
+			deliveries[i].OrderingKey = orderingKey
+			ordered = append(ordered, deliveries[i].SubscriptionID)
+		}
+	}
 	var changes any
 	if len(e.Changes) > 0 {
 		changes = string(e.Changes)
 	}
 	args := []any{e.ID, accountID, e.EventType, e.Action, e.EntityType, e.EntityID.Value, e.CampaignID,
-		string(e.Data), changes, key, requestHash, e.CreatedAt, e.EntityID.Number}
+		string(e.Data), changes, key, requestHash, e.CreatedAt, e.EntityID.Number, e.OrderingKey}
 	query := `WITH ev AS (
 			INSERT INTO events (id, account_id, event_type, action, entity_type, entity_id, campaign_id,
-				data, changes, idempotency_key, request_hash, created_at, entity_id_number)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+				data, changes, idempotency_key, request_hash, created_at, entity_id_number, ordering_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULLIF($14, ''))
 			ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING id)`
 	numbers := `'{}'::json`
+	if len(ordered) > 0 {
+		// Each fifo subscription's delivery takes the next place of the event's ordering
+		// key. The key's row stays locked until this statement commits, so a concurrent
+		// ingest for the same key takes the place after it and commits after it too.
+		args = append(args, ordered, orderingKey)
+		query += `, seqs AS (
+			INSERT INTO ordering_keys (subscription_id, ordering_key, last_seq, used_at)
+			SELECT k.subscription_id, $16, 1, $12 FROM unnest($15::uuid[]) AS k(subscription_id)
+			WHERE EXISTS (SELECT 1 FROM ev)
+			ON CONFLICT (subscription_id, ordering_key) DO UPDATE SET last_seq = ordering_keys.last_seq + 1, used_at = EXCLUDED.used_at
+			RETURNING subscription_id, last_seq)`
+	}
 	if len(deliveries) > 0 {
 		values, valueArgs := deliveryValues(deliveries, len(args))
 		args = append(args, valueArgs...)
-		query += `, d AS (INSERT INTO deliveries (` + deliveryColumns + `)
-			SELECT * FROM (` + values + `) AS v WHERE EXISTS (SELECT 1 FROM ev) RETURNING id, number)`
+		if len(ordered) > 0 {
+			query += `, d AS (INSERT INTO deliveries (` + deliveryColumns + `, ordering_seq)
+				SELECT v.*, seqs.last_seq FROM (` + values + `) AS v LEFT JOIN seqs ON seqs.subscription_id = v.column4 AND v.column16 IS NOT NULL
+				WHERE EXISTS (SELECT 1 FROM ev) RETURNING id, number)`
+		} else {
+			query += `, d AS (INSERT INTO deliveries (` + deliveryColumns + `)
+				SELECT * FROM (` + values + `) AS v WHERE EXISTS (SELECT 1 FROM ev) RETURNING id, number)`
+		}
 		numbers = `(SELECT COALESCE(json_object_agg(id, number), '{}') FROM d)`
 	}
 	query += ` SELECT (SELECT count(*) FROM ev) AS inserted, ` + numbers + ` AS numbers`
@@ -190,7 +216,8 @@ func planFanOut(ctx context.Context, q sqlx.QueryerContext, e hookflow.Event, fu
 			policy = hookflow.PolicySchedule
 		}
 		for _, sub := range subs {
-			ds = append(ds, deliveryInsert{ID: uuid.NewString(), Event: e, SubscriptionID: sub.ID, FulfilmentID: fulfilmentID, Payload: payload, Policy: policy, TraceParent: traceParent, Held: sub.Paused})
+			ds = append(ds, deliveryInsert{ID: uuid.NewString(), Event: e, SubscriptionID: sub.ID, FulfilmentID: fulfilmentID, Payload: payload,
+				Policy: policy, TraceParent: traceParent, Held: sub.Paused, Ordered: sub.Ordering == hookflow.OrderingFIFO})
 		}
 	}
 	hooks, err := campaignWebhooksFor(ctx, q, e, fulfilmentID)
@@ -264,7 +291,13 @@ type deliveryInsert struct {
 	// Held is set for a subscription that is paused: the delivery waits, without a
 	// workflow, until the resume releases it.
 	Held bool
+	// Ordered is set for a fifo subscription's delivery; OrderingKey is then its event's
+	// key when the delivery is to be ordered (events posted by the API client: hookflow's
+	// own and the fulfilment protocol's are not).
+	Ordered     bool
+	OrderingKey string
 }
+
 
 func (d deliveryInsert) createdAt() time.Time {
 	if d.CreatedAt.IsZero() {
@@ -282,12 +315,12 @@ func deliveryKeys(ds []deliveryInsert) pq.StringArray {
 }
 
 const deliveryColumns = `id, account_id, event_id, subscription_id, campaign_webhook_id, fulfilment_id,
-	event_type, payload, is_test, policy, created_at, trace_parent, waiting_reason, waiting_since, waiting_until`
+	event_type, payload, is_test, policy, created_at, trace_parent, waiting_reason, waiting_since, waiting_until, ordering_key`
 
 // deliveryValues renders ds as a VALUES list whose parameters start after argOffset, with
 // casts so it also works as a subquery.
 func deliveryValues(ds []deliveryInsert, argOffset int) (string, []any) {
-	const columns = 15
+	const columns = 16
 	var sb strings.Builder
 	sb.WriteString("VALUES ")
 	args := make([]any, 0, len(ds)*columns)
@@ -296,8 +329,8 @@ func deliveryValues(ds []deliveryInsert, argOffset int) (string, []any) {
 			sb.WriteString(", ")
 		}
 		n := argOffset + i*columns
-		fmt.Fprintf(&sb, "($%d::uuid, $%d::uuid, $%d::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, $%d::text, $%d::text, $%d::boolean, $%d::text, $%d::timestamptz, NULLIF($%d, '')::text, NULLIF($%d, '')::text, $%d::timestamptz, $%d::timestamptz)",
-			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13, n+14, n+15)
+		fmt.Fprintf(&sb, "($%d::uuid, $%d::uuid, $%d::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, NULLIF($%d, '')::uuid, $%d::text, $%d::text, $%d::boolean, $%d::text, $%d::timestamptz, NULLIF($%d, '')::text, NULLIF($%d, '')::text, $%d::timestamptz, $%d::timestamptz, NULLIF($%d, '')::text)",
+			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13, n+14, n+15, n+16)
 		args = append(args, d.ID, d.Event.AccountID, d.Event.ID, d.SubscriptionID, d.CampaignWebhookID, d.FulfilmentID,
 			d.Event.EventType, string(d.Payload), d.Test, string(d.Policy), d.createdAt(), d.TraceParent)
 		if d.Held {
@@ -306,6 +339,7 @@ func deliveryValues(ds []deliveryInsert, argOffset int) (string, []any) {
 		} else {
 			args = append(args, "", nil, nil)
 		}
+		args = append(args, d.OrderingKey)
 	}
 	return sb.String(), args
 }
@@ -321,10 +355,14 @@ func insertDeliveries(ctx context.Context, tx *sqlx.Tx, ds ...deliveryInsert) er
 	return err
 }
 
-// FindEvent returns one of the account's events.
-func (s *DB) FindEvent(ctx context.Context, accountID, id string) (hookflow.Event, error) {
+// FindEvent returns one of the account's events with the summary of its deliveries.
+func (s *DB) FindEvent(ctx context.Context, accountID, id string) (hookflow.EventRecord, error) {
 	e, err := findEvent(ctx, s.db, accountID, id)
-	return e, wrap(err)
+	if err != nil {
+		return hookflow.EventRecord{}, wrap(err)
+	}
+	summary, err := summarizeDeliveries(ctx, s.db, e.ID)
+	return hookflow.EventRecord{Event: e, Deliveries: summary}, wrap(err)
 }
 
 func findEvent(ctx context.Context, q sqlx.QueryerContext, accountID, id string) (hookflow.Event, error) {

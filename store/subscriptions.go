@@ -12,6 +12,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/signing"
 )
 
 type subscriptionRow struct {
@@ -26,7 +27,9 @@ type subscriptionRow struct {
 	MaxRetries     int            `db:"max_retries"`
 	Headers        []byte         `db:"headers"`
 	RateLimit      int            `db:"rate_limit"`
+	Ordering       string         `db:"ordering"`
 	SecretKey      string         `db:"secret_key"`
+	Scheme         string         `db:"signature_scheme"`
 	RetiredSecrets []byte         `db:"retired_secrets"`
 	DisabledReason string         `db:"disabled_reason"`
 	PausedAt       *time.Time     `db:"paused_at"`
@@ -36,17 +39,18 @@ type subscriptionRow struct {
 }
 
 const subscriptionColumns = `id, account_id, url, event_types, campaign_ids, description, active,
-	timeout_seconds, max_retries, headers, rate_limit, secret_key, retired_secrets,
-	disabled_reason, paused_at, paused_reason, created_at, updated_at`
+	timeout_seconds, max_retries, headers, rate_limit, ordering, secret_key, retired_secrets,
+	disabled_reason, paused_at, paused_reason, created_at, updated_at, signature_scheme`
 
 func (r subscriptionRow) subscription() hookflow.Subscription {
 	s := hookflow.Subscription{
 		ID: r.ID, AccountID: r.AccountID, URL: r.URL,
 		EventTypes: []string(r.EventTypes), CampaignIDs: []string(r.CampaignIDs),
 		Description: r.Description, Active: r.Active, Timeout: r.Timeout, MaxRetries: r.MaxRetries,
-		RateLimit: r.RateLimit, SecretKey: r.SecretKey, DisabledReason: r.DisabledReason,
+		RateLimit: r.RateLimit, Ordering: hookflow.Ordering(r.Ordering), SecretKey: r.SecretKey, DisabledReason: r.DisabledReason,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 		Paused: r.PausedAt != nil, PausedAt: utc(r.PausedAt), PausedReason: r.PausedReason,
+		SignatureScheme: hookflow.SignatureScheme(r.Scheme),
 	}
 	_ = json.Unmarshal(r.Headers, &s.Headers)
 	_ = json.Unmarshal(r.RetiredSecrets, &s.RetiredSecrets)
@@ -73,6 +77,7 @@ func (s *DB) CreateSubscription(ctx context.Context, accountID string, sub *hook
 	sub.AccountID = accountID
 	sub.CreatedAt = s.Now()
 	sub.UpdatedAt = sub.CreatedAt
+	sub.SignatureScheme = hookflow.SchemeOfKey(sub.SecretKey)
 	headers, err := json.Marshal(sub.Headers)
 	if err != nil {
 		return err
@@ -81,19 +86,20 @@ func (s *DB) CreateSubscription(ctx context.Context, accountID string, sub *hook
 	// pass, which the limit's purpose (a bounded fan-out per event) easily absorbs.
 	res, err := s.db.ExecContext(ctx, `
 		INSERT INTO subscriptions (id, account_id, url, event_types, campaign_ids, description, active,
-			timeout_seconds, max_retries, headers, secret_key, created_at, updated_at, rate_limit)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $14
+			timeout_seconds, max_retries, headers, secret_key, created_at, updated_at, rate_limit, ordering, signature_scheme)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $14, $15, $16
 		WHERE (SELECT count(*) FROM subscriptions WHERE account_id = $2 AND deleted_at IS NULL) < $13`,
 		sub.ID, accountID, sub.URL, pq.StringArray(sub.EventTypes), pq.StringArray(sub.CampaignIDs),
 		sub.Description, sub.Active, sub.Timeout, sub.MaxRetries, string(headers), s.seal(sub.SecretKey), sub.CreatedAt,
-		hookflow.MaxSubscriptionsPerAccount, sub.RateLimit)
+		hookflow.MaxSubscriptionsPerAccount, sub.RateLimit, string(sub.Ordering), string(sub.SignatureScheme))
 	if err != nil {
 		return wrap(err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return hookflow.Errorf(hookflow.ECONFLICT, "an account has at most %d subscriptions: delete one first", hookflow.MaxSubscriptionsPerAccount)
 	}
-	return nil
+	sub.PublicKey, err = publicKeyOf(sub.SecretKey)
+	return err
 }
 
 // FindSubscription returns one of the account's subscriptions.
@@ -141,7 +147,9 @@ func (s *DB) ListSubscriptions(ctx context.Context, accountID string) ([]hookflo
 }
 
 // UpdateSubscription applies update to the subscription under a row lock; check validates
-// the result (and may look the URL up) before it is written.
+// the result (and may look the URL up) before it is written. A change of signature scheme
+// is a rotation: a key of the new scheme is minted, and the replaced one signs beside it
+// for hookflow.SecretRotationGrace.
 func (s *DB) UpdateSubscription(ctx context.Context, accountID, id string, update hookflow.SubscriptionUpdate, check func(*hookflow.Subscription) error) (hookflow.Subscription, error) {
 	var sub hookflow.Subscription
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -150,11 +158,21 @@ func (s *DB) UpdateSubscription(ctx context.Context, accountID, id string, updat
 		if err != nil {
 			return err
 		}
+		// The key is still sealed here: the stored scheme says what it is.
+		scheme := sub.SignatureScheme
 		update.Apply(&sub)
 		if err := check(&sub); err != nil {
 			return err
 		}
 		sub.UpdatedAt = s.Now()
+		rekeyed := sub.SignatureScheme != scheme
+		if rekeyed {
+			key, err := signing.NewKey(signing.Scheme(sub.SignatureScheme))
+			if err != nil {
+				return err
+			}
+			sub.Rotate(key, sub.UpdatedAt, hookflow.SecretRotationGrace)
+		}
 		headers, err := json.Marshal(sub.Headers)
 		if err != nil {
 			return err
@@ -162,12 +180,15 @@ func (s *DB) UpdateSubscription(ctx context.Context, accountID, id string, updat
 		_, err = tx.ExecContext(ctx, `
 			UPDATE subscriptions SET url = $3, event_types = $4, campaign_ids = $5, description = $6,
 				active = $7, timeout_seconds = $8, max_retries = $9, headers = $10,
-				disabled_reason = $11, updated_at = $12, rate_limit = $13
+				disabled_reason = $11, updated_at = $12, rate_limit = $13, ordering = $14
 			WHERE id = $1 AND account_id = $2`,
 			id, accountID, sub.URL, pq.StringArray(sub.EventTypes), pq.StringArray(sub.CampaignIDs),
 			sub.Description, sub.Active, sub.Timeout, sub.MaxRetries, string(headers), sub.DisabledReason, sub.UpdatedAt,
-			sub.RateLimit)
-		return err
+			sub.RateLimit, string(sub.Ordering))
+		if err != nil || !rekeyed {
+			return err
+		}
+		return s.writeKeys(ctx, tx, sub)
 	})
 	return s.opened(sub, err)
 }
@@ -201,16 +222,22 @@ func (s *DB) RotateSecret(ctx context.Context, accountID, id, newSecret string, 
 		now := s.Now()
 		sub.Rotate(newSecret, now, grace)
 		sub.UpdatedAt = now
-		retired, err := s.sealRetired(sub.RetiredSecrets)
-		if err != nil {
-			return err
-		}
-		// previous_secret_key was a plaintext copy of the newest retired key for replicas
-		// of builds before retired_secrets; the retired keys carry it, sealed.
-		_, err = tx.ExecContext(ctx, `UPDATE subscriptions SET secret_key = $3, retired_secrets = $4,
-			previous_secret_key = NULL, previous_secret_expires_at = $5, updated_at = $6 WHERE id = $1 AND account_id = $2`,
-			id, accountID, s.seal(sub.SecretKey), retired, sub.RetiredSecrets[0].ExpiresAt, now)
-		return err
+		return s.writeKeys(ctx, tx, sub)
 	})
 	return s.opened(sub, err)
+}
+
+// writeKeys stores a rotated subscription's keys, sealed, and the scheme its new key signs
+// in.
+func (s *DB) writeKeys(ctx context.Context, tx *sqlx.Tx, sub hookflow.Subscription) error {
+	retired, err := s.sealRetired(sub.RetiredSecrets)
+	if err != nil {
+		return err
+	}
+	// previous_secret_key was a plaintext copy of the newest retired key for replicas
+	// of builds before retired_secrets; the retired keys carry it, sealed.
+	_, err = tx.ExecContext(ctx, `UPDATE subscriptions SET secret_key = $3, retired_secrets = $4, signature_scheme = $5,
+		previous_secret_key = NULL, previous_secret_expires_at = $6, updated_at = $7 WHERE id = $1 AND account_id = $2`,
+		sub.ID, sub.AccountID, s.seal(sub.SecretKey), retired, string(sub.SignatureScheme), sub.RetiredSecrets[0].ExpiresAt, sub.UpdatedAt)
+	return err
 }

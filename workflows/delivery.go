@@ -66,6 +66,9 @@ type Waiting struct {
 	Reason hookflow.WaitReason `json:"reason"`
 	Since  time.Time           `json:"since"`
 	Until  time.Time           `json:"until"`
+	// After is the delivery (its internal id) this one waits for: the one before it in
+	// its ordering key.
+	After string `json:"after,omitempty"`
 }
 
 // WakeSignal tells a delivery waiting for its endpoint that a slot is free: it asks again
@@ -212,7 +215,7 @@ func (d *delivery) send(ctx workflow.Context) (sent activities.SendResult, done 
 // skip ends a delivery that may not be attempted (its subscription was deleted).
 func (d *delivery) skip(ctx workflow.Context, reason string) error {
 	d.state.Status, d.state.LastError, d.state.NextAttemptAt, d.state.Waiting = hookflow.StatusFailed, reason, nil, nil
-	err := workflow.ExecuteLocalActivity(d.storeCtx, a.FailWithoutAttempt, activities.FailInput{DeliveryID: d.state.DeliveryID, Reason: reason}).Get(ctx, nil)
+	err := workflow.ExecuteLocalActivity(d.storeCtx, a.FailWithoutAttempt, activities.FailInput{DeliveryID: d.state.DeliveryID, Reason: reason, Ordered: d.start.Ordered}).Get(ctx, nil)
 	return errors.Join(err, upsertStatus(ctx, d.state.Status))
 }
 
@@ -248,7 +251,7 @@ func (d *delivery) record(ctx workflow.Context, sent activities.SendResult) (tim
 	wait, more := time.Duration(0), false
 	status := hookflow.StatusDelivered
 	var next *time.Time
-	rec := hookflow.AttemptRecord{DeliveryID: d.state.DeliveryID, Attempt: sent.Attempt}
+	rec := hookflow.AttemptRecord{DeliveryID: d.state.DeliveryID, Attempt: sent.Attempt, Ordered: d.start.Ordered}
 	// The fulfilment protocol: 200 completes the fulfilment; another 2xx leaves it
 	// pending for the next check, with nothing scheduled.
 	rec.CompleteFulfilment = d.start.Fulfilment && sent.Attempt.Succeeded() && *sent.Attempt.ResponseCode == 200
@@ -297,10 +300,15 @@ func (d *delivery) waitForEndpoint(ctx workflow.Context, w outbound.Wait) {
 	if d.state.Waiting != nil && d.state.Waiting.Reason == w.Reason {
 		since = d.state.Waiting.Since
 	}
-	d.state.Waiting = &Waiting{Reason: w.Reason, Since: since, Until: now.Add(w.For)}
+	d.state.Waiting = &Waiting{Reason: w.Reason, Since: since, Until: now.Add(w.For), After: w.After}
+	if w.Reason == hookflow.WaitOrdering {
+		// What the Temporal UI shows beside the running workflow.
+		workflow.SetCurrentDetails(ctx, "Waiting for its turn: delivery "+w.After+" has the same ordering key and has not ended yet.")
+		defer workflow.SetCurrentDetails(ctx, "")
+	}
 	// A wake that came before this wait began is not drained: it may be the one meant for
-	// it (a slot freed while the send step was returning), and a stale one costs only an
-	// early look.
+	// it (a slot freed while the send step was returning, the delivery before it in order
+	// ended), and a stale one costs only an early look.
 	d.sleep(ctx, w.For, d.wake)
 }
 

@@ -298,7 +298,7 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 	workerErr := make(chan error, 1)
 
 	if *workerRole {
-		gateway := &outbound.Gateway{Sender: &webhook.Sender{Client: guard.Client()}, Store: db,
+		gateway := &outbound.Gateway{Sender: &webhook.Sender{Client: guard.Client()}, Store: db, Order: db,
 			Waker: dispatch.Waker{Client: temporal}, Concurrency: cfg.EndpointConcurrency, Hold: cfg.AttemptHold,
 			Backoff: outbound.ThrottleBackoff{Base: cfg.ThrottleBase, Max: cfg.ThrottleMax},
 			Logger:  logger.With("component", "outbound"), Observer: m}
@@ -360,7 +360,7 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 			// Keys are cached briefly; a revoked key stops working within the TTL.
 			Accounts:      &api.KeyCache{AccountService: db, TTL: api.KeyCacheTTL, MaxEntries: 10000},
 			APIKeys:       db,
-			Subscriptions: db, Events: db, Deliveries: db, Campaigns: db, Fulfilments: db, Outages: outages,
+			Subscriptions: db, Events: db, Deliveries: db, Campaigns: db, Fulfilments: db, Outages: outages, Health: db,
 			Retrier: dispatch.Retrier{Client: temporal, Logger: logger}, Checker: dispatch.FulfilmentChecker{Client: temporal, Logger: logger},
 			URLs: guard, AdminKey: cfg.AdminKey, IngestLimiter: api.NewIngestLimiter(cfg.IngestRatePerSecond),
 			Portals: db, PortalLinkTTL: cfg.PortalLinkTTL, PublicURL: cfg.PublicURL,
@@ -369,8 +369,8 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 			Metrics:           m.Handler(),
 			Middleware:        []gin.HandlerFunc{api.RequestLog(logger), api.Deadline(requestDeadline)},
 			Extra: func(r *gin.Engine) {
-				web.Register(r, web.Deps{Accounts: db, Subscriptions: db, Deliveries: db, Fulfilments: db, Campaigns: db, Outages: outages,
-					Sessions: db, Retrier: dispatch.Retrier{Client: temporal, Logger: logger}, URLs: guard,
+				web.Register(r, web.Deps{Accounts: db, Subscriptions: db, Deliveries: db, Events: db, Fulfilments: db, Campaigns: db, Outages: outages,
+					Health: db, Sessions: db, Retrier: dispatch.Retrier{Client: temporal, Logger: logger}, URLs: guard,
 					TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.TemporalNamespace,
 					Portals: db, PortalSessionTTL: cfg.PortalSessionTTL, PortalFrameAncestors: cfg.FrameAncestors()})
 			},

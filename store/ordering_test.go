@@ -1,0 +1,115 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow"
+	"github.com/hookflow/hookflow/store/storetest"
+)
+
+// Many ingests of one key racing take its places without gaps or doubles (the key's row
+// lock serialises them until each commits); each delivery's predecessor is the open one
+// before it, and an ended one hands on to the next open one.
+func TestOrderingKeysTakePlacesInCommitOrder(t *testing.T) {
+	t.Parallel()
+	db := storetest.MustOpen(t)
+	ctx := context.Background()
+	acc := newAccount(t, db, "acme")
+	fifo := hookflow.OrderingFIFO
+	sub := newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{Ordering: &fifo})
+	plain := newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{})
+
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in := hookflow.EventInput{EventType: "referral.updated", EntityType: "referral", EntityID: hookflow.EntityID{Value: "r1"},
+				Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}
+			if i%4 == 0 {
+				in.OrderingKey = "other"
+			}
+			if err := in.Validate(); err != nil {
+				errs <- err
+				return
+			}
+			_, err := db.IngestEvent(ctx, acc.ID, in, "")
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+
+	var rows []struct {
+		ID  string  `db:"id"`
+		Sub string  `db:"subscription_id"`
+		Key *string `db:"ordering_key"`
+		Seq *int64  `db:"ordering_seq"`
+	}
+	require.NoError(t, db.SQL().SelectContext(ctx, &rows, `SELECT id, subscription_id, ordering_key, ordering_seq
+		FROM deliveries ORDER BY subscription_id, ordering_key, ordering_seq`))
+	bySeq := map[string][]int64{}
+	for _, r := range rows {
+		if r.Sub == plain.ID {
+			assert.Nil(t, r.Key, "a subscription without fifo is not ordered")
+			assert.Nil(t, r.Seq)
+			continue
+		}
+		require.NotNil(t, r.Seq)
+		bySeq[*r.Key] = append(bySeq[*r.Key], *r.Seq)
+	}
+	assert.Len(t, bySeq["entity:referral:r1"], 30)
+	assert.Len(t, bySeq["key:other"], 10)
+	for key, seqs := range bySeq {
+		for i, seq := range seqs {
+			assert.Equal(t, int64(i+1), seq, "key %s: places are 1, 2, 3… without gaps", key)
+		}
+	}
+
+	// The first of a key has no predecessor; each later one waits for the one before.
+	var ordered []struct {
+		ID  string `db:"id"`
+		Seq int64  `db:"ordering_seq"`
+	}
+	require.NoError(t, db.SQL().SelectContext(ctx, &ordered, `SELECT id, ordering_seq FROM deliveries
+		WHERE subscription_id = $1 AND ordering_key = 'key:other' ORDER BY ordering_seq`, sub.ID))
+	first, err := db.SendRequest(ctx, ordered[0].ID)
+	require.NoError(t, err)
+	assert.True(t, first.Ordered)
+	assert.Empty(t, first.Predecessor)
+	second, err := db.SendRequest(ctx, ordered[1].ID)
+	require.NoError(t, err)
+	assert.Equal(t, ordered[0].ID, second.Predecessor)
+
+	// The first ends: the second has no predecessor left, and is the one to wake.
+	require.NoError(t, db.FailWithoutAttempt(ctx, ordered[0].ID, "test"))
+	next, ok, err := db.NextInOrder(ctx, ordered[0].ID)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, ordered[1].ID, next.DeliveryID)
+	second, err = db.SendRequest(ctx, ordered[1].ID)
+	require.NoError(t, err)
+	assert.Empty(t, second.Predecessor)
+	third, err := db.SendRequest(ctx, ordered[2].ID)
+	require.NoError(t, err)
+	assert.Equal(t, ordered[1].ID, third.Predecessor)
+
+	// An unordered delivery has nothing to wake.
+	var plainID string
+	require.NoError(t, db.SQL().GetContext(ctx, &plainID, `SELECT id FROM deliveries WHERE subscription_id = $1 LIMIT 1`, plain.ID))
+	_, ok, err = db.NextInOrder(ctx, plainID)
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
