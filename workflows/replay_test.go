@@ -40,3 +40,15 @@ func TestReplayRecovery(t *testing.T) {
 		t.Fatalf("replay: %v", err)
 	}
 }
+
+// TestReplayOrderedWait replays a fifo subscription's delivery that waited for its turn
+// behind an earlier one of its ordering key and was woken when that one ended, recorded by
+// e2e's TestFIFOKeepsEachKeysOrderAcrossWorkers (HOOKFLOW_RECORD_HISTORY=1 regenerates
+// it): a worker that restarts mid-wait resumes the wait from this history.
+func TestReplayOrderedWait(t *testing.T) {
+	replayer := worker.NewWorkflowReplayer()
+	replayer.RegisterWorkflow(workflows.DeliveryWorkflow)
+	if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/delivery_ordered_wait.json"); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+}
