@@ -87,6 +87,15 @@ func (st StartResult) OneAttemptTrigger() hookflow.Trigger {
 	return hookflow.TriggerManual
 }
 
+// SuccessRecord is what an attempt that succeeded writes: the delivery is delivered, and
+// for the fulfilment protocol a 200 completes the fulfilment (another 2xx leaves it pending
+// for the next check). The workflow and the send step both record success through it.
+func (st StartResult) SuccessRecord(deliveryID string, attempt hookflow.Attempt, recovery string, at time.Time) hookflow.AttemptRecord {
+	return hookflow.AttemptRecord{DeliveryID: deliveryID, Ordered: st.Ordered, Attempt: attempt, Status: hookflow.StatusDelivered,
+		CompleteFulfilment: st.Fulfilment && attempt.ResponseCode != nil && *attempt.ResponseCode == 200,
+		RecoveryID:         recovery, At: at}
+}
+
 // Done reports whether the run has nothing to attempt: the delivery was delivered, or its
 // recovery's attempt was made already.
 func (st StartResult) Done() bool { return st.Status == hookflow.StatusDelivered || st.RecoveryDone }
@@ -126,8 +135,14 @@ func (a *Activities) RefirePendingFulfilments(ctx context.Context, in Fulfilment
 
 // Record writes an attempt and the delivery's new state.
 func (a *Activities) Record(ctx context.Context, rec hookflow.AttemptRecord) error {
+	return classify(a.record(ctx, rec))
+}
+
+// record writes an attempt; once the delivery has ended, the next one of its ordering key
+// may go.
+func (a *Activities) record(ctx context.Context, rec hookflow.AttemptRecord) error {
 	if err := a.Store.RecordAttempt(ctx, rec); err != nil {
-		return classify(err)
+		return err
 	}
 	if a.Metrics != nil {
 		a.Metrics.ObserveOutcome(rec.Status)
@@ -137,6 +152,8 @@ func (a *Activities) Record(ctx context.Context, rec hookflow.AttemptRecord) err
 	}
 	return nil
 }
+
+func (a *Activities) now() time.Time { return time.Now().UTC() }
 
 // FailInput ends a delivery that cannot be attempted.
 type FailInput struct {

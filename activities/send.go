@@ -19,8 +19,12 @@ type SendInput struct {
 	First   bool
 	Number  int
 	Trigger hookflow.Trigger
-	// Recovery names the recovery that started the run (first attempt only).
+	// Recovery names the recovery that started the run.
 	Recovery string `json:",omitempty"`
+	// RecordSuccess asks the step to record an attempt that succeeds itself, so the
+	// common delivery costs one step: a failed one is recorded by the workflow, which
+	// decides what follows it.
+	RecordSuccess bool `json:",omitempty"`
 }
 
 // Resolve fixes the number and trigger of the attempt a Send call makes, and answers false
@@ -57,6 +61,9 @@ type SendResult struct {
 	// HandedOff, when set, says the request is still in flight: its answer is collected by
 	// AwaitAttempt on the task queue named here (the worker that made it).
 	HandedOff *HandOff
+	// Recorded is set when the step recorded the attempt, which succeeded, itself (see
+	// SendInput.RecordSuccess): the delivery is delivered.
+	Recorded bool `json:",omitempty"`
 }
 
 // HandOff names an attempt in flight on one worker.
@@ -103,6 +110,16 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error)
 		res.HandedOff = &HandOff{TaskQueue: a.AttemptQueue, Ticket: begun.Ticket, Timeout: req.Timeout}
 	default:
 		res.Attempt, res.RetryAfter = a.observe(*begun.Outcome)
+		if in.RecordSuccess && res.Attempt.Succeeded() {
+			rec := a.startResult(req.State, in.Recovery).SuccessRecord(in.DeliveryID, res.Attempt, in.Recovery, a.now())
+			// The request was made: a failure to record it must not make the step run
+			// (and send) again, so the workflow records it instead.
+			if err := a.record(ctx, rec); err != nil {
+				a.logger().Warn("could not record a successful attempt; the workflow records it", "delivery_id", in.DeliveryID, "error", err)
+			} else {
+				res.Recorded = true
+			}
+		}
 	}
 	return res, nil
 }

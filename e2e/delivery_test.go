@@ -77,13 +77,14 @@ func TestAlwaysFailingEndsFailedAfterMaxRetries(t *testing.T) {
 	if !strings.Contains(d.LastError, "500") || d.NextAttemptAt != nil || d.DeliveredAt != nil {
 		t.Errorf("failed record: last_error=%q next=%v delivered=%v", d.LastError, d.NextAttemptAt, d.DeliveredAt)
 	}
-	// The Temporal UI lists a subscription's failed deliveries by search attribute.
+	// The Temporal UI lists a subscription's failed deliveries: their workflows close as
+	// failed, so the status column and one query say so.
 	c, err := client.Dial(client.Options{HostPort: temporal.FrontendHostPort(), Namespace: app.Namespace()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	query := fmt.Sprintf("HookflowSubscriptionID = '%s' AND HookflowDeliveryStatus = 'failed'", d.SubscriptionID)
+	query := fmt.Sprintf("HookflowSubscriptionID = '%s' AND ExecutionStatus = 'Failed'", d.SubscriptionID)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Namespace: app.Namespace(), Query: query})
@@ -194,6 +195,28 @@ func TestSignedPayloadAndFanOutWithFilters(t *testing.T) {
 		for _, d := range tc.out.Deliveries {
 			app.WaitStatus(key, d.ID.String(), "delivered", 30*time.Second)
 		}
+	}
+	// A delivery delivered at its first attempt costs Temporal what a minimal workflow
+	// does: started, one workflow task, one step's marker, completed; no search-attribute
+	// upsert.
+	c, err := client.Dial(client.Options{HostPort: temporal.FrontendHostPort(), Namespace: app.Namespace()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	firstDelivery := app.Delivery(key, first.Deliveries[0].ID.String())
+	var events int
+	hist, err := historyFrom(c.GetWorkflowHistory(context.Background(), firstDelivery.WorkflowID, "", false, 0), &events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, ev := range hist.Events {
+		types = append(types, ev.EventType.String())
+	}
+	want := "[WorkflowExecutionStarted WorkflowTaskScheduled WorkflowTaskStarted WorkflowTaskCompleted MarkerRecorded WorkflowExecutionCompleted]"
+	if fmt.Sprint(types) != want {
+		t.Errorf("a first-attempt delivery's history is %v, want %s", types, want)
 	}
 	if n := len(rcv["inactive"].Requests()) + len(rcv["leads"].Requests()); n != 0 {
 		t.Errorf("inactive and non-matching subscriptions received %d requests", n)

@@ -97,6 +97,8 @@ type delivery struct {
 	recovery string
 	retry    workflow.ReceiveChannel
 	wake     workflow.ReceiveChannel
+	// closeFailed caches closesFailed's answer.
+	closeFailed *bool
 
 	storeCtx, sendCtx workflow.Context
 }
@@ -158,6 +160,12 @@ func (d *delivery) run(ctx workflow.Context) error {
 			d.waitForEndpoint(ctx, *sent.Wait)
 			continue
 		}
+		if sent.Recorded {
+			// The send step recorded the attempt, which succeeded: the common delivery
+			// costs one step, and its history nothing more.
+			d.delivered(sent.Attempt)
+			return nil
+		}
 		if sent.HandedOff != nil {
 			sent = d.collect(ctx, *sent.HandedOff)
 		}
@@ -177,7 +185,7 @@ func (d *delivery) run(ctx workflow.Context) error {
 			// Retries that came too late to matter (the delivery was delivered) are spent.
 			for d.retry.ReceiveAsync(nil) {
 			}
-			return nil
+			return d.closing(ctx)
 		}
 		d.trigger = hookflow.TriggerAutomatic
 		d.waitForRetry(ctx, wait)
@@ -188,10 +196,8 @@ func (d *delivery) run(ctx workflow.Context) error {
 // stands; done is true when there is nothing to do (it was delivered, or the recovery
 // that started the run has had its attempt).
 func (d *delivery) send(ctx workflow.Context) (sent activities.SendResult, done bool, err error) {
-	attempt := activities.SendInput{DeliveryID: d.state.DeliveryID, First: d.first, Number: d.state.Attempts + 1, Trigger: d.trigger}
-	if d.first {
-		attempt.Recovery = d.recovery
-	}
+	attempt := activities.SendInput{DeliveryID: d.state.DeliveryID, First: d.first, Number: d.state.Attempts + 1, Trigger: d.trigger,
+		Recovery: d.recovery, RecordSuccess: true}
 	if err := workflow.ExecuteLocalActivity(d.sendCtx, a.Send, attempt).Get(ctx, &sent); err != nil {
 		return sent, false, err
 	}
@@ -215,8 +221,49 @@ func (d *delivery) send(ctx workflow.Context) (sent activities.SendResult, done 
 // skip ends a delivery that may not be attempted (its subscription was deleted).
 func (d *delivery) skip(ctx workflow.Context, reason string) error {
 	d.state.Status, d.state.LastError, d.state.NextAttemptAt, d.state.Waiting = hookflow.StatusFailed, reason, nil, nil
-	err := workflow.ExecuteLocalActivity(d.storeCtx, a.FailWithoutAttempt, activities.FailInput{DeliveryID: d.state.DeliveryID, Reason: reason, Ordered: d.start.Ordered}).Get(ctx, nil)
-	return errors.Join(err, upsertStatus(ctx, d.state.Status))
+	if err := workflow.ExecuteLocalActivity(d.storeCtx, a.FailWithoutAttempt, activities.FailInput{DeliveryID: d.state.DeliveryID, Reason: reason, Ordered: d.start.Ordered}).Get(ctx, nil); err != nil {
+		return err
+	}
+	if !d.closesFailed(ctx) {
+		if err := upsertStatus(ctx, d.state.Status); err != nil {
+			return err
+		}
+	}
+	return d.closing(ctx)
+}
+
+// delivered takes in an attempt the send step recorded itself.
+func (d *delivery) delivered(attempt hookflow.Attempt) {
+	d.state.Attempts, d.state.Status, d.state.NextAttemptAt, d.state.Waiting = attempt.Number, hookflow.StatusDelivered, nil, nil
+	d.state.ResponseCode, d.state.LastError = attempt.ResponseCode, attempt.Error
+	for d.retry.ReceiveAsync(nil) {
+	}
+}
+
+// ErrTypeDeliveryFailed is the type of the error a delivery workflow that ends failed
+// closes with: the Temporal UI's status column then says Failed. Its details carry the
+// DeliveryState.
+const ErrTypeDeliveryFailed = "DeliveryFailed"
+
+// closing is how the run ends: a delivery that failed closes the workflow as failed (from
+// closeFailedChange on), every other one completes.
+func (d *delivery) closing(ctx workflow.Context) error {
+	if d.state.Status != hookflow.StatusFailed || !d.closesFailed(ctx) {
+		return nil
+	}
+	return temporal.NewNonRetryableApplicationError("the delivery failed: "+hookflow.Excerpt(d.state.LastError, 200),
+		ErrTypeDeliveryFailed, nil, d.state)
+}
+
+// closesFailed reports whether this run closes a failed delivery as a failed workflow
+// rather than one that completed with a "failed" search attribute. It is asked on the
+// failure path only, once.
+func (d *delivery) closesFailed(ctx workflow.Context) bool {
+	if d.closeFailed == nil {
+		v := workflow.GetVersion(ctx, closeFailedChange, workflow.DefaultVersion, 1) == 1
+		d.closeFailed = &v
+	}
+	return *d.closeFailed
 }
 
 // collect awaits an attempt still in flight on the worker that made it. When that worker
@@ -251,10 +298,7 @@ func (d *delivery) record(ctx workflow.Context, sent activities.SendResult) (tim
 	wait, more := time.Duration(0), false
 	status := hookflow.StatusDelivered
 	var next *time.Time
-	rec := hookflow.AttemptRecord{DeliveryID: d.state.DeliveryID, Attempt: sent.Attempt, Ordered: d.start.Ordered}
-	// The fulfilment protocol: 200 completes the fulfilment; another 2xx leaves it
-	// pending for the next check, with nothing scheduled.
-	rec.CompleteFulfilment = d.start.Fulfilment && sent.Attempt.Succeeded() && *sent.Attempt.ResponseCode == 200
+	rec := d.start.SuccessRecord(d.state.DeliveryID, sent.Attempt, d.recovery, workflow.Now(ctx).UTC())
 	if !sent.Attempt.Succeeded() {
 		status = hookflow.StatusFailed
 		if !d.single && !d.endsAtGone(ctx, sent.Attempt) {
@@ -276,14 +320,13 @@ func (d *delivery) record(ctx workflow.Context, sent activities.SendResult) (tim
 	if gone(sent.Attempt) {
 		rec.PauseReason = hookflow.PausedByGone
 	}
-	rec.RecoveryID, rec.At = d.recovery, workflow.Now(ctx).UTC()
 	if err := workflow.ExecuteLocalActivity(d.storeCtx, a.Record, rec).Get(ctx, nil); err != nil {
 		return 0, err
 	}
 	previous := d.state.Status
 	d.state.Attempts, d.state.Status, d.state.NextAttemptAt, d.state.Waiting = number, status, next, nil
 	d.state.ResponseCode, d.state.LastError = sent.Attempt.ResponseCode, sent.Attempt.Error
-	if status != previous {
+	if status != previous && !(status == hookflow.StatusFailed && d.closesFailed(ctx)) {
 		if err := upsertStatus(ctx, status); err != nil {
 			return 0, err
 		}
@@ -332,6 +375,12 @@ func (d *delivery) sleep(ctx workflow.Context, wait time.Duration, wake workflow
 	selector.Select(ctx)
 	cancelTimer()
 }
+
+// closeFailedChange marks the version of DeliveryWorkflow in which a delivery that ends
+// failed closes its workflow as failed (the Temporal UI's status says so) instead of
+// completing with a "failed" search attribute. GetVersion is called on the failure path
+// only, so a delivery that succeeds records no marker.
+const closeFailedChange = "close-failed"
 
 // lateRetryChange marks the version of DeliveryWorkflow that answers a retry signalled
 // during a delivery's last attempt (GetVersion is called on that path only, so the common

@@ -2,11 +2,14 @@ package workflows_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/hookflow/hookflow"
@@ -33,6 +36,9 @@ type DeliverySuite struct {
 	// out; waitCalls records each of those calls.
 	waitsBefore map[int][]outbound.Wait
 	waitCalls   []waitCall
+	// recordsSuccess makes the send step record a successful attempt itself.
+	recordsSuccess bool
+	recordCalls    int
 }
 
 type waitCall struct {
@@ -47,6 +53,7 @@ func (s *DeliverySuite) SetupTest() {
 	s.env.RegisterActivity(&activities.Activities{})
 	s.sends, s.trigger, s.records, s.during = nil, nil, nil, nil
 	s.waitsBefore, s.waitCalls = map[int][]outbound.Wait{}, nil
+	s.recordsSuccess, s.recordCalls = false, 0
 	s.start = s.env.Now()
 }
 
@@ -69,12 +76,44 @@ func (s *DeliverySuite) givenCodes(codes ...int) {
 }
 
 func (s *DeliverySuite) run() workflows.DeliveryState {
-	s.env.ExecuteWorkflow(workflows.DeliveryWorkflow, workflows.DeliveryInput{DeliveryID: "d1"})
+	return s.runWith(workflows.DeliveryInput{DeliveryID: "d1"})
+}
+
+// runWith runs the workflow to its end and returns the delivery's final state: its result,
+// or, for a delivery that failed, the details of the failure it closed with.
+func (s *DeliverySuite) runWith(in workflows.DeliveryInput) workflows.DeliveryState {
+	s.env.ExecuteWorkflow(workflows.DeliveryWorkflow, in)
 	s.Require().True(s.env.IsWorkflowCompleted())
-	s.Require().NoError(s.env.GetWorkflowError())
-	var state workflows.DeliveryState
-	s.Require().NoError(s.env.GetWorkflowResult(&state))
+	state, err := deliveryOutcome(s.env.GetWorkflowError(), s.env.GetWorkflowResult)
+	s.Require().NoError(err)
 	return state
+}
+
+// deliveryOutcome reads a delivery workflow's final state whichever way it closed: a
+// failed delivery closes the workflow as failed, with the state in the failure's
+// details, and only a failed delivery does.
+func deliveryOutcome(closeErr error, result func(any) error) (workflows.DeliveryState, error) {
+	var state workflows.DeliveryState
+	if closeErr == nil {
+		if err := result(&state); err != nil {
+			return state, err
+		}
+		if state.Status == hookflow.StatusFailed {
+			return state, errors.New("a failed delivery completed its workflow instead of failing it")
+		}
+		return state, nil
+	}
+	var appErr *temporal.ApplicationError
+	if !errors.As(closeErr, &appErr) || appErr.Type() != workflows.ErrTypeDeliveryFailed {
+		return state, closeErr
+	}
+	if err := appErr.Details(&state); err != nil {
+		return state, err
+	}
+	if state.Status != hookflow.StatusFailed {
+		return state, fmt.Errorf("the workflow failed for a delivery that is %s", state.Status)
+	}
+	return state, nil
 }
 
 func (s *DeliverySuite) statuses() []hookflow.Status {
@@ -206,4 +245,21 @@ func (s *DeliverySuite) TestSkippedWhenSubscriptionDeleted() {
 	state := s.run()
 	s.Equal(hookflow.StatusFailed, state.Status)
 	s.Equal("the subscription was deleted", failed.Reason)
+}
+
+// The common delivery: the send step records its own success, so the workflow runs no
+// record step and upserts nothing; a failed attempt is still recorded by the workflow,
+// which decides what follows it.
+func (s *DeliverySuite) TestSuccessIsRecordedByTheSendStep() {
+	s.recordsSuccess = true
+	s.given(hookflow.StatusPending, 0, 3, 500, 200)
+	upserts := 0
+	s.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(mock.Arguments) { upserts++ }).Return(nil)
+	state := s.run()
+	s.Equal(hookflow.StatusDelivered, state.Status)
+	s.Equal(2, state.Attempts)
+	s.Equal([]hookflow.Status{hookflow.StatusRetrying, hookflow.StatusDelivered}, s.statuses())
+	s.Equal(1, s.recordCalls, "only the failed attempt goes through the workflow's record step")
+	s.Equal(1, upserts, "retrying is shown; delivered is the workflow's own Completed")
+	s.Equal(2, s.records[1].Attempt.Number)
 }

@@ -83,7 +83,12 @@ func runDeliveries(ctx workflow.Context, keys, ids []string) ([]workflows.Delive
 	}
 	states := make([]workflows.DeliveryState, len(keys))
 	for i, f := range futures {
-		if err := f.Get(ctx, &states[i]); err != nil {
+		err := f.Get(ctx, &states[i])
+		if err == nil {
+			continue
+		}
+		// A delivery that failed closed its workflow as failed.
+		if states[i], err = deliveryOutcome(err, nil); err != nil {
 			return nil, err
 		}
 	}
