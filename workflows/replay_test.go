@@ -52,3 +52,15 @@ func TestReplayOrderedWait(t *testing.T) {
 		t.Fatalf("replay: %v", err)
 	}
 }
+
+// TestReplayFailedFromBeforeCloseFailed replays a delivery that failed after its retries
+// under the build before closeFailedChange, when a failed delivery completed its workflow
+// with a "failed" search attribute: a query of such a closed workflow, or a worker that
+// picks up one still open, replays it unchanged.
+func TestReplayFailedFromBeforeCloseFailed(t *testing.T) {
+	replayer := worker.NewWorkflowReplayer()
+	replayer.RegisterWorkflow(workflows.DeliveryWorkflow)
+	if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/delivery_failed.json"); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+}
