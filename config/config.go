@@ -64,6 +64,8 @@ type Config struct {
 	// Schedule deletes what is older every RetentionInterval.
 	Retention         time.Duration `env:"HOOKFLOW_RETENTION" envDefault:"720h"`
 	RetentionInterval time.Duration `env:"HOOKFLOW_RETENTION_INTERVAL" envDefault:"1h"`
+	// StickyCacheSize bounds how many workflows a worker keeps in memory between tasks.
+	StickyCacheSize int `env:"HOOKFLOW_STICKY_CACHE_SIZE" envDefault:"2000"`
 	// SecretsKey holds the keys that encrypt signing secrets at rest: comma-separated,
 	// base64, 32 bytes each, the one that encrypts first (the others still decrypt, so
 	// the key can rotate). Empty stores secrets unencrypted.
@@ -223,6 +225,9 @@ func (c Config) Validate() error {
 	}
 	if c.RetentionInterval < time.Second || c.RetentionInterval%time.Second != 0 {
 		bad("HOOKFLOW_RETENTION_INTERVAL", "must be a whole number of seconds, at least 1s, such as 1h")
+	}
+	if c.StickyCacheSize < 10 || c.StickyCacheSize > 1000000 {
+		bad("HOOKFLOW_STICKY_CACHE_SIZE", "must be a number of workflows from 10 to 1000000, such as 2000")
 	}
 	if c.SecretsKey != "" {
 		// The error says which key of the list is wrong, never what it holds.

@@ -46,13 +46,24 @@ func Options() sdkworker.Options {
 	}
 }
 
-// StickyCacheSize bounds how many workflows a worker keeps in memory between tasks. A
-// parked delivery (waiting on its backoff timer) needs none of it until the timer fires,
-// and then replays its short history; the SDK's default of 10,000 would hold ~64 KB for
-// each of them.
+// StickyCacheSize is the default bound on how many workflows a worker keeps in memory
+// between tasks (HOOKFLOW_STICKY_CACHE_SIZE). A parked delivery (waiting on its backoff
+// timer) needs none of it until the timer fires, and then replays its short history; the
+// SDK's default of 10,000 would hold tens of kilobytes for each of them.
 const StickyCacheSize = 2000
 
-var setCacheSize sync.Once
+var (
+	setCacheSize    sync.Once
+	stickyCacheSize = StickyCacheSize
+)
+
+// SetStickyCacheSize sets the sticky cache's bound for this process; it must be called
+// before the first worker is created (the SDK's cache is process-wide).
+func SetStickyCacheSize(n int) {
+	if n > 0 {
+		stickyCacheSize = n
+	}
+}
 
 // ConnectionOptions are the gRPC settings of hookflow's Temporal clients. Compression is
 // off: workflow inputs and results carry ids only, so gzip would spend CPU on both ends
@@ -84,7 +95,7 @@ type Workers struct {
 // attempts in flight finish. acts.AttemptQueue is set when empty.
 func New(c client.Client, acts *activities.Activities, stopTimeout time.Duration) Workers {
 	// The cache size is process-wide and may be set only before the first worker starts.
-	setCacheSize.Do(func() { sdkworker.SetStickyWorkflowCacheSize(StickyCacheSize) })
+	setCacheSize.Do(func() { sdkworker.SetStickyWorkflowCacheSize(stickyCacheSize) })
 	opts := Options()
 	if stopTimeout > 0 {
 		opts.WorkerStopTimeout = stopTimeout

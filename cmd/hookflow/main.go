@@ -49,6 +49,14 @@ Usage:
   hookflow secrets generate-key       print a new key for HOOKFLOW_SECRETS_KEY
   hookflow secrets reencrypt          encrypt every signing secret with the first key
 
+Calling a running hookflow (--url or HOOKFLOW_URL, --api-key or HOOKFLOW_API_KEY;
+--json prints the API's JSON):
+  hookflow events send --type TYPE    post an event
+  hookflow deliveries list|get|retry|tail
+                                      list, show, retry or follow deliveries
+  hookflow subscriptions list|create|pause|resume|test
+                                      manage the account's subscriptions
+
 Configuration comes from the environment; see the README.
 `
 
@@ -78,6 +86,12 @@ func run(args []string, stderr io.Writer) int {
 		err = migrate(ctx)
 	case "secrets":
 		err = secrets(ctx, args[1:], stderr)
+	case "events":
+		return eventsCommand(ctx, args[1:], os.Stdout, stderr)
+	case "deliveries":
+		return deliveriesCommand(ctx, args[1:], os.Stdout, stderr)
+	case "subscriptions":
+		return subscriptionsCommand(ctx, args[1:], os.Stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stderr, usage)
 		return 0
@@ -335,6 +349,7 @@ func serve(ctx context.Context, stopSignals func(), args []string, stderr io.Wri
 				defer wg.Done()
 				_ = dispatcher.Run(workerCtx)
 			}()
+			worker.SetStickyCacheSize(cfg.StickyCacheSize)
 			if err := worker.Run(workerCtx, temporal, acts, cfg.ShutdownTimeout); err != nil {
 				workerErr <- err
 			}
