@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -58,6 +59,31 @@ func (h *EventHandler) Create(c *gin.Context) {
 // IdempotentReplayedHeader marks an answer repeated for a reused Idempotency-Key.
 const IdempotentReplayedHeader = "Idempotent-Replayed"
 
+// List answers the account's events newest first, each with the summary of its
+// deliveries, with filters and a cursor.
+func (h *EventHandler) List(c *gin.Context) {
+	f := hookflow.EventFilter{
+		EventType: c.Query("event_type"),
+		EntityID:  c.Query("entity_id"),
+		Cursor:    c.Query("cursor"),
+	}
+	var err error
+	if f.Created, err = queryCreatedWindow(c); err != nil {
+		writeError(c, err)
+		return
+	}
+	if f.Limit, err = queryLimit(c); err != nil {
+		writeError(c, err)
+		return
+	}
+	page, err := h.events.ListEvents(c.Request.Context(), account(c).ID, f)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, page)
+}
+
 // Get answers one event.
 func (h *EventHandler) Get(c *gin.Context) {
 	e, err := h.events.FindEvent(c.Request.Context(), account(c).ID, c.Param("id"))
@@ -83,18 +109,26 @@ func (h *DeliveryHandler) List(c *gin.Context) {
 		Status:            hookflow.Status(c.Query("status")),
 		EventType:         c.Query("event_type"),
 		EventID:           c.Query("event_id"),
+		EntityID:          c.Query("entity_id"),
 		Cursor:            c.Query("cursor"),
 	}
 	if f.EventType != "" && !hookflow.ValidEventType(f.EventType) {
 		writeError(c, hookflow.Invalid("event_type", "is not an event type"))
 		return
 	}
-	limit, err := queryLimit(c)
-	if err != nil {
+	var err error
+	if f.ResponseCode, err = hookflow.ParseResponseCode(c.Query("response_code")); err != nil {
 		writeError(c, err)
 		return
 	}
-	f.Limit = limit
+	if f.Created, err = queryCreatedWindow(c); err != nil {
+		writeError(c, err)
+		return
+	}
+	if f.Limit, err = queryLimit(c); err != nil {
+		writeError(c, err)
+		return
+	}
 	page, err := h.deliveries.ListDeliveries(c.Request.Context(), account(c).ID, f)
 	if err != nil {
 		writeError(c, err)
@@ -129,6 +163,28 @@ func queryLimit(c *gin.Context) (int, error) {
 		return 0, hookflow.Invalid("limit", "must be an integer between 1 and 100")
 	}
 	return n, nil
+}
+
+// queryCreatedWindow reads created_after and created_before, RFC 3339 times (in a URL a
+// zone's "+" must be escaped as %2B, or it arrives as a space); the store checks their
+// order.
+func queryCreatedWindow(c *gin.Context) (hookflow.CreatedWindow, error) {
+	var w hookflow.CreatedWindow
+	for _, p := range []struct {
+		name string
+		at   **time.Time
+	}{{"created_after", &w.After}, {"created_before", &w.Before}} {
+		raw := c.Query(p.name)
+		if raw == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, raw)
+		if err != nil {
+			return hookflow.CreatedWindow{}, hookflow.Invalid(p.name, "must be an RFC 3339 time, such as 2026-11-23T17:00:00Z")
+		}
+		*p.at = &t
+	}
+	return w, nil
 }
 
 // deliveryView always shows the attempt log, empty or not; listings leave it out.

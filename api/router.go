@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -35,10 +36,16 @@ type Deps struct {
 	Campaigns     hookflow.CampaignService
 	Fulfilments   hookflow.FulfilmentService
 	Outages       hookflow.OutageService
+	Health        hookflow.HealthService
 	Retrier       Retrier
 	Checker       FulfilmentChecker
 	URLs          URLChecker
 	AdminKey      string
+	// Portals mints portal links, each opening until PortalLinkTTL has passed; PublicURL,
+	// when set, is where browsers reach hookflow, which the links start with.
+	Portals       hookflow.PortalService
+	PortalLinkTTL time.Duration
+	PublicURL     string
 	// Ready reports whether this process can do its work: PostgreSQL for the API (ingest
 	// never needs Temporal), PostgreSQL and Temporal for a worker.
 	Ready func(ctx context.Context) error
@@ -98,6 +105,11 @@ func NewRouter(d Deps) *gin.Engine {
 	admin.GET("/accounts", keys.ListAccounts)
 	admin.POST("/accounts/:id/api-keys", keys.CreateForAccount)
 
+	// The admin key mints links to any account, an account's key to its own.
+	portals := &PortalHandler{portals: d.Portals, accounts: d.Accounts, adminKey: d.AdminKey, ttl: d.PortalLinkTTL,
+		publicURL: d.PublicURL, limiter: d.IngestLimiter}
+	v1.POST("/portal-links", portals.authenticate, portals.Create)
+
 	acc := v1.Group("", requireAccount(d.Accounts))
 	acc.GET("/api-keys", keys.List)
 	acc.POST("/api-keys", keys.Create)
@@ -115,6 +127,8 @@ func NewRouter(d Deps) *gin.Engine {
 	acc.DELETE("/subscriptions/:id", subs.Delete)
 	acc.POST("/subscriptions/:id/rotate-secret", limited, subs.RotateSecret)
 	acc.POST("/subscriptions/:id/test", limited, subs.Test)
+	endpointHealth := &EndpointHealthHandler{health: d.Health}
+	acc.GET("/subscriptions/:id/health", endpointHealth.Get)
 
 	outages := &OutageHandler{outages: d.Outages}
 	acc.POST("/subscriptions/:id/pause", limited, outages.Pause)
@@ -124,6 +138,7 @@ func NewRouter(d Deps) *gin.Engine {
 
 	events := &EventHandler{events: d.Events}
 	acc.POST("/events", limited, events.Create)
+	acc.GET("/events", events.List)
 	acc.GET("/events/:id", events.Get)
 	acc.POST("/events/:id/replay", limited, outages.Replay)
 

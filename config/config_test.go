@@ -55,6 +55,20 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"HOOKFLOW_INGEST_RATE_PER_SECOND", "-5"},
 		{"HOOKFLOW_INGEST_RATE_PER_SECOND", "NaN"},
 		{"HOOKFLOW_INGEST_RATE_PER_SECOND", "Inf"},
+		{"HOOKFLOW_PUBLIC_URL", "hooks.example.com"},
+		{"HOOKFLOW_PUBLIC_URL", "ftp://hooks.example.com"},
+		{"HOOKFLOW_PUBLIC_URL", "https://hooks.example.com/dashboard"},
+		{"HOOKFLOW_PUBLIC_URL", "https://hooks.example.com?x=1"},
+		{"HOOKFLOW_PUBLIC_URL", "https://user@hooks.example.com"},
+		{"HOOKFLOW_PORTAL_LINK_TTL", "0s"},
+		{"HOOKFLOW_PORTAL_LINK_TTL", "48h"},
+		{"HOOKFLOW_PORTAL_SESSION_TTL", "10s"},
+		{"HOOKFLOW_PORTAL_SESSION_TTL", "1y"},
+		{"HOOKFLOW_PORTAL_FRAME_ANCESTORS", "app.example.com"},
+		{"HOOKFLOW_PORTAL_FRAME_ANCESTORS", "https://app.example.com/embed"},
+		{"HOOKFLOW_PORTAL_FRAME_ANCESTORS", "https://a.example.com;script-src *"},
+		{"HOOKFLOW_PORTAL_FRAME_ANCESTORS", "https://ok.example.com, 'unsafe-inline'"},
+		{"HOOKFLOW_PORTAL_FRAME_ANCESTORS", "*"},
 	} {
 		name, value := tc.name, tc.value
 		t.Run(name+"="+value, func(t *testing.T) {
@@ -76,5 +90,31 @@ func TestSmallUnitsForTests(t *testing.T) {
 	}
 	if c.RetryUnit != 150*time.Millisecond || c.FulfilmentRetrySchedule[6] != 70*time.Millisecond {
 		t.Errorf("got %v and %v", c.RetryUnit, c.FulfilmentRetrySchedule)
+	}
+}
+
+func TestPortalSettings(t *testing.T) {
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PortalLinkTTL != 10*time.Minute || c.PortalSessionTTL != time.Hour || c.PublicURL != "" || len(c.FrameAncestors()) != 0 {
+		t.Errorf("portal defaults: link %s, session %s, public URL %q, ancestors %v", c.PortalLinkTTL, c.PortalSessionTTL, c.PublicURL, c.FrameAncestors())
+	}
+
+	t.Setenv("HOOKFLOW_PUBLIC_URL", "https://hooks.example.com/")
+	t.Setenv("HOOKFLOW_PORTAL_LINK_TTL", "2s")
+	t.Setenv("HOOKFLOW_PORTAL_SESSION_TTL", "8h")
+	t.Setenv("HOOKFLOW_PORTAL_FRAME_ANCESTORS", "https://App.Example.com/, https://*.partner.example:8443,http://localhost:3000")
+	c, err = config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"https://app.example.com", "https://*.partner.example:8443", "http://localhost:3000"}
+	if got := c.FrameAncestors(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("frame ancestors %q, want %q", got, want)
+	}
+	if c.PortalLinkTTL != 2*time.Second || c.PortalSessionTTL != 8*time.Hour || c.PublicURL != "https://hooks.example.com/" {
+		t.Errorf("got link %s, session %s, public URL %q", c.PortalLinkTTL, c.PortalSessionTTL, c.PublicURL)
 	}
 }

@@ -29,7 +29,8 @@ const browserWait = 30 * time.Second
 // a failing delivery stays "retrying" until the person presses Retry.
 func TestBrowser(t *testing.T) {
 	t.Parallel()
-	app := startApp(t, AppOptions{Env: []string{"HOOKFLOW_RETRY_UNIT=1h"}})
+	embedder := reservePortalEmbedder(t)
+	app := startApp(t, AppOptions{Env: append([]string{"HOOKFLOW_RETRY_UNIT=1h"}, embedder.env()...)})
 
 	t.Run("SignInCreateSubscriptionAndSendTest", func(t *testing.T) { browserSignInCreateAndSendTest(t, app) })
 	t.Run("RetryFailingDelivery", func(t *testing.T) { browserRetryFailingDelivery(t, app) })
@@ -37,8 +38,14 @@ func TestBrowser(t *testing.T) {
 	t.Run("Fulfilments", func(t *testing.T) { browserFulfilments(t, app) })
 	t.Run("CampaignWebhooksAndTestWebhook", func(t *testing.T) { browserCampaigns(t, app) })
 	t.Run("PauseResumeRecoverAndReplay", func(t *testing.T) { browserPauseResumeRecoverAndReplay(t, app) })
+	t.Run("EventsFindADelivery", func(t *testing.T) { browserEvents(t, app) })
+	t.Run("EndpointHealth", func(t *testing.T) { browserEndpointHealth(t, app) })
 	t.Run("FormWithoutCSRFTokenIsRefused", func(t *testing.T) { dashboardCSRF(t, app) })
 	t.Run("OtherAccountsPagesAreNotFound", func(t *testing.T) { dashboardOtherAccount(t, app) })
+	t.Run("PortalOpensOnceAndExpires", func(t *testing.T) { browserPortalOnce(t, app) })
+	t.Run("PortalReadOnlyShowsNoActionAndRefusesChanges", func(t *testing.T) { browserPortalReadOnly(t, app) })
+	t.Run("PortalFrameAncestorsAsConfigured", func(t *testing.T) { portalFrameHeaders(t, app, embedder) })
+	t.Run("PortalInCrossSiteFrameOverHTTPS", func(t *testing.T) { browserPortalInFrame(t, app, embedder) })
 }
 
 func browserSignInCreateAndSendTest(t *testing.T, app *App) {
@@ -500,9 +507,11 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-func openBrowser(t *testing.T) *tab {
+// openBrowser starts a headless Chromium; options add to the defaults (a test that
+// serves TLS with a test certificate adds chromedp.IgnoreCertErrors).
+func openBrowser(t *testing.T, options ...chromedp.ExecAllocatorOption) *tab {
 	t.Helper()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.Flag("headless", true),
 		chromedp.NoSandbox,
@@ -512,7 +521,7 @@ func openBrowser(t *testing.T) *tab {
 		chromedp.Flag("disable-sync", true),
 		chromedp.NoFirstRun,
 		chromedp.UserDataDir(t.TempDir()),
-	)
+	}, options...)...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	// Cleanups run last-in first-out: the browser is gone before its profile directory
 	// is removed.
@@ -610,9 +619,15 @@ func (b *tab) signIn(app *App, key string) {
 // HOOKFLOW_SCREENSHOTS names a directory, there too under name.
 func (b *tab) screenshot(name string) {
 	b.t.Helper()
+	b.capture(name, chromedp.FullScreenshot(100))
+}
+
+// capture saves what the screenshot action takes, as screenshot does.
+func (b *tab) capture(name string, shot chromedp.Action[[]byte]) {
+	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	png, err := chromedp.Run(ctx, shot)
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}

@@ -298,7 +298,6 @@ type deliveryInsert struct {
 	OrderingKey string
 }
 
-
 func (d deliveryInsert) createdAt() time.Time {
 	if d.CreatedAt.IsZero() {
 		return d.Event.CreatedAt

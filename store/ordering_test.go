@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -112,4 +113,30 @@ func TestOrderingKeysTakePlacesInCommitOrder(t *testing.T) {
 	_, ok, err = db.NextInOrder(ctx, plainID)
 	require.NoError(t, err)
 	assert.False(t, ok)
+}
+
+// Retention forgets an ordering key once it is unused since the cutoff and has no open
+// delivery, never while one is open: a key whose count started afresh under an open
+// delivery would put the next event before it.
+func TestRetentionForgetsOnlyIdleOrderingKeys(t *testing.T) {
+	t.Parallel()
+	db := storetest.MustOpen(t)
+	ctx := context.Background()
+	acc := newAccount(t, db, "acme")
+	fifo := hookflow.OrderingFIFO
+	newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{Ordering: &fifo})
+	for _, key := range []string{"idle", "open"} {
+		in := hookflow.EventInput{EventType: "referral.updated", OrderingKey: key, Data: json.RawMessage(`{}`)}
+		require.NoError(t, in.Validate())
+		_, err := db.IngestEvent(ctx, acc.ID, in, "")
+		require.NoError(t, err)
+	}
+	// The idle key's delivery ended; the open key's is still pending.
+	_, err := db.SQL().ExecContext(ctx, `UPDATE deliveries SET status = 'delivered' WHERE ordering_key = 'key:idle'`)
+	require.NoError(t, err)
+	_, err = db.PurgeBatch(ctx, db.Now().Add(time.Hour), 100)
+	require.NoError(t, err)
+	var left []string
+	require.NoError(t, db.SQL().SelectContext(ctx, &left, `SELECT ordering_key FROM ordering_keys ORDER BY 1`))
+	assert.Equal(t, []string{"key:open"}, left)
 }

@@ -10,12 +10,11 @@ import (
 
 	"github.com/hookflow/hookflow"
 	"github.com/hookflow/hookflow/api"
-	"github.com/hookflow/hookflow/signing"
 )
 
 // campaignNotices are the campaign pages' messages after an action, by code.
 var campaignNotices = map[string]string{
-	"created":   "Campaign created. Its signing secret is under “Signing secret” below.",
+	"created":   "Campaign created. Receivers verify its requests with the key shown below.",
 	"deleted":   "Campaign deleted.",
 	"saved":     "Webhook URLs saved.",
 	"test-sent": "Test webhook queued. It appears under “Deliveries”, and this page updates by itself until it is done.",
@@ -31,8 +30,8 @@ type campaignsPage struct {
 
 // campaignForm is the create form as typed.
 type campaignForm struct {
-	ID, Name string
-	Errors   map[string]string
+	ID, Name, SignatureScheme string
+	Errors                    map[string]string
 }
 
 func (h *handler) campaignList(c *gin.Context) {
@@ -58,24 +57,20 @@ func (h *handler) renderCampaigns(c *gin.Context, status int, form campaignForm,
 }
 
 func (h *handler) createCampaign(c *gin.Context) {
-	form := campaignForm{ID: strings.TrimSpace(c.PostForm("id")), Name: c.PostForm("name")}
+	form := campaignForm{ID: strings.TrimSpace(c.PostForm("id")), Name: c.PostForm("name"), SignatureScheme: c.PostForm("signature_scheme")}
 	in := hookflow.NewCampaign{Name: form.Name}
 	if form.ID != "" {
 		id := hookflow.CampaignRef(form.ID)
 		in.ID = &id
 	}
-	err := in.Validate()
-	var campaign hookflow.Campaign
-	if err == nil {
-		var secret string
-		if secret, err = signing.NewSecret(); err == nil {
-			campaign, err = h.Campaigns.CreateCampaign(c.Request.Context(), account(c).ID, in, secret)
-		}
+	if form.SignatureScheme != "" {
+		in.SignatureScheme = (*hookflow.SignatureScheme)(&form.SignatureScheme)
 	}
+	campaign, err := api.CampaignEditor{Store: h.Campaigns}.Create(c.Request.Context(), account(c).ID, in)
 	if code := hookflow.ErrorCode(err); code == hookflow.EINVALID || code == hookflow.ECONFLICT {
 		form.Errors = map[string]string{}
 		field := hookflow.ErrorField(err)
-		if field != "id" {
+		if field != "id" && field != "signature_scheme" {
 			field = "name"
 		}
 		form.Errors[field] = strings.TrimPrefix(hookflow.ErrorMessage(err), field+": ")
@@ -236,13 +231,14 @@ func (h *handler) testWebhook(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, campaignPath(api.PathParam(c, "id"))+"?notice=test-sent&webhook="+url.QueryEscape(d.CampaignWebhookID))
 }
 
+// rotateCampaignSecret gives the campaign a new key of the scheme the form chose, its
+// current one when the form sent none.
 func (h *handler) rotateCampaignSecret(c *gin.Context) {
-	secret, err := signing.NewSecret()
-	if err != nil {
-		h.fail(c, err)
-		return
+	var scheme *hookflow.SignatureScheme
+	if chosen := hookflow.SignatureScheme(c.PostForm("signature_scheme")); chosen != "" {
+		scheme = &chosen
 	}
-	campaign, err := h.Campaigns.RotateCampaignSecret(c.Request.Context(), account(c).ID, api.PathParam(c, "id"), secret, hookflow.SecretRotationGrace)
+	campaign, err := api.CampaignEditor{Store: h.Campaigns}.RotateSecret(c.Request.Context(), account(c).ID, api.PathParam(c, "id"), scheme)
 	if err != nil {
 		h.fail(c, err)
 		return

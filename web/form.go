@@ -21,6 +21,9 @@ type subscriptionForm struct {
 	MaxRetries  string
 	RateLimit   string
 	Headers     string
+	// SignatureScheme is empty when the form did not send one: the default on create, the
+	// current scheme on edit.
+	SignatureScheme string
 	// Errors holds a message per field name, shown beside that field.
 	Errors map[string]string
 	// Problem is an error that names no field of the form.
@@ -29,7 +32,8 @@ type subscriptionForm struct {
 
 // formFields are the fields the form shows; an error about any other goes on top.
 var formFields = map[string]bool{"url": true, "event_types": true, "campaign_ids": true,
-	"description": true, "active": true, "timeout": true, "max_retries": true, "rate_limit": true, "headers": true}
+	"description": true, "active": true, "timeout": true, "max_retries": true, "rate_limit": true, "headers": true,
+	"signature_scheme": true}
 
 // newSubscriptionForm is the empty form, filled with the defaults a subscription gets.
 func newSubscriptionForm() subscriptionForm {
@@ -38,15 +42,16 @@ func newSubscriptionForm() subscriptionForm {
 
 func formFromSubscription(s hookflow.Subscription) subscriptionForm {
 	return subscriptionForm{
-		URL:         s.URL,
-		EventTypes:  strings.Join(s.EventTypes, ", "),
-		CampaignIDs: strings.Join(s.CampaignIDs, ", "),
-		Description: s.Description,
-		Active:      s.Active,
-		Timeout:     strconv.Itoa(s.Timeout),
-		MaxRetries:  strconv.Itoa(s.MaxRetries),
-		RateLimit:   strconv.Itoa(s.RateLimit),
-		Headers:     formatHeaders(s.Headers),
+		URL:             s.URL,
+		EventTypes:      strings.Join(s.EventTypes, ", "),
+		CampaignIDs:     strings.Join(s.CampaignIDs, ", "),
+		Description:     s.Description,
+		Active:          s.Active,
+		Timeout:         strconv.Itoa(s.Timeout),
+		MaxRetries:      strconv.Itoa(s.MaxRetries),
+		RateLimit:       strconv.Itoa(s.RateLimit),
+		Headers:         formatHeaders(s.Headers),
+		SignatureScheme: string(s.SignatureScheme),
 	}
 }
 
@@ -57,11 +62,12 @@ func formFromValues(v url.Values) subscriptionForm {
 		CampaignIDs: v.Get("campaign_ids"),
 		Description: v.Get("description"),
 		// An unticked checkbox sends nothing, so absence means false.
-		Active:     v.Get("active") != "",
-		Timeout:    v.Get("timeout"),
-		MaxRetries: v.Get("max_retries"),
-		RateLimit:  v.Get("rate_limit"),
-		Headers:    v.Get("headers"),
+		Active:          v.Get("active") != "",
+		Timeout:         v.Get("timeout"),
+		MaxRetries:      v.Get("max_retries"),
+		RateLimit:       v.Get("rate_limit"),
+		Headers:         v.Get("headers"),
+		SignatureScheme: v.Get("signature_scheme"),
 	}
 }
 
@@ -98,9 +104,13 @@ func (f subscriptionForm) update() (hookflow.SubscriptionUpdate, error) {
 	}
 	description := strings.TrimSpace(f.Description)
 	active := f.Active
+	var scheme *hookflow.SignatureScheme
+	if f.SignatureScheme != "" {
+		scheme = (*hookflow.SignatureScheme)(&f.SignatureScheme)
+	}
 	return hookflow.SubscriptionUpdate{URL: &u, EventTypes: &eventTypes, CampaignIDs: &campaignIDs,
 		Description: &description, Active: &active, Timeout: &timeout, MaxRetries: &maxRetries,
-		RateLimit: &rateLimit, Headers: &headers}, nil
+		RateLimit: &rateLimit, Headers: &headers, SignatureScheme: scheme}, nil
 }
 
 // setError places an error beside its field, or on top of the form when it names none.

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/hookflow/hookflow"
 	"github.com/hookflow/hookflow/api"
-	"github.com/hookflow/hookflow/signing"
 )
 
 // deliveriesPerPage keeps a subscription page short enough to scan and to refresh every
@@ -21,11 +19,12 @@ const deliveriesPerPage = 25
 // notices are the messages a redirect after an action may show, by code: a query string
 // can pick one but never put its own text on the page.
 var notices = map[string]string{
-	"created":         "Subscription created. Its signing secret is under “Signing secret” below.",
+	"created":         "Subscription created. Receivers verify its requests with the key shown below.",
 	"updated":         "Changes saved.",
 	"deleted":         "Subscription deleted.",
 	"test-sent":       "Test delivery queued. It appears below, and this page updates by itself until it is done.",
 	"rotated":         fmt.Sprintf("Secret rotated. The previous secret keeps signing requests for %d hours, so receivers can switch without missing a delivery.", int(hookflow.SecretRotationGrace.Hours())),
+	"scheme-changed":  fmt.Sprintf("Changes saved. The new signature scheme came with a new key, shown below; the previous key keeps signing requests for %d hours, so receivers can switch without missing a delivery.", int(hookflow.SecretRotationGrace.Hours())),
 	"retry-requested": "Retry requested: a new attempt is on its way.",
 	"paused":          "Subscription paused. Its deliveries are held, none is sent, until you resume it.",
 	"resumed":         "Subscription resumed. Its held deliveries go out now, oldest first.",
@@ -43,8 +42,13 @@ func (h *handler) subscriptionList(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	rows, err := h.subscriptionRows(c, subs)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
 	h.render(c, http.StatusOK, "subscriptions", view{Title: "Subscriptions", Nav: "subscriptions",
-		Notice: notice(c), Data: subs})
+		Notice: notice(c), Data: rows})
 }
 
 // formPage is the data of the create and edit forms.
@@ -59,31 +63,17 @@ func (h *handler) newSubscription(c *gin.Context) {
 		Data: formPage{Form: newSubscriptionForm(), Action: "/subscriptions"}})
 }
 
-// check is the API's validation of a subscription: its fields, then the egress policy.
-func (h *handler) check(ctx context.Context, s *hookflow.Subscription) error {
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	if h.URLs != nil {
-		return h.URLs.CheckURL(ctx, s.URL)
-	}
-	return nil
+// subscriptionEditor changes subscriptions exactly as the API does.
+func (h *handler) subscriptionEditor() api.SubscriptionEditor {
+	return api.SubscriptionEditor{Store: h.Subscriptions, URLs: h.URLs}
 }
 
 func (h *handler) createSubscription(c *gin.Context) {
-	ctx := c.Request.Context()
 	form := formFromValues(c.Request.PostForm)
 	u, err := form.update()
 	var sub hookflow.Subscription
 	if err == nil {
-		sub = hookflow.NewSubscription(u)
-		err = h.check(ctx, &sub)
-	}
-	if err == nil {
-		sub.SecretKey, err = signing.NewSecret()
-	}
-	if err == nil {
-		err = h.Subscriptions.CreateSubscription(ctx, account(c).ID, &sub)
+		sub, err = h.subscriptionEditor().Create(c.Request.Context(), account(c).ID, u)
 	}
 	if hookflow.ErrorCode(err) == hookflow.EINVALID {
 		form.setError(err)
@@ -114,16 +104,10 @@ func (h *handler) updateSubscription(c *gin.Context) {
 	form := formFromValues(c.Request.PostForm)
 	u, err := form.update()
 	var sub hookflow.Subscription
+	rekeyed := false
 	if err == nil {
 		// Another account's id is a 404 whatever the form says.
-		if _, findErr := h.Subscriptions.FindSubscription(ctx, accountID, id); findErr != nil {
-			h.fail(c, findErr)
-			return
-		}
-		err = api.CheckNewURL(ctx, h.URLs, u)
-	}
-	if err == nil {
-		sub, err = h.Subscriptions.UpdateSubscription(ctx, accountID, id, u, (*hookflow.Subscription).Validate)
+		sub, rekeyed, err = h.subscriptionEditor().Update(ctx, accountID, id, u)
 	}
 	if hookflow.ErrorCode(err) == hookflow.EINVALID {
 		// The form is shown again for the subscription as stored, which must still be
@@ -142,6 +126,10 @@ func (h *handler) updateSubscription(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	if rekeyed {
+		c.Redirect(http.StatusSeeOther, "/subscriptions/"+sub.ID+"?notice=scheme-changed#secret")
+		return
+	}
 	c.Redirect(http.StatusSeeOther, "/subscriptions/"+sub.ID+"?notice=updated")
 }
 
@@ -152,6 +140,7 @@ type subscriptionPage struct {
 	Deliveries []hookflow.Delivery
 	Status     string
 	EventType  string
+	Find       findFilters
 	Statuses   []hookflow.Status
 	// OlderURL continues the listing; NewestURL goes back to its first page.
 	OlderURL   string
@@ -161,6 +150,8 @@ type subscriptionPage struct {
 	Held       int
 	Recoveries []recoveryRow
 	Outage     outageForms
+	// Health is the endpoint's health over the window the page asks for.
+	Health *healthPanel
 }
 
 var allStatuses = []hookflow.Status{hookflow.StatusPending, hookflow.StatusRetrying,
@@ -181,16 +172,16 @@ func (h *handler) renderSubscription(c *gin.Context, status int, sub hookflow.Su
 	ctx := c.Request.Context()
 	accountID := account(c).ID
 	p := subscriptionPage{Sub: sub, Headers: sortedHeaders(sub.Headers), Statuses: allStatuses,
-		Status: c.Query("status"), EventType: c.Query("event_type"), ShowSecret: c.Query("notice") == "rotated",
+		Status: c.Query("status"), EventType: c.Query("event_type"), Find: findFiltersOf(c), ShowSecret: c.Query("notice") == "rotated" || c.Query("notice") == "scheme-changed",
 		Outage: forms}
 	v := view{Title: sub.URL, Nav: "subscriptions", Notice: notice(c), Alert: alert}
 	filter := hookflow.DeliveryFilter{SubscriptionID: sub.ID, Status: hookflow.Status(p.Status),
 		EventType: p.EventType, Cursor: c.Query("cursor"), Limit: deliveriesPerPage}
-	page, err := h.Deliveries.ListDeliveries(ctx, accountID, filter)
+	page, err := h.listDeliveries(ctx, accountID, filter, &p.Find)
 	switch {
 	case hookflow.ErrorCode(err) == hookflow.EINVALID:
-		// A hand-edited filter or cursor: say so above an empty list rather than fail
-		// the whole page.
+		// A mistyped or hand-edited filter or cursor: say so above an empty list rather
+		// than fail the whole page.
 		status = http.StatusBadRequest
 		v.Alert = hookflow.ErrorMessage(err)
 	case err != nil:
@@ -203,13 +194,23 @@ func (h *handler) renderSubscription(c *gin.Context, status int, sub hookflow.Su
 			return
 		}
 	}
+	if h.Health != nil {
+		var alert string
+		if p.Health, alert, err = h.readHealth(c, sub); err != nil {
+			h.fail(c, err)
+			return
+		}
+		if alert != "" && v.Alert == "" {
+			status, v.Alert = http.StatusBadRequest, alert
+		}
+	}
 	recoveries, err := h.Outages.ListRecoveries(ctx, accountID, sub.ID)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
 	for _, r := range recoveries {
-		p.Recoveries = append(p.Recoveries, recoveryRow{Recovery: r, WorkflowURL: h.workflowURL(r.WorkflowID)})
+		p.Recoveries = append(p.Recoveries, recoveryRow{Recovery: r, WorkflowURL: h.workflowURL(c, r.WorkflowID)})
 		// A paused subscription's recovery waits for the resume: nothing to watch.
 		if r.Status == hookflow.RecoveryRunning && !sub.Paused {
 			v.Refresh = true
@@ -230,6 +231,7 @@ func (h *handler) renderSubscription(c *gin.Context, status int, sub hookflow.Su
 	if p.EventType != "" {
 		base.Set("event_type", p.EventType)
 	}
+	p.Find.addTo(base)
 	if page.NextCursor != nil {
 		older := url.Values{"cursor": {*page.NextCursor}}
 		for k, vs := range base {
@@ -257,12 +259,7 @@ func (h *handler) sendTest(c *gin.Context) {
 }
 
 func (h *handler) rotateSecret(c *gin.Context) {
-	secret, err := signing.NewSecret()
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	sub, err := h.Subscriptions.RotateSecret(c.Request.Context(), account(c).ID, c.Param("id"), secret, hookflow.SecretRotationGrace)
+	sub, err := h.subscriptionEditor().RotateSecret(c.Request.Context(), account(c).ID, c.Param("id"))
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -330,14 +327,15 @@ func (h *handler) deliveryView(c *gin.Context, d hookflow.Delivery) view {
 			p.Hook = &w
 		}
 	}
-	p.WorkflowURL = h.workflowURL(d.WorkflowID)
+	p.WorkflowURL = h.workflowURL(c, d.WorkflowID)
 	return view{Title: d.EventType + " delivery", Nav: nav, Refresh: refreshes(d), Data: p}
 }
 
 // workflowURL is a workflow's page in the Temporal Web UI, empty when there is no UI to
-// link to.
-func (h *handler) workflowURL(workflowID string) string {
-	if h.TemporalUIURL == "" {
+// link to. A portal's pages have none: the Temporal UI is the operator's, not the API
+// client's customers'.
+func (h *handler) workflowURL(c *gin.Context, workflowID string) string {
+	if _, portal := c.Get(portalKey); h.TemporalUIURL == "" || portal {
 		return ""
 	}
 	return h.TemporalUIURL + "/namespaces/" + url.PathEscape(h.Namespace) + "/workflows/" + url.PathEscape(workflowID)

@@ -31,8 +31,14 @@ var staticFS embed.FS
 // contentSecurityPolicy allows only the dashboard's own stylesheet and script: a value
 // that slipped past escaping still could not load or run anything, and no page can be
 // framed by another site.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; " +
-	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+var contentSecurityPolicy = pagePolicy("'self' data:", "'none'")
+
+// pagePolicy is the Content-Security-Policy of a page whose images may come from images
+// and which the pages of ancestors may frame (a portal's pages widen both).
+func pagePolicy(images, ancestors string) string {
+	return "default-src 'none'; style-src 'self'; script-src 'self'; img-src " + images + "; " +
+		"form-action 'self'; frame-ancestors " + ancestors + "; base-uri 'none'"
+}
 
 // handler serves every dashboard page.
 type handler struct {
@@ -61,6 +67,10 @@ type view struct {
 	Notice  string
 	Alert   string
 	Data    any
+	// ReadOnly hides every action: the session may look, not change.
+	ReadOnly bool
+	// Portal is the API client's branding, on the pages of a portal.
+	Portal *portalBrand
 }
 
 func newHandler(d Deps) *handler {
@@ -149,10 +159,16 @@ func (h *handler) funcs() template.FuncMap {
 // render writes a whole page or, if the template fails, an error page: the page is
 // buffered so a failure never leaves half a page behind.
 func (h *handler) render(c *gin.Context, status int, page string, v view) {
-	if acc, ok := c.Get(accountKey); ok {
-		a := acc.(hookflow.Account)
+	// A signed-out portal's last page has a portal but no account.
+	if a, ok := c.Value(accountKey).(hookflow.Account); ok {
 		v.Account = &a
 		v.CSRF = c.GetString(csrfKey)
+	}
+	if session, ok := c.Value(sessionInfoKey).(hookflow.Session); ok {
+		v.ReadOnly = session.ReadOnly
+	}
+	if brand, ok := c.Value(portalKey).(portalBrand); ok {
+		v.Portal = &brand
 	}
 	var buf bytes.Buffer
 	if err := h.pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -160,17 +176,29 @@ func (h *handler) render(c *gin.Context, status int, page string, v view) {
 		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error"))
 		return
 	}
-	setPageHeaders(c)
+	h.setPageHeaders(c, v.Portal)
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
 // setPageHeaders keeps pages out of caches (they can hold signing secrets) and out of
-// other sites' frames.
-func setPageHeaders(c *gin.Context) {
-	c.Header("Content-Security-Policy", contentSecurityPolicy)
+// other sites' frames, except a portal's pages out of the frames of the sites configured
+// to embed it.
+func (h *handler) setPageHeaders(c *gin.Context, portal *portalBrand) {
+	policy, framed := contentSecurityPolicy, false
+	if portal != nil {
+		policy, framed = h.portalPolicy(portal.LogoURL), len(h.PortalFrameAncestors) > 0
+	}
+	c.Header("Content-Security-Policy", policy)
 	c.Header("X-Content-Type-Options", "nosniff")
-	c.Header("X-Frame-Options", "DENY")
-	c.Header("Referrer-Policy", "same-origin")
+	// X-Frame-Options cannot name the sites allowed: a framed page sends none and
+	// frame-ancestors decides.
+	if !framed {
+		c.Header("X-Frame-Options", "DENY")
+	}
+	// A portal's entry sends no referrer at all; every other page keeps its own.
+	if c.Writer.Header().Get("Referrer-Policy") == "" {
+		c.Header("Referrer-Policy", "same-origin")
+	}
 	c.Header("Cache-Control", "no-store")
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -22,6 +23,8 @@ const (
 	accountKey  = "web.account"
 	csrfKey     = "web.csrf"
 	tokenKey    = "web.session"
+	// sessionInfoKey holds the request's hookflow.Session.
+	sessionInfoKey = "web.session.info"
 	// maxFormBytes bounds a form body; the largest form, a subscription, is far smaller.
 	maxFormBytes = 64 << 10
 )
@@ -80,13 +83,42 @@ func (h *handler) sameOrigin(c *gin.Context) {
 }
 
 // requireSession lets signed-in people through and sends everyone else to the sign-in
-// page. On a POST it also checks the form's CSRF token against the session's.
+// page, or, inside a portal, to a page saying the portal's session has ended (a portal
+// has no key to sign in with). On a POST it also checks the form's CSRF token against the
+// session's, and it refuses every change a read-only session asks for but signing out.
 func (h *handler) requireSession(c *gin.Context) {
+	ctx := c.Request.Context()
+	// A portal's cookie comes first: a browser that has both was handed the portal last.
+	if token, _ := c.Cookie(portalCookie); token != "" {
+		s, err := h.Sessions.Session(ctx, token)
+		if err == nil && !s.Portal {
+			err = hookflow.Errorf(hookflow.EUNAUTHORIZED, "not a portal session")
+		}
+		if hookflow.ErrorCode(err) == hookflow.EUNAUTHORIZED {
+			h.portalEnded(c)
+			return
+		}
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		h.enterSession(c, s, token)
+		return
+	}
 	token, _ := c.Cookie(sessionCookie)
-	acc, csrf, err := h.Sessions.Session(c.Request.Context(), token)
+	s, err := h.Sessions.Session(ctx, token)
+	if err == nil && s.Portal {
+		err = hookflow.Errorf(hookflow.EUNAUTHORIZED, "a portal session in a sign-in's cookie")
+	}
 	if hookflow.ErrorCode(err) == hookflow.EUNAUTHORIZED {
 		if token != "" {
 			setCookie(c, sessionCookie, "", "/", -1)
+		}
+		// Only a portal's pages may be framed, so a page asked for inside a frame without
+		// a session is a portal's whose cookie is gone.
+		if c.GetHeader("Sec-Fetch-Dest") == "iframe" {
+			h.portalEnded(c)
+			return
 		}
 		target := "/login"
 		if c.Request.Method == http.MethodGet && c.Request.URL.RequestURI() != "/" {
@@ -100,15 +132,30 @@ func (h *handler) requireSession(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	c.Set(accountKey, acc)
-	c.Set(csrfKey, csrf)
+	h.enterSession(c, s, token)
+}
+
+// enterSession puts the session in the context and checks the request against it.
+func (h *handler) enterSession(c *gin.Context, s hookflow.Session, token string) {
+	c.Set(accountKey, s.Account)
+	c.Set(csrfKey, s.CSRF)
 	c.Set(tokenKey, token)
+	c.Set(sessionInfoKey, s)
+	if s.Portal {
+		c.Set(portalKey, portalBrand{BrandName: s.BrandName, LogoURL: s.LogoURL})
+	}
+	changes := c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead
+	// Whatever the form says: the server, not the page, decides what a session may do.
+	if changes && s.ReadOnly && c.FullPath() != "/logout" {
+		h.refuseReadOnly(c)
+		return
+	}
 	if c.Request.Method == http.MethodPost {
 		if err := parseForm(c); err != nil {
 			h.fail(c, err)
 			return
 		}
-		if !tokensEqual(c.Request.PostForm.Get("csrf"), csrf) {
+		if !tokensEqual(c.Request.PostForm.Get("csrf"), s.CSRF) {
 			h.refuse(c)
 			return
 		}
@@ -129,7 +176,7 @@ type loginPage struct {
 
 func (h *handler) loginPage(c *gin.Context) {
 	if token, _ := c.Cookie(sessionCookie); token != "" {
-		if _, _, err := h.Sessions.Session(c.Request.Context(), token); err == nil {
+		if s, err := h.Sessions.Session(c.Request.Context(), token); err == nil && !s.Portal {
 			c.Redirect(http.StatusSeeOther, safeNext(c.Query("next")))
 			return
 		}
@@ -176,8 +223,21 @@ func (h *handler) login(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	token, _, err := h.Sessions.CreateSession(c.Request.Context(), acc.ID, SessionTTL)
+	// A read key looks without changing anything; an ingest key only posts events.
+	readOnly := acc.Scope == hookflow.ScopeRead
+	if !readOnly && !acc.Scope.Allows(hookflow.ScopeFull) {
+		h.showLogin(c, http.StatusForbidden, fmt.Sprintf("This key has the %s scope: it may post events but not open the dashboard. "+
+			"Sign in with a key whose scope is full or read.", acc.Scope))
+		return
+	}
+	token, _, err := h.Sessions.CreateSession(c.Request.Context(), hookflow.SessionInput{AccountID: acc.ID,
+		APIKeyID: acc.KeyID, ReadOnly: readOnly, TTL: SessionTTL})
 	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	// Signing in with a key leaves any portal this browser was in.
+	if err := h.leavePortal(c); err != nil {
 		h.fail(c, err)
 		return
 	}
@@ -189,6 +249,10 @@ func (h *handler) login(c *gin.Context) {
 func (h *handler) logout(c *gin.Context) {
 	if err := h.Sessions.DeleteSession(c.Request.Context(), c.GetString(tokenKey)); err != nil {
 		h.fail(c, err)
+		return
+	}
+	if _, portal := c.Get(portalKey); portal {
+		h.portalSignedOut(c)
 		return
 	}
 	setCookie(c, sessionCookie, "", "/", -1)

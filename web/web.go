@@ -24,10 +24,11 @@ const SessionTTL = 12 * time.Hour
 type Sessions interface {
 	// CreateSession returns the cookie token of a new session and the CSRF token its forms
 	// carry.
-	CreateSession(ctx context.Context, accountID string, ttl time.Duration) (token, csrf string, err error)
-	// Session returns the signed-in account and the session's CSRF token; an unknown or
-	// expired token is EUNAUTHORIZED.
-	Session(ctx context.Context, token string) (hookflow.Account, string, error)
+	CreateSession(ctx context.Context, in hookflow.SessionInput) (token, csrf string, err error)
+	// Session returns the session of a token: the signed-in account, the CSRF token and
+	// what the session may do; an unknown or expired token, or one whose API key has been
+	// revoked, is EUNAUTHORIZED.
+	Session(ctx context.Context, token string) (hookflow.Session, error)
 	DeleteSession(ctx context.Context, token string) error
 }
 
@@ -36,11 +37,14 @@ type Deps struct {
 	Accounts      hookflow.AccountService
 	Subscriptions hookflow.SubscriptionService
 	Deliveries    hookflow.DeliveryService
+	Events        hookflow.EventService
 	Fulfilments   hookflow.FulfilmentService
 	Campaigns     hookflow.CampaignService
 	// Outages pauses and resumes subscriptions, recovers their failed deliveries and
 	// replays events (the service the API uses too).
-	Outages  hookflow.OutageService
+	Outages hookflow.OutageService
+	// Health reads endpoint health for the subscription pages; nil leaves it out.
+	Health   hookflow.HealthService
 	Sessions Sessions
 	// Retrier asks a delivery for an attempt now.
 	Retrier interface {
@@ -55,6 +59,12 @@ type Deps struct {
 	TemporalUIURL string
 	// Namespace is the Temporal namespace of the delivery workflows.
 	Namespace string
+	// Portals redeems portal links, each into a session of PortalSessionTTL.
+	Portals          hookflow.PortalService
+	PortalSessionTTL time.Duration
+	// PortalFrameAncestors are the origins whose pages may frame a portal's pages, as
+	// Content-Security-Policy writes them; without any, no site may.
+	PortalFrameAncestors []string
 }
 
 // Register adds the dashboard's routes. The JSON API owns /v1 and the probes; every
@@ -74,20 +84,21 @@ func Register(r *gin.Engine, d Deps) {
 	r.GET("/static/*file", h.static)
 	r.GET("/login", h.loginPage)
 	r.POST("/login", h.sameOrigin, h.login)
+	r.GET("/portal/:token", h.openPortal)
 
 	signedIn := r.Group("", h.sameOrigin, h.requireSession)
 	signedIn.POST("/logout", h.logout)
 
 	signedIn.GET("/", h.subscriptionList)
 	signedIn.GET("/subscriptions", h.subscriptionList)
-	signedIn.GET("/subscriptions/new", h.newSubscription)
+	signedIn.GET("/subscriptions/new", h.writable, h.newSubscription)
 	signedIn.POST("/subscriptions", h.createSubscription)
 	signedIn.GET("/subscriptions/:id", h.subscription)
-	signedIn.GET("/subscriptions/:id/edit", h.editSubscription)
+	signedIn.GET("/subscriptions/:id/edit", h.writable, h.editSubscription)
 	signedIn.POST("/subscriptions/:id/edit", h.updateSubscription)
 	signedIn.POST("/subscriptions/:id/test", h.sendTest)
 	signedIn.POST("/subscriptions/:id/rotate-secret", h.rotateSecret)
-	signedIn.GET("/subscriptions/:id/delete", h.confirmDelete)
+	signedIn.GET("/subscriptions/:id/delete", h.writable, h.confirmDelete)
 	signedIn.POST("/subscriptions/:id/delete", h.deleteSubscription)
 	signedIn.POST("/subscriptions/:id/pause", h.pauseSubscription)
 	signedIn.POST("/subscriptions/:id/resume", h.resumeSubscription)
@@ -96,6 +107,9 @@ func Register(r *gin.Engine, d Deps) {
 	signedIn.GET("/deliveries/:id", h.delivery)
 	signedIn.POST("/deliveries/:id/retry", h.retryDelivery)
 	signedIn.POST("/deliveries/:id/replay", h.replayDelivery)
+
+	signedIn.GET("/events", h.eventList)
+	signedIn.GET("/events/:id", h.event)
 
 	signedIn.GET("/fulfilments", h.fulfilmentList)
 	signedIn.GET("/fulfilments/:id", h.fulfilment)
@@ -106,6 +120,6 @@ func Register(r *gin.Engine, d Deps) {
 	signedIn.POST("/campaigns/:id/webhooks", h.saveWebhooks)
 	signedIn.POST("/campaigns/:id/webhooks/:webhook_id/test", h.testWebhook)
 	signedIn.POST("/campaigns/:id/rotate-secret", h.rotateCampaignSecret)
-	signedIn.GET("/campaigns/:id/delete", h.confirmCampaignDelete)
+	signedIn.GET("/campaigns/:id/delete", h.writable, h.confirmCampaignDelete)
 	signedIn.POST("/campaigns/:id/delete", h.deleteCampaign)
 }

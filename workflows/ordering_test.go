@@ -67,7 +67,9 @@ func (e *orderedEndpoint) got() []arrival {
 }
 
 // envWaker delivers the gateway's wakes to the test environment's workflows.
-type envWaker struct{ env *testsuite.TestWorkflowEnvironment }
+type envWaker struct {
+	env *testsuite.TestWorkflowEnvironment
+}
 
 func (w envWaker) Wake(_ context.Context, workflowID string) error {
 	return w.env.SignalWorkflowByID(workflowID, workflows.WakeSignal, nil)
