@@ -147,6 +147,8 @@ func (h *handler) funcs() template.FuncMap {
 				return "behind the endpoint's in-flight cap"
 			case hookflow.WaitPaused:
 				return "held: the subscription is paused"
+			case hookflow.WaitOrdering:
+				return "waiting for its turn: an earlier delivery with its ordering key has not ended"
 			}
 			return string(*r)
 		},
