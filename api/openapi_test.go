@@ -53,6 +53,10 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 			for _, status := range []int{http.StatusUnauthorized, http.StatusInternalServerError, http.StatusServiceUnavailable} {
 				assert.NotNil(t, op.Responses.Status(status), "%s documents %d", name, status)
 			}
+			// A call an account key makes can be outside the key's scope.
+			if op.Security == nil || slices.ContainsFunc(*op.Security, func(r openapi3.SecurityRequirement) bool { _, ok := r["bearerAuth"]; return ok }) {
+				assert.NotNil(t, op.Responses.Status(http.StatusForbidden), "%s is made with an account key: documents 403", name)
+			}
 			if op.RequestBody != nil {
 				for _, status := range []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity} {
 					assert.NotNil(t, op.Responses.Status(status), "%s reads a body: documents %d", name, status)
