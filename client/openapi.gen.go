@@ -212,6 +212,7 @@ func (e EndpointHealthWindow) Valid() bool {
 // Defines values for Code.
 const (
 	CodeConflict      Code = "conflict"
+	CodeForbidden     Code = "forbidden"
 	CodeInternalError Code = "internal_error"
 	CodeInvalid       Code = "invalid"
 	CodeMalformed     Code = "malformed"
@@ -226,6 +227,8 @@ const (
 func (e Code) Valid() bool {
 	switch e {
 	case CodeConflict:
+		return true
+	case CodeForbidden:
 		return true
 	case CodeInternalError:
 		return true
@@ -1376,6 +1379,21 @@ func (e ListCampaigns401JSONResponseBodyErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for ListCampaigns403JSONResponseBodyErrorCode.
+const (
+	ListCampaigns403JSONResponseBodyErrorCodeForbidden ListCampaigns403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the ListCampaigns403JSONResponseBodyErrorCode enum.
+func (e ListCampaigns403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case ListCampaigns403JSONResponseBodyErrorCodeForbidden:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListCampaigns422JSONResponseBodyErrorCode.
 const (
 	ListCampaigns422JSONResponseBodyErrorCodeInvalid ListCampaigns422JSONResponseBodyErrorCode = "invalid"
@@ -1445,6 +1463,21 @@ const (
 func (e CreateCampaign401JSONResponseBodyErrorCode) Valid() bool {
 	switch e {
 	case CreateCampaign401JSONResponseBodyErrorCodeUnauthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateCampaign403JSONResponseBodyErrorCode.
+const (
+	CreateCampaign403JSONResponseBodyErrorCodeForbidden CreateCampaign403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the CreateCampaign403JSONResponseBodyErrorCode enum.
+func (e CreateCampaign403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case CreateCampaign403JSONResponseBodyErrorCodeForbidden:
 		return true
 	default:
 		return false
@@ -1556,6 +1589,21 @@ func (e DeleteCampaign401JSONResponseBodyErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for DeleteCampaign403JSONResponseBodyErrorCode.
+const (
+	DeleteCampaign403JSONResponseBodyErrorCodeForbidden DeleteCampaign403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the DeleteCampaign403JSONResponseBodyErrorCode enum.
+func (e DeleteCampaign403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case DeleteCampaign403JSONResponseBodyErrorCodeForbidden:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeleteCampaign404JSONResponseBodyErrorCode.
 const (
 	DeleteCampaign404JSONResponseBodyErrorCodeNotFound DeleteCampaign404JSONResponseBodyErrorCode = "not_found"
@@ -1610,6 +1658,21 @@ const (
 func (e GetCampaign401JSONResponseBodyErrorCode) Valid() bool {
 	switch e {
 	case GetCampaign401JSONResponseBodyErrorCodeUnauthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetCampaign403JSONResponseBodyErrorCode.
+const (
+	GetCampaign403JSONResponseBodyErrorCodeForbidden GetCampaign403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the GetCampaign403JSONResponseBodyErrorCode enum.
+func (e GetCampaign403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case GetCampaign403JSONResponseBodyErrorCodeForbidden:
 		return true
 	default:
 		return false
@@ -1685,6 +1748,21 @@ const (
 func (e RotateCampaignSecret401JSONResponseBodyErrorCode) Valid() bool {
 	switch e {
 	case RotateCampaignSecret401JSONResponseBodyErrorCodeUnauthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RotateCampaignSecret403JSONResponseBodyErrorCode.
+const (
+	RotateCampaignSecret403JSONResponseBodyErrorCodeForbidden RotateCampaignSecret403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the RotateCampaignSecret403JSONResponseBodyErrorCode enum.
+func (e RotateCampaignSecret403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case RotateCampaignSecret403JSONResponseBodyErrorCodeForbidden:
 		return true
 	default:
 		return false
@@ -1811,6 +1889,21 @@ func (e SetCampaignWebhooks401JSONResponseBodyErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for SetCampaignWebhooks403JSONResponseBodyErrorCode.
+const (
+	SetCampaignWebhooks403JSONResponseBodyErrorCodeForbidden SetCampaignWebhooks403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the SetCampaignWebhooks403JSONResponseBodyErrorCode enum.
+func (e SetCampaignWebhooks403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case SetCampaignWebhooks403JSONResponseBodyErrorCodeForbidden:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SetCampaignWebhooks404JSONResponseBodyErrorCode.
 const (
 	SetCampaignWebhooks404JSONResponseBodyErrorCodeNotFound SetCampaignWebhooks404JSONResponseBodyErrorCode = "not_found"
@@ -1916,6 +2009,21 @@ func (e TestCampaignWebhook401JSONResponseBodyErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for TestCampaignWebhook403JSONResponseBodyErrorCode.
+const (
+	TestCampaignWebhook403JSONResponseBodyErrorCodeForbidden TestCampaignWebhook403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the TestCampaignWebhook403JSONResponseBodyErrorCode enum.
+func (e TestCampaignWebhook403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case TestCampaignWebhook403JSONResponseBodyErrorCodeForbidden:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TestCampaignWebhook404JSONResponseBodyErrorCode.
 const (
 	TestCampaignWebhook404JSONResponseBodyErrorCodeNotFound TestCampaignWebhook404JSONResponseBodyErrorCode = "not_found"
@@ -1991,6 +2099,21 @@ func (e ListDeliveries401JSONResponseBodyErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for ListDeliveries403JSONResponseBodyErrorCode.
+const (
+	ListDeliveries403JSONResponseBodyErrorCodeForbidden ListDeliveries403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the ListDeliveries403JSONResponseBodyErrorCode enum.
+func (e ListDeliveries403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case ListDeliveries403JSONResponseBodyErrorCodeForbidden:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListDeliveries422JSONResponseBodyErrorCode.
 const (
 	ListDeliveries422JSONResponseBodyErrorCodeInvalid ListDeliveries422JSONResponseBodyErrorCode = "invalid"
@@ -2051,6 +2174,21 @@ func (e GetDelivery401JSONResponseBodyErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for GetDelivery403JSONResponseBodyErrorCode.
+const (
+	GetDelivery403JSONResponseBodyErrorCodeForbidden GetDelivery403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the GetDelivery403JSONResponseBodyErrorCode enum.
+func (e GetDelivery403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case GetDelivery403JSONResponseBodyErrorCodeForbidden:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetDelivery404JSONResponseBodyErrorCode.
 const (
 	GetDelivery404JSONResponseBodyErrorCodeNotFound GetDelivery404JSONResponseBodyErrorCode = "not_found"
@@ -2105,6 +2243,21 @@ const (
 func (e RetryDelivery401JSONResponseBodyErrorCode) Valid() bool {
 	switch e {
 	case RetryDelivery401JSONResponseBodyErrorCodeUnauthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryDelivery403JSONResponseBodyErrorCode.
+const (
+	RetryDelivery403JSONResponseBodyErrorCodeForbidden RetryDelivery403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the RetryDelivery403JSONResponseBodyErrorCode enum.
+func (e RetryDelivery403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case RetryDelivery403JSONResponseBodyErrorCodeForbidden:
 		return true
 	default:
 		return false
@@ -2201,6 +2354,21 @@ func (e ListEvents401JSONResponseBodyErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for ListEvents403JSONResponseBodyErrorCode.
+const (
+	ListEvents403JSONResponseBodyErrorCodeForbidden ListEvents403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the ListEvents403JSONResponseBodyErrorCode enum.
+func (e ListEvents403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case ListEvents403JSONResponseBodyErrorCodeForbidden:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListEvents422JSONResponseBodyErrorCode.
 const (
 	ListEvents422JSONResponseBodyErrorCodeInvalid ListEvents422JSONResponseBodyErrorCode = "invalid"
@@ -2270,6 +2438,21 @@ const (
 func (e CreateEvent401JSONResponseBodyErrorCode) Valid() bool {
 	switch e {
 	case CreateEvent401JSONResponseBodyErrorCodeUnauthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateEvent403JSONResponseBodyErrorCode.
+const (
+	CreateEvent403JSONResponseBodyErrorCodeForbidden CreateEvent403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the CreateEvent403JSONResponseBodyErrorCode enum.
+func (e CreateEvent403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case CreateEvent403JSONResponseBodyErrorCodeForbidden:
 		return true
 	default:
 		return false
@@ -2381,6 +2564,21 @@ func (e GetEvent401JSONResponseBodyErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for GetEvent403JSONResponseBodyErrorCode.
+const (
+	GetEvent403JSONResponseBodyErrorCodeForbidden GetEvent403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the GetEvent403JSONResponseBodyErrorCode enum.
+func (e GetEvent403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case GetEvent403JSONResponseBodyErrorCodeForbidden:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetEvent404JSONResponseBodyErrorCode.
 const (
 	GetEvent404JSONResponseBodyErrorCodeNotFound GetEvent404JSONResponseBodyErrorCode = "not_found"
@@ -2450,6 +2648,21 @@ const (
 func (e ReplayEvent401JSONResponseBodyErrorCode) Valid() bool {
 	switch e {
 	case ReplayEvent401JSONResponseBodyErrorCodeUnauthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReplayEvent403JSONResponseBodyErrorCode.
+const (
+	ReplayEvent403JSONResponseBodyErrorCodeForbidden ReplayEvent403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the ReplayEvent403JSONResponseBodyErrorCode enum.
+func (e ReplayEvent403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case ReplayEvent403JSONResponseBodyErrorCodeForbidden:
 		return true
 	default:
 		return false
@@ -2576,6 +2789,21 @@ func (e RunFulfilmentCheck401JSONResponseBodyErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for RunFulfilmentCheck403JSONResponseBodyErrorCode.
+const (
+	RunFulfilmentCheck403JSONResponseBodyErrorCodeForbidden RunFulfilmentCheck403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the RunFulfilmentCheck403JSONResponseBodyErrorCode enum.
+func (e RunFulfilmentCheck403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case RunFulfilmentCheck403JSONResponseBodyErrorCodeForbidden:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RunFulfilmentCheck429JSONResponseBodyErrorCode.
 const (
 	RunFulfilmentCheck429JSONResponseBodyErrorCodeRateLimited RunFulfilmentCheck429JSONResponseBodyErrorCode = "rate_limited"
@@ -2630,6 +2858,21 @@ const (
 func (e ListFulfilments401JSONResponseBodyErrorCode) Valid() bool {
 	switch e {
 	case ListFulfilments401JSONResponseBodyErrorCodeUnauthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListFulfilments403JSONResponseBodyErrorCode.
+const (
+	ListFulfilments403JSONResponseBodyErrorCodeForbidden ListFulfilments403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the ListFulfilments403JSONResponseBodyErrorCode enum.
+func (e ListFulfilments403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case ListFulfilments403JSONResponseBodyErrorCodeForbidden:
 		return true
 	default:
 		return false
@@ -2705,6 +2948,21 @@ const (
 func (e CreateFulfilment401JSONResponseBodyErrorCode) Valid() bool {
 	switch e {
 	case CreateFulfilment401JSONResponseBodyErrorCodeUnauthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateFulfilment403JSONResponseBodyErrorCode.
+const (
+	CreateFulfilment403JSONResponseBodyErrorCodeForbidden CreateFulfilment403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the CreateFulfilment403JSONResponseBodyErrorCode enum.
+func (e CreateFulfilment403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case CreateFulfilment403JSONResponseBodyErrorCodeForbidden:
 		return true
 	default:
 		return false
@@ -2795,6 +3053,21 @@ const (
 func (e GetFulfilment401JSONResponseBodyErrorCode) Valid() bool {
 	switch e {
 	case GetFulfilment401JSONResponseBodyErrorCodeUnauthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetFulfilment403JSONResponseBodyErrorCode.
+const (
+	GetFulfilment403JSONResponseBodyErrorCodeForbidden GetFulfilment403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the GetFulfilment403JSONResponseBodyErrorCode enum.
+func (e GetFulfilment403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case GetFulfilment403JSONResponseBodyErrorCodeForbidden:
 		return true
 	default:
 		return false
@@ -2996,6 +3269,21 @@ func (e GetRecovery401JSONResponseBodyErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for GetRecovery403JSONResponseBodyErrorCode.
+const (
+	GetRecovery403JSONResponseBodyErrorCodeForbidden GetRecovery403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the GetRecovery403JSONResponseBodyErrorCode enum.
+func (e GetRecovery403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case GetRecovery403JSONResponseBodyErrorCodeForbidden:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetRecovery404JSONResponseBodyErrorCode.
 const (
 	GetRecovery404JSONResponseBodyErrorCodeNotFound GetRecovery404JSONResponseBodyErrorCode = "not_found"
@@ -3056,6 +3344,21 @@ func (e ListSubscriptions401JSONResponseBodyErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for ListSubscriptions403JSONResponseBodyErrorCode.
+const (
+	ListSubscriptions403JSONResponseBodyErrorCodeForbidden ListSubscriptions403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the ListSubscriptions403JSONResponseBodyErrorCode enum.
+func (e ListSubscriptions403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case ListSubscriptions403JSONResponseBodyErrorCodeForbidden:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListSubscriptions500JSONResponseBodyErrorCode.
 const (
 	ListSubscriptions500JSONResponseBodyErrorCodeInternalError ListSubscriptions500JSONResponseBodyErrorCode = "internal_error"
@@ -3110,6 +3413,21 @@ const (
 func (e CreateSubscription401JSONResponseBodyErrorCode) Valid() bool {
 	switch e {
 	case CreateSubscription401JSONResponseBodyErrorCodeUnauthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateSubscription403JSONResponseBodyErrorCode.
+const (
+	CreateSubscription403JSONResponseBodyErrorCodeForbidden CreateSubscription403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the CreateSubscription403JSONResponseBodyErrorCode enum.
+func (e CreateSubscription403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case CreateSubscription403JSONResponseBodyErrorCodeForbidden:
 		return true
 	default:
 		return false
@@ -3221,6 +3539,21 @@ func (e DeleteSubscription401JSONResponseBodyErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for DeleteSubscription403JSONResponseBodyErrorCode.
+const (
+	DeleteSubscription403JSONResponseBodyErrorCodeForbidden DeleteSubscription403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the DeleteSubscription403JSONResponseBodyErrorCode enum.
+func (e DeleteSubscription403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case DeleteSubscription403JSONResponseBodyErrorCodeForbidden:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeleteSubscription404JSONResponseBodyErrorCode.
 const (
 	DeleteSubscription404JSONResponseBodyErrorCodeNotFound DeleteSubscription404JSONResponseBodyErrorCode = "not_found"
@@ -3275,6 +3608,21 @@ const (
 func (e GetSubscription401JSONResponseBodyErrorCode) Valid() bool {
 	switch e {
 	case GetSubscription401JSONResponseBodyErrorCodeUnauthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetSubscription403JSONResponseBodyErrorCode.
+const (
+	GetSubscription403JSONResponseBodyErrorCodeForbidden GetSubscription403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the GetSubscription403JSONResponseBodyErrorCode enum.
+func (e GetSubscription403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case GetSubscription403JSONResponseBodyErrorCodeForbidden:
 		return true
 	default:
 		return false
@@ -3350,6 +3698,21 @@ const (
 func (e UpdateSubscription401JSONResponseBodyErrorCode) Valid() bool {
 	switch e {
 	case UpdateSubscription401JSONResponseBodyErrorCodeUnauthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpdateSubscription403JSONResponseBodyErrorCode.
+const (
+	UpdateSubscription403JSONResponseBodyErrorCodeForbidden UpdateSubscription403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the UpdateSubscription403JSONResponseBodyErrorCode enum.
+func (e UpdateSubscription403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case UpdateSubscription403JSONResponseBodyErrorCodeForbidden:
 		return true
 	default:
 		return false
@@ -3479,6 +3842,21 @@ func (e GetSubscriptionHealth401JSONResponseBodyErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for GetSubscriptionHealth403JSONResponseBodyErrorCode.
+const (
+	GetSubscriptionHealth403JSONResponseBodyErrorCodeForbidden GetSubscriptionHealth403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the GetSubscriptionHealth403JSONResponseBodyErrorCode enum.
+func (e GetSubscriptionHealth403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case GetSubscriptionHealth403JSONResponseBodyErrorCodeForbidden:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetSubscriptionHealth404JSONResponseBodyErrorCode.
 const (
 	GetSubscriptionHealth404JSONResponseBodyErrorCodeNotFound GetSubscriptionHealth404JSONResponseBodyErrorCode = "not_found"
@@ -3563,6 +3941,21 @@ const (
 func (e PauseSubscription401JSONResponseBodyErrorCode) Valid() bool {
 	switch e {
 	case PauseSubscription401JSONResponseBodyErrorCodeUnauthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PauseSubscription403JSONResponseBodyErrorCode.
+const (
+	PauseSubscription403JSONResponseBodyErrorCodeForbidden PauseSubscription403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the PauseSubscription403JSONResponseBodyErrorCode enum.
+func (e PauseSubscription403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case PauseSubscription403JSONResponseBodyErrorCodeForbidden:
 		return true
 	default:
 		return false
@@ -3683,6 +4076,21 @@ const (
 func (e RecoverSubscription401JSONResponseBodyErrorCode) Valid() bool {
 	switch e {
 	case RecoverSubscription401JSONResponseBodyErrorCodeUnauthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecoverSubscription403JSONResponseBodyErrorCode.
+const (
+	RecoverSubscription403JSONResponseBodyErrorCodeForbidden RecoverSubscription403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the RecoverSubscription403JSONResponseBodyErrorCode enum.
+func (e RecoverSubscription403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case RecoverSubscription403JSONResponseBodyErrorCodeForbidden:
 		return true
 	default:
 		return false
@@ -3824,6 +4232,21 @@ func (e ResumeSubscription401JSONResponseBodyErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for ResumeSubscription403JSONResponseBodyErrorCode.
+const (
+	ResumeSubscription403JSONResponseBodyErrorCodeForbidden ResumeSubscription403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the ResumeSubscription403JSONResponseBodyErrorCode enum.
+func (e ResumeSubscription403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case ResumeSubscription403JSONResponseBodyErrorCodeForbidden:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ResumeSubscription404JSONResponseBodyErrorCode.
 const (
 	ResumeSubscription404JSONResponseBodyErrorCodeNotFound ResumeSubscription404JSONResponseBodyErrorCode = "not_found"
@@ -3899,6 +4322,21 @@ func (e RotateSubscriptionSecret401JSONResponseBodyErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for RotateSubscriptionSecret403JSONResponseBodyErrorCode.
+const (
+	RotateSubscriptionSecret403JSONResponseBodyErrorCodeForbidden RotateSubscriptionSecret403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the RotateSubscriptionSecret403JSONResponseBodyErrorCode enum.
+func (e RotateSubscriptionSecret403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case RotateSubscriptionSecret403JSONResponseBodyErrorCodeForbidden:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RotateSubscriptionSecret404JSONResponseBodyErrorCode.
 const (
 	RotateSubscriptionSecret404JSONResponseBodyErrorCodeNotFound RotateSubscriptionSecret404JSONResponseBodyErrorCode = "not_found"
@@ -3968,6 +4406,21 @@ const (
 func (e TestSubscription401JSONResponseBodyErrorCode) Valid() bool {
 	switch e {
 	case TestSubscription401JSONResponseBodyErrorCodeUnauthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TestSubscription403JSONResponseBodyErrorCode.
+const (
+	TestSubscription403JSONResponseBodyErrorCodeForbidden TestSubscription403JSONResponseBodyErrorCode = "forbidden"
+)
+
+// Valid indicates whether the value is a known member of the TestSubscription403JSONResponseBodyErrorCode enum.
+func (e TestSubscription403JSONResponseBodyErrorCode) Valid() bool {
+	switch e {
+	case TestSubscription403JSONResponseBodyErrorCodeForbidden:
 		return true
 	default:
 		return false
@@ -5208,6 +5661,9 @@ type ListCampaignsParams struct {
 // ListCampaigns401JSONResponseBodyErrorCode defines parameters for ListCampaigns.
 type ListCampaigns401JSONResponseBodyErrorCode string
 
+// ListCampaigns403JSONResponseBodyErrorCode defines parameters for ListCampaigns.
+type ListCampaigns403JSONResponseBodyErrorCode string
+
 // ListCampaigns422JSONResponseBodyErrorCode defines parameters for ListCampaigns.
 type ListCampaigns422JSONResponseBodyErrorCode string
 
@@ -5222,6 +5678,9 @@ type CreateCampaign400JSONResponseBodyErrorCode string
 
 // CreateCampaign401JSONResponseBodyErrorCode defines parameters for CreateCampaign.
 type CreateCampaign401JSONResponseBodyErrorCode string
+
+// CreateCampaign403JSONResponseBodyErrorCode defines parameters for CreateCampaign.
+type CreateCampaign403JSONResponseBodyErrorCode string
 
 // CreateCampaign409JSONResponseBodyErrorCode defines parameters for CreateCampaign.
 type CreateCampaign409JSONResponseBodyErrorCode string
@@ -5244,6 +5703,9 @@ type CreateCampaign503JSONResponseBodyErrorCode string
 // DeleteCampaign401JSONResponseBodyErrorCode defines parameters for DeleteCampaign.
 type DeleteCampaign401JSONResponseBodyErrorCode string
 
+// DeleteCampaign403JSONResponseBodyErrorCode defines parameters for DeleteCampaign.
+type DeleteCampaign403JSONResponseBodyErrorCode string
+
 // DeleteCampaign404JSONResponseBodyErrorCode defines parameters for DeleteCampaign.
 type DeleteCampaign404JSONResponseBodyErrorCode string
 
@@ -5255,6 +5717,9 @@ type DeleteCampaign503JSONResponseBodyErrorCode string
 
 // GetCampaign401JSONResponseBodyErrorCode defines parameters for GetCampaign.
 type GetCampaign401JSONResponseBodyErrorCode string
+
+// GetCampaign403JSONResponseBodyErrorCode defines parameters for GetCampaign.
+type GetCampaign403JSONResponseBodyErrorCode string
 
 // GetCampaign404JSONResponseBodyErrorCode defines parameters for GetCampaign.
 type GetCampaign404JSONResponseBodyErrorCode string
@@ -5270,6 +5735,9 @@ type RotateCampaignSecret400JSONResponseBodyErrorCode string
 
 // RotateCampaignSecret401JSONResponseBodyErrorCode defines parameters for RotateCampaignSecret.
 type RotateCampaignSecret401JSONResponseBodyErrorCode string
+
+// RotateCampaignSecret403JSONResponseBodyErrorCode defines parameters for RotateCampaignSecret.
+type RotateCampaignSecret403JSONResponseBodyErrorCode string
 
 // RotateCampaignSecret404JSONResponseBodyErrorCode defines parameters for RotateCampaignSecret.
 type RotateCampaignSecret404JSONResponseBodyErrorCode string
@@ -5295,6 +5763,9 @@ type SetCampaignWebhooks400JSONResponseBodyErrorCode string
 // SetCampaignWebhooks401JSONResponseBodyErrorCode defines parameters for SetCampaignWebhooks.
 type SetCampaignWebhooks401JSONResponseBodyErrorCode string
 
+// SetCampaignWebhooks403JSONResponseBodyErrorCode defines parameters for SetCampaignWebhooks.
+type SetCampaignWebhooks403JSONResponseBodyErrorCode string
+
 // SetCampaignWebhooks404JSONResponseBodyErrorCode defines parameters for SetCampaignWebhooks.
 type SetCampaignWebhooks404JSONResponseBodyErrorCode string
 
@@ -5315,6 +5786,9 @@ type SetCampaignWebhooks503JSONResponseBodyErrorCode string
 
 // TestCampaignWebhook401JSONResponseBodyErrorCode defines parameters for TestCampaignWebhook.
 type TestCampaignWebhook401JSONResponseBodyErrorCode string
+
+// TestCampaignWebhook403JSONResponseBodyErrorCode defines parameters for TestCampaignWebhook.
+type TestCampaignWebhook403JSONResponseBodyErrorCode string
 
 // TestCampaignWebhook404JSONResponseBodyErrorCode defines parameters for TestCampaignWebhook.
 type TestCampaignWebhook404JSONResponseBodyErrorCode string
@@ -5369,6 +5843,9 @@ type ListDeliveriesParams struct {
 // ListDeliveries401JSONResponseBodyErrorCode defines parameters for ListDeliveries.
 type ListDeliveries401JSONResponseBodyErrorCode string
 
+// ListDeliveries403JSONResponseBodyErrorCode defines parameters for ListDeliveries.
+type ListDeliveries403JSONResponseBodyErrorCode string
+
 // ListDeliveries422JSONResponseBodyErrorCode defines parameters for ListDeliveries.
 type ListDeliveries422JSONResponseBodyErrorCode string
 
@@ -5381,6 +5858,9 @@ type ListDeliveries503JSONResponseBodyErrorCode string
 // GetDelivery401JSONResponseBodyErrorCode defines parameters for GetDelivery.
 type GetDelivery401JSONResponseBodyErrorCode string
 
+// GetDelivery403JSONResponseBodyErrorCode defines parameters for GetDelivery.
+type GetDelivery403JSONResponseBodyErrorCode string
+
 // GetDelivery404JSONResponseBodyErrorCode defines parameters for GetDelivery.
 type GetDelivery404JSONResponseBodyErrorCode string
 
@@ -5392,6 +5872,9 @@ type GetDelivery503JSONResponseBodyErrorCode string
 
 // RetryDelivery401JSONResponseBodyErrorCode defines parameters for RetryDelivery.
 type RetryDelivery401JSONResponseBodyErrorCode string
+
+// RetryDelivery403JSONResponseBodyErrorCode defines parameters for RetryDelivery.
+type RetryDelivery403JSONResponseBodyErrorCode string
 
 // RetryDelivery404JSONResponseBodyErrorCode defines parameters for RetryDelivery.
 type RetryDelivery404JSONResponseBodyErrorCode string
@@ -5435,6 +5918,9 @@ type ListEventsParams struct {
 // ListEvents401JSONResponseBodyErrorCode defines parameters for ListEvents.
 type ListEvents401JSONResponseBodyErrorCode string
 
+// ListEvents403JSONResponseBodyErrorCode defines parameters for ListEvents.
+type ListEvents403JSONResponseBodyErrorCode string
+
 // ListEvents422JSONResponseBodyErrorCode defines parameters for ListEvents.
 type ListEvents422JSONResponseBodyErrorCode string
 
@@ -5455,6 +5941,9 @@ type CreateEvent400JSONResponseBodyErrorCode string
 
 // CreateEvent401JSONResponseBodyErrorCode defines parameters for CreateEvent.
 type CreateEvent401JSONResponseBodyErrorCode string
+
+// CreateEvent403JSONResponseBodyErrorCode defines parameters for CreateEvent.
+type CreateEvent403JSONResponseBodyErrorCode string
 
 // CreateEvent409JSONResponseBodyErrorCode defines parameters for CreateEvent.
 type CreateEvent409JSONResponseBodyErrorCode string
@@ -5477,6 +5966,9 @@ type CreateEvent503JSONResponseBodyErrorCode string
 // GetEvent401JSONResponseBodyErrorCode defines parameters for GetEvent.
 type GetEvent401JSONResponseBodyErrorCode string
 
+// GetEvent403JSONResponseBodyErrorCode defines parameters for GetEvent.
+type GetEvent403JSONResponseBodyErrorCode string
+
 // GetEvent404JSONResponseBodyErrorCode defines parameters for GetEvent.
 type GetEvent404JSONResponseBodyErrorCode string
 
@@ -5491,6 +5983,9 @@ type ReplayEvent400JSONResponseBodyErrorCode string
 
 // ReplayEvent401JSONResponseBodyErrorCode defines parameters for ReplayEvent.
 type ReplayEvent401JSONResponseBodyErrorCode string
+
+// ReplayEvent403JSONResponseBodyErrorCode defines parameters for ReplayEvent.
+type ReplayEvent403JSONResponseBodyErrorCode string
 
 // ReplayEvent404JSONResponseBodyErrorCode defines parameters for ReplayEvent.
 type ReplayEvent404JSONResponseBodyErrorCode string
@@ -5516,6 +6011,9 @@ type ReplayEvent503JSONResponseBodyErrorCode string
 // RunFulfilmentCheck401JSONResponseBodyErrorCode defines parameters for RunFulfilmentCheck.
 type RunFulfilmentCheck401JSONResponseBodyErrorCode string
 
+// RunFulfilmentCheck403JSONResponseBodyErrorCode defines parameters for RunFulfilmentCheck.
+type RunFulfilmentCheck403JSONResponseBodyErrorCode string
+
 // RunFulfilmentCheck429JSONResponseBodyErrorCode defines parameters for RunFulfilmentCheck.
 type RunFulfilmentCheck429JSONResponseBodyErrorCode string
 
@@ -5540,6 +6038,9 @@ type ListFulfilmentsParams struct {
 // ListFulfilments401JSONResponseBodyErrorCode defines parameters for ListFulfilments.
 type ListFulfilments401JSONResponseBodyErrorCode string
 
+// ListFulfilments403JSONResponseBodyErrorCode defines parameters for ListFulfilments.
+type ListFulfilments403JSONResponseBodyErrorCode string
+
 // ListFulfilments422JSONResponseBodyErrorCode defines parameters for ListFulfilments.
 type ListFulfilments422JSONResponseBodyErrorCode string
 
@@ -5554,6 +6055,9 @@ type CreateFulfilment400JSONResponseBodyErrorCode string
 
 // CreateFulfilment401JSONResponseBodyErrorCode defines parameters for CreateFulfilment.
 type CreateFulfilment401JSONResponseBodyErrorCode string
+
+// CreateFulfilment403JSONResponseBodyErrorCode defines parameters for CreateFulfilment.
+type CreateFulfilment403JSONResponseBodyErrorCode string
 
 // CreateFulfilment413JSONResponseBodyErrorCode defines parameters for CreateFulfilment.
 type CreateFulfilment413JSONResponseBodyErrorCode string
@@ -5572,6 +6076,9 @@ type CreateFulfilment503JSONResponseBodyErrorCode string
 
 // GetFulfilment401JSONResponseBodyErrorCode defines parameters for GetFulfilment.
 type GetFulfilment401JSONResponseBodyErrorCode string
+
+// GetFulfilment403JSONResponseBodyErrorCode defines parameters for GetFulfilment.
+type GetFulfilment403JSONResponseBodyErrorCode string
 
 // GetFulfilment404JSONResponseBodyErrorCode defines parameters for GetFulfilment.
 type GetFulfilment404JSONResponseBodyErrorCode string
@@ -5612,6 +6119,9 @@ type CreatePortalLink503JSONResponseBodyErrorCode string
 // GetRecovery401JSONResponseBodyErrorCode defines parameters for GetRecovery.
 type GetRecovery401JSONResponseBodyErrorCode string
 
+// GetRecovery403JSONResponseBodyErrorCode defines parameters for GetRecovery.
+type GetRecovery403JSONResponseBodyErrorCode string
+
 // GetRecovery404JSONResponseBodyErrorCode defines parameters for GetRecovery.
 type GetRecovery404JSONResponseBodyErrorCode string
 
@@ -5624,6 +6134,9 @@ type GetRecovery503JSONResponseBodyErrorCode string
 // ListSubscriptions401JSONResponseBodyErrorCode defines parameters for ListSubscriptions.
 type ListSubscriptions401JSONResponseBodyErrorCode string
 
+// ListSubscriptions403JSONResponseBodyErrorCode defines parameters for ListSubscriptions.
+type ListSubscriptions403JSONResponseBodyErrorCode string
+
 // ListSubscriptions500JSONResponseBodyErrorCode defines parameters for ListSubscriptions.
 type ListSubscriptions500JSONResponseBodyErrorCode string
 
@@ -5635,6 +6148,9 @@ type CreateSubscription400JSONResponseBodyErrorCode string
 
 // CreateSubscription401JSONResponseBodyErrorCode defines parameters for CreateSubscription.
 type CreateSubscription401JSONResponseBodyErrorCode string
+
+// CreateSubscription403JSONResponseBodyErrorCode defines parameters for CreateSubscription.
+type CreateSubscription403JSONResponseBodyErrorCode string
 
 // CreateSubscription409JSONResponseBodyErrorCode defines parameters for CreateSubscription.
 type CreateSubscription409JSONResponseBodyErrorCode string
@@ -5657,6 +6173,9 @@ type CreateSubscription503JSONResponseBodyErrorCode string
 // DeleteSubscription401JSONResponseBodyErrorCode defines parameters for DeleteSubscription.
 type DeleteSubscription401JSONResponseBodyErrorCode string
 
+// DeleteSubscription403JSONResponseBodyErrorCode defines parameters for DeleteSubscription.
+type DeleteSubscription403JSONResponseBodyErrorCode string
+
 // DeleteSubscription404JSONResponseBodyErrorCode defines parameters for DeleteSubscription.
 type DeleteSubscription404JSONResponseBodyErrorCode string
 
@@ -5668,6 +6187,9 @@ type DeleteSubscription503JSONResponseBodyErrorCode string
 
 // GetSubscription401JSONResponseBodyErrorCode defines parameters for GetSubscription.
 type GetSubscription401JSONResponseBodyErrorCode string
+
+// GetSubscription403JSONResponseBodyErrorCode defines parameters for GetSubscription.
+type GetSubscription403JSONResponseBodyErrorCode string
 
 // GetSubscription404JSONResponseBodyErrorCode defines parameters for GetSubscription.
 type GetSubscription404JSONResponseBodyErrorCode string
@@ -5683,6 +6205,9 @@ type UpdateSubscription400JSONResponseBodyErrorCode string
 
 // UpdateSubscription401JSONResponseBodyErrorCode defines parameters for UpdateSubscription.
 type UpdateSubscription401JSONResponseBodyErrorCode string
+
+// UpdateSubscription403JSONResponseBodyErrorCode defines parameters for UpdateSubscription.
+type UpdateSubscription403JSONResponseBodyErrorCode string
 
 // UpdateSubscription404JSONResponseBodyErrorCode defines parameters for UpdateSubscription.
 type UpdateSubscription404JSONResponseBodyErrorCode string
@@ -5714,6 +6239,9 @@ type GetSubscriptionHealthParamsWindow string
 // GetSubscriptionHealth401JSONResponseBodyErrorCode defines parameters for GetSubscriptionHealth.
 type GetSubscriptionHealth401JSONResponseBodyErrorCode string
 
+// GetSubscriptionHealth403JSONResponseBodyErrorCode defines parameters for GetSubscriptionHealth.
+type GetSubscriptionHealth403JSONResponseBodyErrorCode string
+
 // GetSubscriptionHealth404JSONResponseBodyErrorCode defines parameters for GetSubscriptionHealth.
 type GetSubscriptionHealth404JSONResponseBodyErrorCode string
 
@@ -5731,6 +6259,9 @@ type PauseSubscription400JSONResponseBodyErrorCode string
 
 // PauseSubscription401JSONResponseBodyErrorCode defines parameters for PauseSubscription.
 type PauseSubscription401JSONResponseBodyErrorCode string
+
+// PauseSubscription403JSONResponseBodyErrorCode defines parameters for PauseSubscription.
+type PauseSubscription403JSONResponseBodyErrorCode string
 
 // PauseSubscription404JSONResponseBodyErrorCode defines parameters for PauseSubscription.
 type PauseSubscription404JSONResponseBodyErrorCode string
@@ -5755,6 +6286,9 @@ type RecoverSubscription400JSONResponseBodyErrorCode string
 
 // RecoverSubscription401JSONResponseBodyErrorCode defines parameters for RecoverSubscription.
 type RecoverSubscription401JSONResponseBodyErrorCode string
+
+// RecoverSubscription403JSONResponseBodyErrorCode defines parameters for RecoverSubscription.
+type RecoverSubscription403JSONResponseBodyErrorCode string
 
 // RecoverSubscription404JSONResponseBodyErrorCode defines parameters for RecoverSubscription.
 type RecoverSubscription404JSONResponseBodyErrorCode string
@@ -5783,6 +6317,9 @@ type ResumeSubscription400JSONResponseBodyErrorCode string
 // ResumeSubscription401JSONResponseBodyErrorCode defines parameters for ResumeSubscription.
 type ResumeSubscription401JSONResponseBodyErrorCode string
 
+// ResumeSubscription403JSONResponseBodyErrorCode defines parameters for ResumeSubscription.
+type ResumeSubscription403JSONResponseBodyErrorCode string
+
 // ResumeSubscription404JSONResponseBodyErrorCode defines parameters for ResumeSubscription.
 type ResumeSubscription404JSONResponseBodyErrorCode string
 
@@ -5798,6 +6335,9 @@ type ResumeSubscription503JSONResponseBodyErrorCode string
 // RotateSubscriptionSecret401JSONResponseBodyErrorCode defines parameters for RotateSubscriptionSecret.
 type RotateSubscriptionSecret401JSONResponseBodyErrorCode string
 
+// RotateSubscriptionSecret403JSONResponseBodyErrorCode defines parameters for RotateSubscriptionSecret.
+type RotateSubscriptionSecret403JSONResponseBodyErrorCode string
+
 // RotateSubscriptionSecret404JSONResponseBodyErrorCode defines parameters for RotateSubscriptionSecret.
 type RotateSubscriptionSecret404JSONResponseBodyErrorCode string
 
@@ -5812,6 +6352,9 @@ type RotateSubscriptionSecret503JSONResponseBodyErrorCode string
 
 // TestSubscription401JSONResponseBodyErrorCode defines parameters for TestSubscription.
 type TestSubscription401JSONResponseBodyErrorCode string
+
+// TestSubscription403JSONResponseBodyErrorCode defines parameters for TestSubscription.
+type TestSubscription403JSONResponseBodyErrorCode string
 
 // TestSubscription404JSONResponseBodyErrorCode defines parameters for TestSubscription.
 type TestSubscription404JSONResponseBodyErrorCode string
@@ -10991,6 +11534,8 @@ type ListCampaignsResponse struct {
 	JSON200 *CampaignPage
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *Invalid
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -11009,6 +11554,11 @@ func (r ListCampaignsResponse) GetJSON200() *CampaignPage {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListCampaignsResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListCampaignsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -11074,6 +11624,8 @@ type CreateCampaignResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -11105,6 +11657,11 @@ func (r CreateCampaignResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r CreateCampaignResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateCampaignResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -11176,6 +11733,8 @@ type DeleteCampaignResponse struct {
 	HTTPResponse *http.Response
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -11189,6 +11748,11 @@ type DeleteCampaignResponse struct {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r DeleteCampaignResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteCampaignResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -11247,6 +11811,8 @@ type GetCampaignResponse struct {
 	JSON200 *Campaign
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -11265,6 +11831,11 @@ func (r GetCampaignResponse) GetJSON200() *Campaign {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r GetCampaignResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetCampaignResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -11330,6 +11901,8 @@ type RotateCampaignSecretResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -11361,6 +11934,11 @@ func (r RotateCampaignSecretResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r RotateCampaignSecretResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RotateCampaignSecretResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -11441,6 +12019,8 @@ type SetCampaignWebhooksResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -11472,6 +12052,11 @@ func (r SetCampaignWebhooksResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r SetCampaignWebhooksResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SetCampaignWebhooksResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -11550,6 +12135,8 @@ type TestCampaignWebhookResponse struct {
 	JSON202 *Delivery
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -11572,6 +12159,11 @@ func (r TestCampaignWebhookResponse) GetJSON202() *Delivery {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r TestCampaignWebhookResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r TestCampaignWebhookResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -11635,6 +12227,8 @@ type ListDeliveriesResponse struct {
 	JSON200 *DeliveryPage
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *Invalid
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -11653,6 +12247,11 @@ func (r ListDeliveriesResponse) GetJSON200() *DeliveryPage {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListDeliveriesResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListDeliveriesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -11711,6 +12310,8 @@ type GetDeliveryResponse struct {
 	JSON200 *DeliveryDetail
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -11729,6 +12330,11 @@ func (r GetDeliveryResponse) GetJSON200() *DeliveryDetail {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r GetDeliveryResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetDeliveryResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -11792,6 +12398,8 @@ type RetryDeliveryResponse struct {
 	JSON202 *RetryRequested
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
@@ -11816,6 +12424,11 @@ func (r RetryDeliveryResponse) GetJSON202() *RetryRequested {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r RetryDeliveryResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RetryDeliveryResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -11884,6 +12497,8 @@ type ListEventsResponse struct {
 	JSON200 *EventPage
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *Invalid
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -11902,6 +12517,11 @@ func (r ListEventsResponse) GetJSON200() *EventPage {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListEventsResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEventsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -11972,6 +12592,8 @@ type CreateEventResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -12005,6 +12627,11 @@ func (r CreateEventResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r CreateEventResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateEventResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -12078,6 +12705,8 @@ type GetEventResponse struct {
 	JSON200 *Event
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -12096,6 +12725,11 @@ func (r GetEventResponse) GetJSON200() *Event {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r GetEventResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetEventResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -12161,6 +12795,8 @@ type ReplayEventResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
@@ -12194,6 +12830,11 @@ func (r ReplayEventResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ReplayEventResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ReplayEventResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -12277,6 +12918,8 @@ type RunFulfilmentCheckResponse struct {
 	JSON202 *FulfilmentCheckStarted
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -12297,6 +12940,11 @@ func (r RunFulfilmentCheckResponse) GetJSON202() *FulfilmentCheckStarted {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r RunFulfilmentCheckResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RunFulfilmentCheckResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -12355,6 +13003,8 @@ type ListFulfilmentsResponse struct {
 	JSON200 *FulfilmentPage
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *Invalid
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -12373,6 +13023,11 @@ func (r ListFulfilmentsResponse) GetJSON200() *FulfilmentPage {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListFulfilmentsResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListFulfilmentsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -12438,6 +13093,8 @@ type CreateFulfilmentResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -12467,6 +13124,11 @@ func (r CreateFulfilmentResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r CreateFulfilmentResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateFulfilmentResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -12535,6 +13197,8 @@ type GetFulfilmentResponse struct {
 	JSON200 *Fulfilment
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -12553,6 +13217,11 @@ func (r GetFulfilmentResponse) GetJSON200() *Fulfilment {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r GetFulfilmentResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetFulfilmentResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -12729,6 +13398,8 @@ type GetRecoveryResponse struct {
 	JSON200 *Recovery
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -12747,6 +13418,11 @@ func (r GetRecoveryResponse) GetJSON200() *Recovery {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r GetRecoveryResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetRecoveryResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -12805,6 +13481,8 @@ type ListSubscriptionsResponse struct {
 	JSON200 *SubscriptionList
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -12821,6 +13499,11 @@ func (r ListSubscriptionsResponse) GetJSON200() *SubscriptionList {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListSubscriptionsResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -12881,6 +13564,8 @@ type CreateSubscriptionResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -12912,6 +13597,11 @@ func (r CreateSubscriptionResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r CreateSubscriptionResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateSubscriptionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -12983,6 +13673,8 @@ type DeleteSubscriptionResponse struct {
 	HTTPResponse *http.Response
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -12996,6 +13688,11 @@ type DeleteSubscriptionResponse struct {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r DeleteSubscriptionResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteSubscriptionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -13054,6 +13751,8 @@ type GetSubscriptionResponse struct {
 	JSON200 *Subscription
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -13072,6 +13771,11 @@ func (r GetSubscriptionResponse) GetJSON200() *Subscription {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r GetSubscriptionResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetSubscriptionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -13137,6 +13841,8 @@ type UpdateSubscriptionResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -13168,6 +13874,11 @@ func (r UpdateSubscriptionResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r UpdateSubscriptionResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateSubscriptionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -13241,6 +13952,8 @@ type GetSubscriptionHealthResponse struct {
 	JSON200 *EndpointHealth
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -13261,6 +13974,11 @@ func (r GetSubscriptionHealthResponse) GetJSON200() *EndpointHealth {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r GetSubscriptionHealthResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetSubscriptionHealthResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -13331,6 +14049,8 @@ type PauseSubscriptionResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -13362,6 +14082,11 @@ func (r PauseSubscriptionResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r PauseSubscriptionResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PauseSubscriptionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -13442,6 +14167,8 @@ type RecoverSubscriptionResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
@@ -13475,6 +14202,11 @@ func (r RecoverSubscriptionResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r RecoverSubscriptionResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RecoverSubscriptionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -13560,6 +14292,8 @@ type ResumeSubscriptionResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -13587,6 +14321,11 @@ func (r ResumeSubscriptionResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ResumeSubscriptionResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ResumeSubscriptionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -13655,6 +14394,8 @@ type RotateSubscriptionSecretResponse struct {
 	JSON200 *RotatedSecret
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -13677,6 +14418,11 @@ func (r RotateSubscriptionSecretResponse) GetJSON200() *RotatedSecret {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r RotateSubscriptionSecretResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RotateSubscriptionSecretResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -13745,6 +14491,8 @@ type TestSubscriptionResponse struct {
 	JSON202 *Delivery
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -13767,6 +14515,11 @@ func (r TestSubscriptionResponse) GetJSON202() *Delivery {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r TestSubscriptionResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r TestSubscriptionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -15391,6 +16144,13 @@ func ParseListCampaignsResponse(rsp *http.Response) (*ListCampaignsResponse, err
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Invalid
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15464,6 +16224,13 @@ func ParseCreateCampaignResponse(rsp *http.Response) (*CreateCampaignResponse, e
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
@@ -15559,6 +16326,13 @@ func ParseDeleteCampaignResponse(rsp *http.Response) (*DeleteCampaignResponse, e
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15625,6 +16399,13 @@ func ParseGetCampaignResponse(rsp *http.Response) (*GetCampaignResponse, error) 
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
@@ -15699,6 +16480,13 @@ func ParseRotateCampaignSecretResponse(rsp *http.Response) (*RotateCampaignSecre
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
@@ -15805,6 +16593,13 @@ func ParseSetCampaignWebhooksResponse(rsp *http.Response) (*SetCampaignWebhooksR
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15903,6 +16698,13 @@ func ParseTestCampaignWebhookResponse(rsp *http.Response) (*TestCampaignWebhookR
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15987,6 +16789,13 @@ func ParseListDeliveriesResponse(rsp *http.Response) (*ListDeliveriesResponse, e
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Invalid
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16054,6 +16863,13 @@ func ParseGetDeliveryResponse(rsp *http.Response) (*GetDeliveryResponse, error) 
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16120,6 +16936,13 @@ func ParseRetryDeliveryResponse(rsp *http.Response) (*RetryDeliveryResponse, err
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
@@ -16212,6 +17035,13 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Invalid
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16285,6 +17115,13 @@ func ParseCreateEventResponse(rsp *http.Response) (*CreateEventResponse, error) 
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
@@ -16394,6 +17231,13 @@ func ParseGetEventResponse(rsp *http.Response) (*GetEventResponse, error) {
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16467,6 +17311,13 @@ func ParseReplayEventResponse(rsp *http.Response) (*ReplayEventResponse, error) 
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
@@ -16573,6 +17424,13 @@ func ParseRunFulfilmentCheckResponse(rsp *http.Response) (*RunFulfilmentCheckRes
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16650,6 +17508,13 @@ func ParseListFulfilmentsResponse(rsp *http.Response) (*ListFulfilmentsResponse,
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Invalid
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16723,6 +17588,13 @@ func ParseCreateFulfilmentResponse(rsp *http.Response) (*CreateFulfilmentRespons
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
@@ -16814,6 +17686,13 @@ func ParseGetFulfilmentResponse(rsp *http.Response) (*GetFulfilmentResponse, err
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
@@ -16994,6 +17873,13 @@ func ParseGetRecoveryResponse(rsp *http.Response) (*GetRecoveryResponse, error) 
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17061,6 +17947,13 @@ func ParseListSubscriptionsResponse(rsp *http.Response) (*ListSubscriptionsRespo
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17127,6 +18020,13 @@ func ParseCreateSubscriptionResponse(rsp *http.Response) (*CreateSubscriptionRes
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
@@ -17222,6 +18122,13 @@ func ParseDeleteSubscriptionResponse(rsp *http.Response) (*DeleteSubscriptionRes
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17288,6 +18195,13 @@ func ParseGetSubscriptionResponse(rsp *http.Response) (*GetSubscriptionResponse,
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
@@ -17362,6 +18276,13 @@ func ParseUpdateSubscriptionResponse(rsp *http.Response) (*UpdateSubscriptionRes
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
@@ -17461,6 +18382,13 @@ func ParseGetSubscriptionHealthResponse(rsp *http.Response) (*GetSubscriptionHea
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17541,6 +18469,13 @@ func ParsePauseSubscriptionResponse(rsp *http.Response) (*PauseSubscriptionRespo
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
@@ -17646,6 +18581,13 @@ func ParseRecoverSubscriptionResponse(rsp *http.Response) (*RecoverSubscriptionR
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
@@ -17759,6 +18701,13 @@ func ParseResumeSubscriptionResponse(rsp *http.Response) (*ResumeSubscriptionRes
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17843,6 +18792,13 @@ func ParseRotateSubscriptionSecretResponse(rsp *http.Response) (*RotateSubscript
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17926,6 +18882,13 @@ func ParseTestSubscriptionResponse(rsp *http.Response) (*TestSubscriptionRespons
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound

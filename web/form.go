@@ -24,6 +24,8 @@ type subscriptionForm struct {
 	// SignatureScheme is empty when the form did not send one: the default on create, the
 	// current scheme on edit.
 	SignatureScheme string
+	// Ordering is none or fifo.
+	Ordering string
 	// Errors holds a message per field name, shown beside that field.
 	Errors map[string]string
 	// Problem is an error that names no field of the form.
@@ -33,7 +35,7 @@ type subscriptionForm struct {
 // formFields are the fields the form shows; an error about any other goes on top.
 var formFields = map[string]bool{"url": true, "event_types": true, "campaign_ids": true,
 	"description": true, "active": true, "timeout": true, "max_retries": true, "rate_limit": true, "headers": true,
-	"signature_scheme": true}
+	"signature_scheme": true, "ordering": true}
 
 // newSubscriptionForm is the empty form, filled with the defaults a subscription gets.
 func newSubscriptionForm() subscriptionForm {
@@ -52,6 +54,7 @@ func formFromSubscription(s hookflow.Subscription) subscriptionForm {
 		RateLimit:       strconv.Itoa(s.RateLimit),
 		Headers:         formatHeaders(s.Headers),
 		SignatureScheme: string(s.SignatureScheme),
+		Ordering:        string(s.Ordering),
 	}
 }
 
@@ -68,6 +71,7 @@ func formFromValues(v url.Values) subscriptionForm {
 		RateLimit:       v.Get("rate_limit"),
 		Headers:         v.Get("headers"),
 		SignatureScheme: v.Get("signature_scheme"),
+		Ordering:        v.Get("ordering"),
 	}
 }
 
@@ -108,9 +112,14 @@ func (f subscriptionForm) update() (hookflow.SubscriptionUpdate, error) {
 	if f.SignatureScheme != "" {
 		scheme = (*hookflow.SignatureScheme)(&f.SignatureScheme)
 	}
+	// A form without the field (an older page) leaves the ordering as it is.
+	var ordering *hookflow.Ordering
+	if f.Ordering != "" {
+		ordering = (*hookflow.Ordering)(&f.Ordering)
+	}
 	return hookflow.SubscriptionUpdate{URL: &u, EventTypes: &eventTypes, CampaignIDs: &campaignIDs,
 		Description: &description, Active: &active, Timeout: &timeout, MaxRetries: &maxRetries,
-		RateLimit: &rateLimit, Headers: &headers, SignatureScheme: scheme}, nil
+		RateLimit: &rateLimit, Headers: &headers, SignatureScheme: scheme, Ordering: ordering}, nil
 }
 
 // setError places an error beside its field, or on top of the form when it names none.

@@ -180,3 +180,30 @@ func TestNoticesComeOnlyFromTheirCodes(t *testing.T) {
 	}
 	assert.Empty(t, notices["<script>alert(1)</script>"])
 }
+
+func TestFormCarriesOrdering(t *testing.T) {
+	f := formFromValues(url.Values{"url": {"https://example.com/h"}, "event_types": {"*"}, "timeout": {"30"},
+		"max_retries": {"3"}, "ordering": {"fifo"}})
+	u, err := f.update()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Ordering == nil || *u.Ordering != hookflow.OrderingFIFO {
+		t.Fatalf("ordering %v, want fifo", u.Ordering)
+	}
+	s := hookflow.NewSubscription(u)
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if formFromSubscription(s).Ordering != "fifo" {
+		t.Error("the form of a fifo subscription does not show fifo")
+	}
+	f.Ordering = "lifo"
+	u, _ = f.update()
+	s = hookflow.NewSubscription(u)
+	err = s.Validate()
+	f.setError(err)
+	if f.Errors["ordering"] == "" {
+		t.Errorf("an unknown ordering is not shown beside its field: %v", err)
+	}
+}
