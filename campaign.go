@@ -45,8 +45,13 @@ type Campaign struct {
 	AccountID string            `json:"-"`
 	Name      string            `json:"name"`
 	Webhooks  []CampaignWebhook `json:"webhooks"`
-	// SecretKey signs the campaign's legacy webhooks.
+	// SignatureScheme is the scheme of SecretKey, hmac-sha256 (the default) or ed25519.
+	SignatureScheme SignatureScheme `json:"signature_scheme"`
+	// SecretKey signs the campaign's legacy webhooks; like a subscription's, a whsk_ one is
+	// never shown (see MarshalJSON).
 	SecretKey string `json:"secret_key,omitempty"`
+	// PublicKey is the whpk_ key of an ed25519 campaign, derived by the store.
+	PublicKey string `json:"public_key,omitempty"`
 	// RetiredSecrets are replaced keys that still sign, newest first.
 	RetiredSecrets []RetiredSecret `json:"-"`
 	// PreviousSecretExpiresAt is when the last replaced key stops signing.
@@ -67,9 +72,12 @@ type NewCampaign struct {
 	// one.
 	ID   *CampaignRef `json:"id"`
 	Name string       `json:"name"`
+	// SignatureScheme is the scheme of the key minted for the campaign; nil is
+	// hmac-sha256.
+	SignatureScheme *SignatureScheme `json:"signature_scheme"`
 }
 
-// Validate checks the name and the id.
+// Validate checks the name, the id and the signature scheme.
 func (in *NewCampaign) Validate() error {
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" {
@@ -78,10 +86,21 @@ func (in *NewCampaign) Validate() error {
 	if utf8.RuneCountInString(in.Name) > MaxCampaignNameLength || !ValidText(in.Name) {
 		return Invalid("name", "at most %d characters of text", MaxCampaignNameLength)
 	}
+	if err := ValidateSignatureScheme(in.Scheme()); err != nil {
+		return err
+	}
 	if in.ID == nil {
 		return nil
 	}
 	return ValidateCampaignRef("id", *in.ID)
+}
+
+// Scheme is the signature scheme the campaign is created with.
+func (in NewCampaign) Scheme() SignatureScheme {
+	if in.SignatureScheme == nil {
+		return SignatureHMACSHA256
+	}
+	return *in.SignatureScheme
 }
 
 // OwnID is the client's id for the campaign, "" when it gave none.
@@ -109,6 +128,7 @@ func ValidateCampaignRef(field string, ref CampaignRef) error {
 func (c *Campaign) Rotate(newSecret string, now time.Time, grace time.Duration) {
 	c.RetiredSecrets = RetireKey(c.SecretKey, c.RetiredSecrets, now, grace)
 	c.SecretKey, c.PreviousSecretExpiresAt = newSecret, &c.RetiredSecrets[0].ExpiresAt
+	c.SignatureScheme = SchemeOfKey(newSecret)
 }
 
 // CampaignFilter pages through an account's campaigns.
@@ -302,7 +322,8 @@ type CampaignService interface {
 	// DeleteCampaign removes the campaign and its webhook URLs; their deliveries stay.
 	DeleteCampaign(ctx context.Context, accountID, id string) error
 	SetCampaignWebhooks(ctx context.Context, accountID, id string, hooks []CampaignWebhook) (Campaign, error)
-	// RotateCampaignSecret replaces the signing key, keeping the old one valid for grace.
+	// RotateCampaignSecret replaces the signing key, keeping the old one valid for grace;
+	// the campaign signs in the scheme of newSecret from then on.
 	RotateCampaignSecret(ctx context.Context, accountID, id, newSecret string, grace time.Duration) (Campaign, error)
 	// FindCampaignWebhook returns one of the account's campaign webhook URLs by its id,
 	// removed ones included (their deliveries still name them).

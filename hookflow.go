@@ -330,7 +330,8 @@ type SubscriptionService interface {
 	ListSubscriptions(ctx context.Context, accountID string) ([]Subscription, error)
 	UpdateSubscription(ctx context.Context, accountID, id string, update SubscriptionUpdate, check func(*Subscription) error) (Subscription, error)
 	DeleteSubscription(ctx context.Context, accountID, id string) error
-	// RotateSecret replaces the signing secret, keeping the old one valid for grace.
+	// RotateSecret replaces the signing secret, keeping the old one valid for grace; the
+	// subscription signs in the scheme of newSecret from then on.
 	RotateSecret(ctx context.Context, accountID, id string, newSecret string, grace time.Duration) (Subscription, error)
 }
 

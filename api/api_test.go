@@ -70,6 +70,7 @@ func newAPI(t *testing.T) *apiEnv {
 		URLs:          egress.Guard{AllowPrivate: true},
 		AdminKey:      adminKey,
 		Retrier:       dispatch.Retrier{Client: temporal},
+		Checker:       dispatch.FulfilmentChecker{Client: temporal},
 		Portals:       db,
 		PortalLinkTTL: 10 * time.Minute,
 	})

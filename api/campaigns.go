@@ -8,7 +8,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hookflow/hookflow"
-	"github.com/hookflow/hookflow/signing"
 )
 
 // FulfilmentChecker runs the fulfilment check of an account now.
@@ -23,23 +22,14 @@ type CampaignHandler struct {
 }
 
 // Create answers 201 with the campaign and the secret that signs its webhooks, shown
-// this once (rotate-secret shows a new one).
+// this once (rotate-secret shows a new one); an ed25519 campaign shows its public key.
 func (h *CampaignHandler) Create(c *gin.Context) {
 	var in hookflow.NewCampaign
 	if err := decodeJSON(c, MaxBodyBytes, &in); err != nil {
 		writeError(c, err)
 		return
 	}
-	if err := in.Validate(); err != nil {
-		writeError(c, err)
-		return
-	}
-	secret, err := signing.NewSecret()
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	campaign, err := h.campaigns.CreateCampaign(c.Request.Context(), account(c).ID, in, secret)
+	campaign, err := CampaignEditor{Store: h.campaigns}.Create(c.Request.Context(), account(c).ID, in)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -85,20 +75,24 @@ func (h *CampaignHandler) Delete(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// RotateSecret answers 200 with the campaign's new secret; the one it replaces keeps
-// signing for 24 h, as a subscription's does.
+// RotateSecret answers 200 with the campaign's new key (its secret, or the public key of
+// a new signing key); the one it replaces keeps signing for 24 h, as a subscription's
+// does. The optional body {"signature_scheme"} changes the scheme, which for a campaign
+// is always a rotation.
 func (h *CampaignHandler) RotateSecret(c *gin.Context) {
-	secret, err := signing.NewSecret()
+	var body struct {
+		SignatureScheme *hookflow.SignatureScheme `json:"signature_scheme"`
+	}
+	if err := decodeOptionalJSON(c, MaxBodyBytes, &body); err != nil {
+		writeError(c, err)
+		return
+	}
+	campaign, err := CampaignEditor{Store: h.campaigns}.RotateSecret(c.Request.Context(), account(c).ID, PathParam(c, "id"), body.SignatureScheme)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	campaign, err := h.campaigns.RotateCampaignSecret(c.Request.Context(), account(c).ID, PathParam(c, "id"), secret, hookflow.SecretRotationGrace)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"secret_key": campaign.SecretKey, "previous_secret_expires_at": campaign.PreviousSecretExpiresAt})
+	c.JSON(http.StatusOK, campaign.KeyRotation())
 }
 
 // TestWebhook answers 202 with a test delivery to one of the campaign's webhook URLs.
@@ -108,6 +102,7 @@ func (h *CampaignHandler) TestWebhook(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	d.AttemptLog = nil // as for a subscription's test delivery
 	c.JSON(http.StatusAccepted, d)
 }
 

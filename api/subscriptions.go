@@ -2,13 +2,13 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/hookflow/hookflow"
-	"github.com/hookflow/hookflow/signing"
 )
 
 // SubscriptionHandler serves an account's subscriptions.
@@ -19,20 +19,22 @@ type SubscriptionHandler struct {
 }
 
 // subscriptionView is a subscription as the API shows it: the secret only appears when it
-// is created or rotated.
+// is created or rotated, and a whsk_ signing key never (hookflow.Subscription.MarshalJSON).
 type subscriptionView struct {
 	hookflow.Subscription
 	SecretKey string `json:"secret_key,omitempty"`
 }
 
-func (h *SubscriptionHandler) check(c *gin.Context, s *hookflow.Subscription) error {
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	if h.urls != nil {
-		return h.urls.CheckURL(c.Request.Context(), s.URL)
-	}
-	return nil
+// MarshalJSON writes the subscription with the view's secret, through the subscription's
+// own MarshalJSON, which would otherwise be promoted and write the secret it holds.
+func (v subscriptionView) MarshalJSON() ([]byte, error) {
+	sub := v.Subscription
+	sub.SecretKey = v.SecretKey
+	return json.Marshal(sub)
+}
+
+func (h *SubscriptionHandler) editor() SubscriptionEditor {
+	return SubscriptionEditor{Store: h.subs, URLs: h.urls}
 }
 
 // CheckNewURL looks up the URL an update sets, if it sets one, before the update's
@@ -57,22 +59,8 @@ func (h *SubscriptionHandler) Create(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if in.URL == nil {
-		writeError(c, hookflow.Invalid("url", "is required"))
-		return
-	}
-	sub := hookflow.NewSubscription(in)
-	if err := h.check(c, &sub); err != nil {
-		writeError(c, err)
-		return
-	}
-	secret, err := signing.NewSecret()
+	sub, err := h.editor().Create(c.Request.Context(), account(c).ID, in)
 	if err != nil {
-		writeError(c, err)
-		return
-	}
-	sub.SecretKey = secret
-	if err := h.subs.CreateSubscription(c.Request.Context(), account(c).ID, &sub); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -103,29 +91,25 @@ func (h *SubscriptionHandler) Get(c *gin.Context) {
 	c.JSON(http.StatusOK, subscriptionView{Subscription: sub})
 }
 
-// Update applies the given fields; the result is validated as a whole.
+// Update applies the given fields; the result is validated as a whole. Another account's
+// id is a 404 whatever the body says. A new signature_scheme is a rotation, and the answer
+// shows its new key as a rotation does: a whsec_ secret, or the public key.
 func (h *SubscriptionHandler) Update(c *gin.Context) {
 	var in hookflow.SubscriptionUpdate
 	if err := decodeJSON(c, MaxBodyBytes, &in); err != nil {
 		writeError(c, err)
 		return
 	}
-	ctx, accountID, id := c.Request.Context(), account(c).ID, c.Param("id")
-	// Another account's id is a 404 whatever the body says.
-	if _, err := h.subs.FindSubscription(ctx, accountID, id); err != nil {
-		writeError(c, err)
-		return
-	}
-	if err := CheckNewURL(ctx, h.urls, in); err != nil {
-		writeError(c, err)
-		return
-	}
-	sub, err := h.subs.UpdateSubscription(ctx, accountID, id, in, (*hookflow.Subscription).Validate)
+	sub, rekeyed, err := h.editor().Update(c.Request.Context(), account(c).ID, c.Param("id"), in)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, subscriptionView{Subscription: sub})
+	view := subscriptionView{Subscription: sub}
+	if rekeyed {
+		view.SecretKey = sub.SecretKey
+	}
+	c.JSON(http.StatusOK, view)
 }
 
 // Delete answers 204; the subscription gets no new deliveries.
@@ -137,19 +121,15 @@ func (h *SubscriptionHandler) Delete(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// RotateSecret answers the new secret; the old one signs too for 24 hours.
+// RotateSecret answers the new key in the subscription's scheme (the secret, or the public
+// key of a new signing key); the old one signs too for 24 hours.
 func (h *SubscriptionHandler) RotateSecret(c *gin.Context) {
-	secret, err := signing.NewSecret()
+	sub, err := h.editor().RotateSecret(c.Request.Context(), account(c).ID, c.Param("id"))
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	sub, err := h.subs.RotateSecret(c.Request.Context(), account(c).ID, c.Param("id"), secret, hookflow.SecretRotationGrace)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"secret_key": sub.SecretKey, "previous_secret_expires_at": sub.PreviousSecretExpiresAt})
+	c.JSON(http.StatusOK, sub.KeyRotation())
 }
 
 // Test sends a test delivery, {"test": true}, signed like any other.
@@ -159,5 +139,8 @@ func (h *SubscriptionHandler) Test(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	// The answer is the delivery as accepted; its attempt may already have been made by
+	// the time it was read, and is the record's to show (GET /v1/deliveries/{id}).
+	d.AttemptLog = nil
 	c.JSON(http.StatusAccepted, d)
 }

@@ -16,21 +16,27 @@ import (
 	"github.com/hookflow/hookflow"
 )
 
-// CreateCampaign creates a campaign with no webhook URLs; secret signs its legacy webhooks.
-// Its id is the client's own (in.ID) or, without one, its internal id.
+// CreateCampaign creates a campaign with no webhook URLs; secret signs its legacy webhooks,
+// in the scheme of its kind of key. Its id is the client's own (in.ID) or, without one, its
+// internal id.
 func (s *DB) CreateCampaign(ctx context.Context, accountID string, in hookflow.NewCampaign, secret string) (hookflow.Campaign, error) {
 	if err := in.Validate(); err != nil {
 		return hookflow.Campaign{}, err
 	}
 	key := uuid.NewString()
 	c := hookflow.Campaign{ID: in.OwnID(), Key: key, AccountID: accountID, Name: in.Name, SecretKey: secret,
-		Webhooks: []hookflow.CampaignWebhook{}, CreatedAt: s.Now()}
+		SignatureScheme: hookflow.SchemeOfKey(secret), Webhooks: []hookflow.CampaignWebhook{}, CreatedAt: s.Now()}
 	if c.ID == "" {
 		c.ID = key
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO campaigns (id, account_id, public_id, name, secret_key, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id, public_id) WHERE deleted_at IS NULL DO NOTHING`,
-		key, accountID, c.ID, c.Name, s.seal(secret), c.CreatedAt)
+	publicKey, err := publicKeyOf(secret)
+	if err != nil {
+		return hookflow.Campaign{}, err
+	}
+	c.PublicKey = publicKey
+	res, err := s.db.ExecContext(ctx, `INSERT INTO campaigns (id, account_id, public_id, name, secret_key, created_at, signature_scheme)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id, public_id) WHERE deleted_at IS NULL DO NOTHING`,
+		key, accountID, c.ID, c.Name, s.seal(secret), c.CreatedAt, string(c.SignatureScheme))
 	if err != nil {
 		return hookflow.Campaign{}, wrap(err)
 	}
@@ -51,15 +57,16 @@ type campaignRow struct {
 	ID             string    `db:"public_id"`
 	Name           string    `db:"name"`
 	SecretKey      string    `db:"secret_key"`
+	Scheme         string    `db:"signature_scheme"`
 	RetiredSecrets []byte    `db:"retired_secrets"`
 	CreatedAt      time.Time `db:"created_at"`
 }
 
-const campaignColumns = `id, public_id, name, secret_key, retired_secrets, created_at`
+const campaignColumns = `id, public_id, name, secret_key, signature_scheme, retired_secrets, created_at`
 
 func (r campaignRow) campaign(accountID string) hookflow.Campaign {
 	c := hookflow.Campaign{ID: r.ID, Key: r.Key, AccountID: accountID, Name: r.Name, SecretKey: r.SecretKey,
-		CreatedAt: r.CreatedAt.UTC(), Webhooks: []hookflow.CampaignWebhook{}}
+		SignatureScheme: hookflow.SignatureScheme(r.Scheme), CreatedAt: r.CreatedAt.UTC(), Webhooks: []hookflow.CampaignWebhook{}}
 	if json.Unmarshal(r.RetiredSecrets, &c.RetiredSecrets) == nil && len(c.RetiredSecrets) > 0 {
 		last := c.RetiredSecrets[0].ExpiresAt.UTC()
 		c.PreviousSecretExpiresAt = &last
@@ -181,7 +188,8 @@ func (s *DB) DeleteCampaign(ctx context.Context, accountID, id string) error {
 }
 
 // RotateCampaignSecret makes newSecret the campaign's signing key and keeps the current
-// one (and those replaced before it) signing for their grace periods.
+// one (and those replaced before it) signing for their grace periods. The campaign signs
+// in the scheme of newSecret from then on.
 func (s *DB) RotateCampaignSecret(ctx context.Context, accountID, id, newSecret string, grace time.Duration) (hookflow.Campaign, error) {
 	var c hookflow.Campaign
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -194,8 +202,8 @@ func (s *DB) RotateCampaignSecret(ctx context.Context, accountID, id, newSecret 
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET secret_key = $2, retired_secrets = $3 WHERE id = $1`,
-			c.Key, s.seal(c.SecretKey), retired)
+		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET secret_key = $2, retired_secrets = $3, signature_scheme = $4 WHERE id = $1`,
+			c.Key, s.seal(c.SecretKey), retired, string(c.SignatureScheme))
 		return err
 	})
 	return s.openedCampaign(c, err)

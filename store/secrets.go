@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookflow/hookflow"
 	"github.com/hookflow/hookflow/keyring"
+	"github.com/hookflow/hookflow/signing"
 )
 
 // Signing secrets (subscriptions', campaigns', and the retired keys that still sign) are
@@ -59,8 +60,21 @@ func (s *DB) openRetired(retired []hookflow.RetiredSecret) error {
 	return nil
 }
 
-// opened opens the secrets of a subscription on its way out of the store.
+// opened opens the secrets of a subscription on its way out of the store, and gives an
+// ed25519 one the public key of its signing key.
 func (s *DB) opened(sub hookflow.Subscription, err error) (hookflow.Subscription, error) {
+	if sub, err = s.openedKeys(sub, err); err != nil {
+		return sub, err
+	}
+	if sub.PublicKey, err = publicKeyOf(sub.SecretKey); err != nil {
+		return hookflow.Subscription{}, err
+	}
+	return sub, nil
+}
+
+// openedKeys opens the signing keys only: what an attempt signs with, without deriving the
+// public key people are shown.
+func (s *DB) openedKeys(sub hookflow.Subscription, err error) (hookflow.Subscription, error) {
 	if err != nil {
 		return sub, err
 	}
@@ -73,7 +87,8 @@ func (s *DB) opened(sub hookflow.Subscription, err error) (hookflow.Subscription
 	return sub, nil
 }
 
-// openedCampaign opens the secrets of a campaign on its way out of the store.
+// openedCampaign opens the secrets of a campaign on its way out of the store, as opened
+// does a subscription's.
 func (s *DB) openedCampaign(c hookflow.Campaign, err error) (hookflow.Campaign, error) {
 	if err != nil {
 		return c, err
@@ -84,7 +99,19 @@ func (s *DB) openedCampaign(c hookflow.Campaign, err error) (hookflow.Campaign, 
 	if err := s.openRetired(c.RetiredSecrets); err != nil {
 		return hookflow.Campaign{}, err
 	}
+	if c.PublicKey, err = publicKeyOf(c.SecretKey); err != nil {
+		return hookflow.Campaign{}, err
+	}
 	return c, nil
+}
+
+// publicKeyOf is the whpk_ public key of an opened whsk_ signing key, what receivers of an
+// ed25519 subscription or campaign verify with; an HMAC secret has none.
+func publicKeyOf(key string) (string, error) {
+	if hookflow.SchemeOfKey(key) != hookflow.SignatureEd25519 {
+		return "", nil
+	}
+	return signing.PublicKey(key)
 }
 
 // secretTables are the tables whose rows carry signing secrets.

@@ -20,6 +20,7 @@ import (
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/api/openapitest"
 	"github.com/hookflow/hookflow/egress"
+	"github.com/hookflow/hookflow/signing"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/store/storetest"
 )
@@ -167,6 +168,13 @@ func TestRealExchangesMatchTheDocument(t *testing.T) {
 	e.do(http.StatusUnauthorized, "GET", "/v1/subscriptions", "hfk_0123456789abcdef_nope", "")
 	e.do(http.StatusNotFound, "GET", "/v1/subscriptions/not-a-uuid", key, "")
 	e.do(http.StatusNotFound, "GET", "/v1/subscriptions/00000000-0000-4000-8000-000000000000", key, "")
+	// Both signature schemes, and a change from one to the other.
+	edID := e.do(http.StatusCreated, "POST", "/v1/subscriptions", key, `{"url": "http://127.0.0.1:9/v1a", "signature_scheme": "ed25519"}`).object(t)["id"].(string)
+	e.do(http.StatusOK, "GET", "/v1/subscriptions/"+edID, key, "")
+	e.do(http.StatusOK, "POST", "/v1/subscriptions/"+edID+"/rotate-secret", key, "")
+	e.do(http.StatusOK, "PATCH", "/v1/subscriptions/"+edID, key, `{"signature_scheme": "hmac-sha256"}`)
+	e.do(http.StatusOK, "PATCH", "/v1/subscriptions/"+edID, key, `{"signature_scheme": "ed25519"}`)
+	e.do(http.StatusUnprocessableEntity, "PATCH", "/v1/subscriptions/"+edID, key, `{"signature_scheme": "rsa"}`)
 
 	// Events and their deliveries.
 	ingested := e.do(http.StatusAccepted, "POST", "/v1/events", key, `{"event_type": "order.paid", "action": "updated",
@@ -217,6 +225,11 @@ func TestRealExchangesMatchTheDocument(t *testing.T) {
 		{"kind": "default", "url": "http://127.0.0.1:9/3"}, {"kind": "default", "url": "http://127.0.0.1:9/4"}]}`)
 	e.do(http.StatusNotFound, "PUT", "/v1/campaigns/"+subID+"/webhooks", key, `{"webhooks": []}`)
 	e.do(http.StatusNotFound, "GET", "/v1/campaigns/"+subID, key, "")
+	edCampaign := e.do(http.StatusCreated, "POST", "/v1/campaigns", key, `{"name": "Signed", "signature_scheme": "ed25519"}`).object(t)["id"].(string)
+	e.do(http.StatusOK, "POST", "/v1/campaigns/"+edCampaign+"/rotate-secret", key, "")
+	e.do(http.StatusOK, "POST", "/v1/campaigns/"+edCampaign+"/rotate-secret", key, `{"signature_scheme": "hmac-sha256"}`)
+	e.do(http.StatusUnprocessableEntity, "POST", "/v1/campaigns/"+edCampaign+"/rotate-secret", key, `{"signature_scheme": "rsa"}`)
+	e.do(http.StatusOK, "GET", "/v1/campaigns", key, "")
 	e.do(http.StatusAccepted, "POST", "/v1/events", key, `{"event_type": "lead_signup", "campaign_id": "`+campaignID+`"}`)
 
 	fulfilment := e.do(http.StatusCreated, "POST", "/v1/fulfilments", key, `{"campaign_id": "`+campaignID+`",
@@ -294,6 +307,8 @@ func TestCheckerCatchesAnswersThatBreakTheDocument(t *testing.T) {
 	notFound := e.do(http.StatusNotFound, "GET", "/v1/subscriptions/nope", key, "")
 	c := e.checker
 	path := "/v1/subscriptions/" + subID
+	signingKey, _, err := signing.NewKeyPair()
+	require.NoError(t, err)
 
 	// The untampered answers pass.
 	require.NoError(t, c.CheckResponse("GET", path, got.status, got.header, got.body))
@@ -308,10 +323,14 @@ func TestCheckerCatchesAnswersThatBreakTheDocument(t *testing.T) {
 		header http.Header
 		body   []byte
 	}{
-		{"a GET answer showing the secret", "GET", path, 200, got.header,
-			tamper(t, got.body, func(v map[string]any) { v["secret_key"] = created.object(t)["secret_key"] })},
-		{"a created subscription without its secret", "POST", "/v1/subscriptions", 201, created.header,
-			tamper(t, created.body, func(v map[string]any) { delete(v, "secret_key") })},
+		{"a GET answer showing a signing key", "GET", path, 200, got.header,
+			tamper(t, got.body, func(v map[string]any) { v["secret_key"] = signingKey })},
+		{"a created subscription showing a signing key", "POST", "/v1/subscriptions", 201, created.header,
+			tamper(t, created.body, func(v map[string]any) { v["secret_key"] = signingKey })},
+		{"a public key that is not one", "POST", "/v1/subscriptions", 201, created.header,
+			tamper(t, created.body, func(v map[string]any) { v["public_key"] = signingKey })},
+		{"an unknown signature scheme", "GET", path, 200, got.header,
+			tamper(t, got.body, func(v map[string]any) { v["signature_scheme"] = "rsa" })},
 		{"a required field missing", "GET", path, 200, got.header,
 			tamper(t, got.body, func(v map[string]any) { delete(v, "max_retries") })},
 		{"a field of the wrong type", "GET", path, 200, got.header,
@@ -400,7 +419,7 @@ func TestCheckerIsSafeForConcurrentUse(t *testing.T) {
 	auth := http.Header{"Authorization": {"Bearer hfk_anything"}, "Content-Type": {"application/json"}}
 	answer := []byte(`{"id": "1b81ab70-f895-46ac-a0dd-7c21a38a872c", "url": "https://example.com/hook", "event_types": ["*"],
 		"campaign_ids": [], "description": "", "active": true, "timeout": 30, "max_retries": 3, "rate_limit": 0, "headers": {},
-		"paused": false, "paused_at": null, "paused_reason": "",
+		"signature_scheme": "hmac-sha256", "paused": false, "paused_at": null, "paused_reason": "",
 		"created_at": "2026-11-23T17:15:44.103247Z", "updated_at": "2026-11-23T17:15:44.103247Z"}`)
 	jsonHeader := http.Header{"Content-Type": {"application/json; charset=utf-8"}}
 	var wg sync.WaitGroup
