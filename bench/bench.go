@@ -51,11 +51,28 @@ type Config struct {
 	Held int
 	// RetentionRows is how many old deliveries (h) inserts for its retention run to delete.
 	RetentionRows int
-	// Only names the one phase to run alone: "g", or "h" (with a short (b) to compare with).
+	// HealthAttempts is how many attempts (i)'s subscription has in its window.
+	HealthAttempts int
+	// Only names the one phase to run alone: "g", "h" (with a short (b) to compare with) or
+	// "i".
 	Only string
-	// ProfilePath, when set, receives a CPU profile of hookflow taken during (b).
+	// ProfilePath, when set, receives a CPU profile of hookflow taken during (b), merged
+	// over the rounds; (p)'s goes beside it with -postgres-temporal before the extension.
 	ProfilePath string
-	Smoke       bool
+	// Rounds is how many times (a), (a′) and (b) run, interleaved, on each Temporal server.
+	Rounds int
+	// SkipPostgresTemporal leaves out (p), the rounds on the PostgreSQL-backed server.
+	SkipPostgresTemporal bool
+	// TemporalServerBinary is (p)'s temporal-server; empty is bin/temporal-server.
+	TemporalServerBinary string
+	// TemporalMaxConns is (p)'s maxConns per service and store; 0 is a deployment's.
+	TemporalMaxConns int
+	// StickyCacheSizes are further worker sticky cache sizes (e) runs with, besides the
+	// build's default, when the build reads HOOKFLOW_STICKY_CACHE_SIZE. The full run's is
+	// one that holds every workflow (e) parks, to show what the cache's misses cost the
+	// drain.
+	StickyCacheSizes []int
+	Smoke            bool
 	// Progress receives one line per step; nil discards them.
 	Progress io.Writer
 }
@@ -64,7 +81,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{Events: 1000, Subscriptions: 2, Parked: 0, CeilingWorkflows: 2000,
 		LatencyDuration: 20 * time.Second, IngestDuration: 15 * time.Second, Posters: 16, IngestPosters: 32,
-		Held: 10000, RetentionRows: 100000}
+		Held: 10000, RetentionRows: 100000, HealthAttempts: goalHealthSize, Rounds: 3, StickyCacheSizes: []int{autoParkMax}}
 }
 
 // SmokeConfig is the smallest run that still produces every figure: it checks that the
@@ -74,7 +91,7 @@ func SmokeConfig() Config {
 	// counts in 10 ms ticks, and PostgreSQL spends under 1 ms per delivery).
 	return Config{Events: 100, Subscriptions: 2, Parked: 50, CeilingWorkflows: 50,
 		LatencyDuration: 3 * time.Second, IngestDuration: 2 * time.Second, Posters: 16, IngestPosters: 32,
-		Held: 100, RetentionRows: 2000, Smoke: true}
+		Held: 100, RetentionRows: 2000, HealthAttempts: 2000, Rounds: 2, StickyCacheSizes: []int{100}, Smoke: true}
 }
 
 // Namespaces of the Temporal dev server: the hookflow processes of (b)/(d) and of (e) run
@@ -96,9 +113,14 @@ type bench struct {
 	server   *testsuite.DevServer
 	temporal string // frontend host:port
 	tempPID  int
-	admin    *sqlx.DB
-	binary   string
-	report   *Report
+	// temporalDBs are Temporal's databases on the local PostgreSQL, when it keeps its state
+	// there (in (p)); their backends' CPU is Temporal's.
+	temporalDBs []string
+	// e2eNamespace, when set, is (b)'s namespace instead of namespaceEndToEnd.
+	e2eNamespace string
+	admin        *sqlx.DB
+	binary       string
+	report       *Report
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -114,7 +136,7 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 		b.progress = io.Discard
 	}
 	if cfg.Events < 1 || cfg.Subscriptions < 1 || cfg.Parked < 0 || cfg.CeilingWorkflows < 1 || cfg.Posters < 1 || cfg.IngestPosters < 1 ||
-		cfg.Held < 1 || cfg.RetentionRows < 1 {
+		cfg.Held < 1 || cfg.RetentionRows < 1 || cfg.HealthAttempts < 1 || cfg.Rounds < 1 {
 		return rep, errors.New("every size must be at least 1")
 	}
 
@@ -152,7 +174,7 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 	if err := b.freshTemporal(ctx); err != nil {
 		return rep, err
 	}
-	rep.Setup.Temporal = "Temporal dev server (bin/temporal server start-dev), a fresh one for each of (a), (a′), (b) with (d), (e), (g) and (h)"
+	rep.Setup.Temporal = "Temporal dev server (bin/temporal server start-dev), a fresh one for each (a), (a′) and (b) of every round (the last (b) with (d)), and for each of (e), (g), (h) and (i)"
 	rep.Setup.TemporalPersistence = "in memory (SQLite :memory:, no --db-filename): nothing is written to disk, so Temporal's own persistence costs less than on a real cluster"
 	rep.Setup.PostgreSQL = "local PostgreSQL " + rep.Machine.PostgreSQL + " at " + redactURL(storetest.AdminURL()) + ", a fresh database per hookflow process; shared with whatever else runs on the machine"
 
@@ -163,13 +185,14 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 		}
 		rep.Seconds = time.Since(started).Seconds()
 		return rep, nil
-	case "h":
-		// (h)'s drain is judged against (b), so a (b) runs first, through the same code.
+	case "h", "e":
+		// (h)'s drain is judged against (b), and (e) is sized from it, so a (b) runs
+		// first, through the same code.
 		hf, api, key, err := b.warmHookflow(ctx, "hookflow (b)", b.binary, nil)
 		if err != nil {
 			return rep, err
 		}
-		rep.EndToEnd, err = b.measureEndToEnd(ctx, hf, api, key, "")
+		rep.EndToEnd, err = b.measureEndToEnd(ctx, hf, api, key, "", nil, 0)
 		hf.stop()
 		if err != nil {
 			return rep, err
@@ -178,33 +201,54 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 		if err := b.freshTemporal(ctx); err != nil {
 			return rep, err
 		}
+		if cfg.Only == "e" {
+			if err := b.parked(ctx); err != nil {
+				return rep, err
+			}
+			rep.Seconds = time.Since(started).Seconds()
+			return rep, nil
+		}
 		if err := b.pause(ctx); err != nil {
 			return rep, err
 		}
 		rep.finishPause()
 		rep.Seconds = time.Since(started).Seconds()
 		return rep, nil
+	case "p":
+		if err := b.postgresTemporal(ctx); err != nil {
+			return rep, err
+		}
+		rep.finishRounds()
+		rep.Seconds = time.Since(started).Seconds()
+		return rep, nil
+	case "ab":
+		if err := b.devServerRounds(ctx); err != nil {
+			return rep, err
+		}
+		rep.finishRounds()
+		rep.Seconds = time.Since(started).Seconds()
+		return rep, nil
+	case "i":
+		if err := b.health(ctx); err != nil {
+			return rep, err
+		}
+		rep.finishHealth()
+		rep.Seconds = time.Since(started).Seconds()
+		return rep, nil
 	}
-	if err := b.ceiling(ctx); err != nil {
+	if err := b.devServerRounds(ctx); err != nil {
 		return rep, err
 	}
-	if err := b.freshTemporal(ctx); err != nil {
-		return rep, err
-	}
-	if err := b.shapedCeiling(ctx); err != nil {
+	if err := b.ingest(ctx); err != nil {
 		return rep, err
 	}
 	if err := b.persistence(ctx); err != nil {
 		return rep, err
 	}
-	if err := b.freshTemporal(ctx); err != nil {
-		return rep, err
-	}
-	if err := b.endToEndAndLatency(ctx); err != nil {
-		return rep, err
-	}
-	if err := b.ingest(ctx); err != nil {
-		return rep, err
+	if !cfg.SkipPostgresTemporal {
+		if err := b.postgresTemporal(ctx); err != nil {
+			return rep, err
+		}
 	}
 	if err := b.freshTemporal(ctx); err != nil {
 		return rep, err
@@ -224,6 +268,12 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 	if err := b.pause(ctx); err != nil {
 		return rep, err
 	}
+	if err := b.freshTemporal(ctx); err != nil {
+		return rep, err
+	}
+	if err := b.health(ctx); err != nil {
+		return rep, err
+	}
 	if cfg.BaselineBinary != "" {
 		if err := b.compareBaseline(ctx); err != nil {
 			return rep, err
@@ -240,7 +290,7 @@ func (b *bench) freshTemporal(ctx context.Context) error {
 	b.stopTemporal()
 	b.logf("starting a Temporal dev server")
 	startCtx, cancel := context.WithTimeout(ctx, temporaltest.Wait)
-	server, err := temporaltest.Start(startCtx, temporaltest.Options{Namespaces: []string{namespaceEndToEnd, namespaceParked, namespaceIsolation, namespacePause}})
+	server, err := temporaltest.Start(startCtx, temporaltest.Options{Namespaces: []string{namespaceEndToEnd, namespaceParked, namespaceIsolation, namespacePause, namespaceHealth}})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("start the Temporal dev server: %w", err)
@@ -268,46 +318,32 @@ func dial(hostPort, namespace string) (client.Client, error) {
 		ConnectionOptions: hfworker.ConnectionOptions()})
 }
 
-// (a): the ceiling.
-func (b *bench) ceiling(ctx context.Context) error {
+// ceiling runs (a), or (a′) with a delivery's shape, on the current Temporal server.
+func (b *bench) ceiling(ctx context.Context, label string, shape ceilingShape) (CeilingResult, error) {
 	c, err := b.dial("default")
 	if err != nil {
-		return err
+		return CeilingResult{}, err
 	}
 	defer c.Close()
-	b.logf("(a) ceiling: %d minimal workflows", b.cfg.CeilingWorkflows)
-	res, err := runCeiling(ctx, c, b.receiver.URL, b.cfg.CeilingWorkflows, b.tempPID, ceilingShape{})
-	if err != nil {
-		return err
+	var pg *pgCPU
+	if len(b.temporalDBs) > 0 {
+		pg = newPGCPU(b.admin, "", b.temporalDBs...)
 	}
-	b.report.Ceiling = res
-	b.logf("(a) %.1f workflows/s; CPU temporal %.1fs worker+harness %.1fs over %.1fs",
-		res.PerSecond, res.CPU.TemporalSeconds, res.CPU.BenchSeconds, res.CPU.WallSeconds)
-
-	return nil
+	res, err := runCeiling(ctx, c, b.receiver.URL, b.cfg.CeilingWorkflows, b.tempPID, pg, shape)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", label, err)
+	}
+	b.logf("%s %.1f workflows/s; CPU temporal %.1fs (its PostgreSQL %.1fs) worker+harness %.1fs over %.1fs", label,
+		res.PerSecond, res.CPU.TemporalSeconds, res.CPU.TemporalPostgresSeconds, res.CPU.BenchSeconds, res.CPU.WallSeconds)
+	return res, nil
 }
 
-// (a′): the ceiling workflow given what a delivery asks of Temporal.
-func (b *bench) shapedCeiling(ctx context.Context) error {
-	c, err := b.dial("default")
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	b.logf("(a') the ceiling with a delivery's shape: %+v", deliveryShape)
-	shaped, err := runCeiling(ctx, c, b.receiver.URL, b.cfg.CeilingWorkflows, b.tempPID, deliveryShape)
-	if err != nil {
-		return err
-	}
-	b.report.ShapedCeiling = shaped
-	b.logf("(a') %.1f workflows/s; CPU temporal %.1fs over %.1fs", shaped.PerSecond, shaped.CPU.TemporalSeconds, shaped.CPU.WallSeconds)
-	return nil
-}
-
-// deliveryShape is what a hookflow delivery workflow asks of Temporal besides its POST:
-// four search attributes at start, the status upserted when it changes, and a second local
-// activity (the record step).
-var deliveryShape = ceilingShape{SearchAttributes: true, StatusUpsert: true, ExtraLocalActivities: 1}
+// deliveryShape is what a hookflow delivery delivered at its first attempt asks of
+// Temporal besides its POST: four search attributes at start. Its send step records its
+// own success, and a delivered delivery upserts nothing, so (b)'s history test holds it
+// to the ceiling's length; the shape's other fields stay for measuring what either would
+// cost.
+var deliveryShape = ceilingShape{SearchAttributes: true}
 
 // persistenceVariants are the SQLite settings (f) compares for the file-backed dev server
 // of `make run`; scripts/temporal-dev.sh starts it with the one marked InUse.
@@ -356,7 +392,7 @@ func (b *bench) fileBackedCeiling(ctx context.Context, dbFile string, pragmas []
 		return CeilingResult{}, err
 	}
 	defer c.Close()
-	return runCeiling(ctx, c, b.receiver.URL, n, pid, ceilingShape{})
+	return runCeiling(ctx, c, b.receiver.URL, n, pid, nil, ceilingShape{})
 }
 
 // setUp creates an account subscribed m times to the receiver's path and returns its key.
@@ -373,43 +409,12 @@ func setUp(ctx context.Context, api *apiClient, endpoint string, m int) (string,
 	return key, nil
 }
 
-// (b) end to end, then (d) latency on the same process.
-func (b *bench) endToEndAndLatency(ctx context.Context) error {
-	cfg := b.cfg
-	var pprofAddr string
-	env := []string{}
-	if cfg.ProfilePath != "" {
-		var err error
-		if pprofAddr, err = temporaltest.FreeAddr(); err != nil {
-			return err
-		}
-		env = append(env, "HOOKFLOW_PPROF_ADDR="+pprofAddr)
-	}
-	hf, api, key, err := b.warmHookflow(ctx, "hookflow (b, d)", b.binary, env)
-	if err != nil {
-		return err
-	}
-	defer hf.stop()
-	e2e, err := b.measureEndToEnd(ctx, hf, api, key, pprofAddr)
-	if err != nil {
-		return err
-	}
-	if e2e.HistoryEventsPerDelivery, e2e.HistorySample, err = b.historyPerDelivery(ctx, hf); err != nil {
-		return err
-	}
-	b.report.EndToEnd = e2e
-	b.logf("(b) %.1f deliveries/s; CPU hookflow %.1fs temporal %.1fs postgres %.1fs bench %.1fs over %.1fs",
-		e2e.PerSecond, e2e.CPU.HookflowSeconds, e2e.CPU.TemporalSeconds, e2e.CPU.PostgresSeconds, e2e.CPU.BenchSeconds, e2e.CPU.WallSeconds)
-
-	return b.latency(ctx, hf, api, key)
-}
-
 // warmHookflow starts a hookflow for (b) with M subscriptions and delivers one event
 // outside the clock: the lazy Temporal client connects, the worker starts polling, the
 // connection pools fill.
 func (b *bench) warmHookflow(ctx context.Context, name, binary string, env []string) (*hookflowProc, *apiClient, string, error) {
 	hf, err := startHookflow(ctx, hookflowOptions{Name: name, Binary: binary, TemporalAddress: b.temporal,
-		Namespace: namespaceEndToEnd, RetryUnit: time.Minute, Env: env})
+		Namespace: b.endToEndNamespace(), RetryUnit: time.Minute, Env: env})
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -461,7 +466,7 @@ func (b *bench) compareBaseline(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			e2e, err := b.measureEndToEnd(ctx, hf, api, key, "")
+			e2e, err := b.measureEndToEnd(ctx, hf, api, key, "", nil, b.report.Ceiling.PerSecond)
 			hf.stop()
 			if err != nil {
 				return err
@@ -488,22 +493,24 @@ func median(values []float64) float64 {
 
 // measureEndToEnd posts (b)'s events to a warmed-up hookflow and measures until all are
 // delivered, with the CPU of every process (and a profile when pprofAddr is set).
-func (b *bench) measureEndToEnd(ctx context.Context, hf *hookflowProc, api *apiClient, key, pprofAddr string) (EndToEndResult, error) {
+// ceilingRate, the ceiling's workflows/s on the same server (0 when not measured), sizes
+// the patience and the profile.
+func (b *bench) measureEndToEnd(ctx context.Context, hf *hookflowProc, api *apiClient, key, pprofAddr string, prof *profiler, ceilingRate float64) (EndToEndResult, error) {
 	cfg := b.cfg
 	deliveries := cfg.Events * cfg.Subscriptions
 	b.logf("(b) end to end: %d events × %d subscriptions", cfg.Events, cfg.Subscriptions)
-	pg := newPGCPU(b.admin, databaseName(hf.DSN))
+	pg := newPGCPU(b.admin, databaseName(hf.DSN), b.temporalDBs...)
 	window, err := startCPUWindow(ctx, hf.PID(), b.tempPID, pg)
 	if err != nil {
 		return EndToEndResult{}, err
 	}
-	profileDone := b.startProfile(ctx, pprofAddr, float64(deliveries)/b.report.Ceiling.PerSecond)
+	profileDone := prof.start(ctx, pprofAddr, float64(deliveries)/cmp.Or(ceilingRate, unmeasuredRate))
 	start := time.Now()
 	if _, err := api.publishAll(ctx, key, cfg.Events, cfg.Posters); err != nil {
 		return EndToEndResult{}, err
 	}
 	ingested := time.Since(start)
-	end, err := hf.waitStatus(ctx, "delivered", cfg.Subscriptions+deliveries, patience(deliveries, b.report.Ceiling.PerSecond))
+	end, err := hf.waitStatus(ctx, "delivered", cfg.Subscriptions+deliveries, patience(deliveries, ceilingRate))
 	if err != nil {
 		return EndToEndResult{}, err
 	}
@@ -538,83 +545,32 @@ func patience(n int, rate float64) time.Duration {
 // below what a 2-core machine does.
 const unmeasuredRate = 10.0
 
-// startProfile takes a CPU profile of hookflow during (b) when asked for. hookflow serves
-// profiles only when HOOKFLOW_PPROF_ADDR is wired into cmd/hookflow; without it the
-// profile is skipped with a note. A CPU profile cannot be stopped early and still be
-// read, so it runs for as long as (b) would take at the ceiling's rate (5 to 30 s): most
-// or all of (b), and the harness waits for it before the next phase so nothing else is
-// in it.
-func (b *bench) startProfile(ctx context.Context, addr string, seconds float64) <-chan struct{} {
-	done := make(chan struct{})
-	if addr == "" {
-		close(done)
-		return done
-	}
-	probe := &http.Client{Timeout: 2 * time.Second}
-	resp, err := probe.Get("http://" + addr + "/debug/pprof/")
+// historyPerDelivery reads the histories of a sample of the deliveries delivered at their
+// first attempt: the case the ceiling workflow stands for.
+func (b *bench) historyPerDelivery(ctx context.Context, hf *hookflowProc) (DeliveryHistory, error) {
+	c, err := b.dial(b.endToEndNamespace())
 	if err != nil {
-		b.report.Profile = "skipped: hookflow does not serve pprof on HOOKFLOW_PPROF_ADDR (startPprof is not called from cmd/hookflow)"
-		close(done)
-		return done
-	}
-	resp.Body.Close()
-	secs := int(math.Max(5, math.Min(30, math.Floor(seconds))))
-	go func() {
-		defer close(done)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), nil)
-		if err != nil {
-			b.report.Profile = "failed: " + err.Error()
-			return
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.report.Profile = "failed: " + err.Error()
-			return
-		}
-		defer resp.Body.Close()
-		err = os.MkdirAll(filepath.Dir(b.cfg.ProfilePath), 0o755)
-		var f *os.File
-		if err == nil {
-			f, err = os.Create(b.cfg.ProfilePath)
-		}
-		if err == nil {
-			_, err = io.Copy(f, resp.Body)
-			err = errors.Join(err, f.Close())
-		}
-		if err != nil {
-			b.report.Profile = "failed: " + err.Error()
-			return
-		}
-		b.report.Profile = fmt.Sprintf("%s: the first %d s of (b) (go tool pprof -top %s)", b.cfg.ProfilePath, secs, b.cfg.ProfilePath)
-	}()
-	return done
-}
-
-// historyPerDelivery averages the history length of a sample of delivered deliveries.
-func (b *bench) historyPerDelivery(ctx context.Context, hf *hookflowProc) (float64, int, error) {
-	c, err := b.dial(namespaceEndToEnd)
-	if err != nil {
-		return 0, 0, err
+		return DeliveryHistory{}, err
 	}
 	defer c.Close()
 	var ids []string
 	// The workflow ids as the store derives them.
 	if err := hf.DB.SelectContext(ctx, &ids, `SELECT COALESCE(workflow_id, 'delivery-' || number) FROM deliveries
-		WHERE status = 'delivered' ORDER BY random() LIMIT $1`, historySample); err != nil {
-		return 0, 0, err
-	}
-	total := 0
-	for _, id := range ids {
-		n, err := historyLength(ctx, c, id)
-		if err != nil {
-			return 0, 0, err
-		}
-		total += n
+		WHERE status = 'delivered' AND attempts = 1 ORDER BY random() LIMIT $1`, historySample); err != nil {
+		return DeliveryHistory{}, err
 	}
 	if len(ids) == 0 {
-		return 0, 0, errors.New("no delivered delivery to sample")
+		return DeliveryHistory{}, errors.New("no delivery delivered at its first attempt to sample")
 	}
-	return float64(total) / float64(len(ids)), len(ids), nil
+	var shapes []HistoryShape
+	for _, id := range ids {
+		h, err := workflowHistory(ctx, c, id)
+		if err != nil {
+			return DeliveryHistory{}, err
+		}
+		shapes = append(shapes, h)
+	}
+	return summarizeHistories(shapes), nil
 }
 
 // (d): latency at half of (b)'s throughput, open loop: events go out on a fixed schedule
@@ -794,62 +750,110 @@ func (b *bench) parked(ctx context.Context) error {
 		}
 		unit = max(floor, (parkEstimate + 10*time.Second).Round(time.Second))
 	}
-	hf, err := startHookflow(ctx, hookflowOptions{Name: "hookflow (e)", Binary: b.binary, TemporalAddress: b.temporal,
-		Namespace: namespaceParked, RetryUnit: unit})
+	res, err := b.parkOnce(ctx, k, unit, 0)
 	if err != nil {
 		return err
+	}
+	b.report.Parked = res
+	// The drain replays the history of every parked workflow the sticky cache no longer
+	// holds; further sizes show how much of the drain that costs, when the build lets the
+	// size be set.
+	for _, size := range cfg.StickyCacheSizes {
+		honoured, err := b.stickyCacheSettable(ctx)
+		if err != nil {
+			return err
+		}
+		if !honoured {
+			b.report.Parked.StickyCacheNote = fmt.Sprintf("not measured with sticky cache sizes %v: this build does not read HOOKFLOW_STICKY_CACHE_SIZE (its worker kept more than %d parked workflows in a cache set to %d)",
+				cfg.StickyCacheSizes, stickyProbeSize, stickyProbeSize)
+			b.logf("(e) %s", b.report.Parked.StickyCacheNote)
+			break
+		}
+		if err := b.freshTemporal(ctx); err != nil {
+			return err
+		}
+		b.receiver.reset()
+		other, err := b.parkOnce(ctx, k, unit, size)
+		if err != nil {
+			return err
+		}
+		b.report.Parked.StickyRuns = append(b.report.Parked.StickyRuns, other)
+	}
+	return nil
+}
+
+// parkOnce parks k deliveries, releases them and measures both; stickyCacheSize, when
+// not 0, is passed as HOOKFLOW_STICKY_CACHE_SIZE.
+func (b *bench) parkOnce(ctx context.Context, k int, unit time.Duration, stickyCacheSize int) (ParkedResult, error) {
+	cfg := b.cfg
+	rate := b.report.EndToEnd.PerSecond
+	var env []string
+	name := "hookflow (e)"
+	if stickyCacheSize > 0 {
+		env = append(env, fmt.Sprintf("HOOKFLOW_STICKY_CACHE_SIZE=%d", stickyCacheSize))
+		name = fmt.Sprintf("hookflow (e, sticky cache %d)", stickyCacheSize)
+	}
+	hf, err := startHookflow(ctx, hookflowOptions{Name: name, Binary: b.binary, TemporalAddress: b.temporal,
+		Namespace: namespaceParked, RetryUnit: unit, Env: env})
+	if err != nil {
+		return ParkedResult{}, err
 	}
 	defer hf.stop()
 	api := newAPIClient(hf.URL)
 	key, err := setUp(ctx, api, b.receiver.URL+failPath+"parked-", 1)
 	if err != nil {
-		return err
+		return ParkedResult{}, err
 	}
-	res := ParkedResult{Parked: k, RetryUnitSeconds: unit.Seconds()}
+	res := ParkedResult{Parked: k, RetryUnitSeconds: unit.Seconds(), StickyCacheSize: stickyCacheSize}
 	// The idle process, after its worker has connected, is the baseline.
 	time.Sleep(time.Second)
 	if res.RSSBeforeBytes, err = rssBytes(hf.PID()); err != nil {
-		return err
+		return ParkedResult{}, err
 	}
 	if res.TemporalRSSBeforeBytes, err = rssBytes(b.tempPID); err != nil {
-		return err
+		return ParkedResult{}, err
 	}
 	dbBefore, tablesBefore, err := databaseBytes(ctx, hf.DB)
 	if err != nil {
-		return err
+		return ParkedResult{}, err
 	}
 
 	b.logf("(e) parking %d deliveries (retry unit %s)", k, unit)
 	start := time.Now()
 	if _, err := api.publishAll(ctx, key, k, cfg.Posters); err != nil {
-		return err
+		return ParkedResult{}, err
 	}
 	parkedAt, err := hf.waitStatus(ctx, "retrying", k, patience(k, rate))
 	if err != nil {
-		return err
+		return ParkedResult{}, err
 	}
 	res.ParkSeconds = parkedAt.Sub(start).Seconds()
 	// Let the worker's and the Go runtime's memory settle after the burst.
 	time.Sleep(2 * time.Second)
 	if res.RSSParkedBytes, err = rssBytes(hf.PID()); err != nil {
-		return err
+		return ParkedResult{}, err
 	}
 	if res.TemporalRSSParkedBytes, err = rssBytes(b.tempPID); err != nil {
-		return err
+		return ParkedResult{}, err
 	}
 	dbAfter, tablesAfter, err := databaseBytes(ctx, hf.DB)
 	if err != nil {
-		return err
+		return ParkedResult{}, err
 	}
 	res.RSSPerParkedBytes = float64(res.RSSParkedBytes-res.RSSBeforeBytes) / float64(k)
 	res.DatabaseBytesPerParked = float64(dbAfter-dbBefore) / float64(k)
 	res.TableBytesPerParked = float64(tablesAfter-tablesBefore) / float64(k)
 	if err := hf.DB.GetContext(ctx, &res.FiredEarly, `SELECT count(*) FROM attempts WHERE number > 1`); err != nil {
-		return err
+		return ParkedResult{}, err
 	}
 	b.logf("(e) parked in %.1fs: hookflow RSS %.1f MB (from %.1f MB), %.0f PostgreSQL bytes each",
 		res.ParkSeconds, mb(res.RSSParkedBytes), mb(res.RSSBeforeBytes), res.DatabaseBytesPerParked)
 
+	stickyBefore, err := scrapeStickyCache(ctx, hf.URL)
+	if err != nil {
+		return ParkedResult{}, err
+	}
+	res.StickyCacheParked = stickyBefore.Size
 	b.receiver.heal()
 	healed := time.Now()
 	// Every first retry is due one unit after its delivery parked; past that, with room for
@@ -859,17 +863,17 @@ func (b *bench) parked(ctx context.Context) error {
 	done, err := hf.waitStatus(ctx, "delivered", k, time.Until(due))
 	if err != nil && ctx.Err() == nil && hf.exitedErr() == nil {
 		if res.ManualRetries, err = retryUndelivered(ctx, hf, api, key); err != nil {
-			return err
+			return ParkedResult{}, err
 		}
 		b.logf("(e) %d deliveries still waiting; retried them by hand", res.ManualRetries)
 		done, err = hf.waitStatus(ctx, "delivered", k, patience(k, rate))
 	}
 	if err != nil {
-		return err
+		return ParkedResult{}, err
 	}
 	res.Delivered, err = hf.countStatus(ctx, "delivered")
 	if err != nil {
-		return err
+		return ParkedResult{}, err
 	}
 	res.RecoverySeconds = done.Sub(healed).Seconds()
 	if times := b.receiver.recoveries(); len(times) > 0 {
@@ -879,9 +883,18 @@ func (b *bench) parked(ctx context.Context) error {
 			res.RecoveryPerSecond = float64(len(times)) / res.RecoveryDrainSeconds
 		}
 	}
-	b.report.Parked = res
-	b.logf("(e) all %d delivered %.1fs after the endpoint recovered", k, res.RecoverySeconds)
-	return nil
+	if res.ParkSeconds > 0 {
+		res.ParkPerSecond = float64(k) / res.ParkSeconds
+	}
+	if res.ParkPerSecond > 0 {
+		res.DrainOverPark = res.RecoveryPerSecond / res.ParkPerSecond
+	}
+	if res.StickyCacheDuringDrain, err = stickyCacheDelta(ctx, hf.URL, stickyBefore); err != nil {
+		return ParkedResult{}, err
+	}
+	b.logf("(e) all %d delivered %.1fs after the endpoint recovered; drain %.1f /s = %.2f × parking (%.1f /s); sticky cache during the drain %+v",
+		k, res.RecoverySeconds, res.RecoveryPerSecond, res.DrainOverPark, res.ParkPerSecond, res.StickyCacheDuringDrain)
+	return res, nil
 }
 
 // Bounds of the K chosen when none is given: parking K deliveries runs at about (b)'s

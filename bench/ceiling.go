@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -101,8 +103,9 @@ type CeilingResult struct {
 	Seconds     float64      `json:"seconds"`
 	PerSecond   float64      `json:"workflows_per_second"`
 	// HistoryEvents is the length of one ceiling workflow's history, to set against a
-	// hookflow delivery's.
-	HistoryEvents int `json:"history_events"`
+	// hookflow delivery's; HistoryTypes are its events' types.
+	HistoryEvents int      `json:"history_events"`
+	HistoryTypes  []string `json:"history_types"`
 	// CPU is over the timed run; its bench share is the in-process worker, the starters
 	// and the receiver together.
 	CPU            CPUSplit       `json:"cpu"`
@@ -115,7 +118,8 @@ const ceilingConcurrency = 64
 
 // runCeiling runs n ceiling workflows through an in-process worker using the same worker
 // settings as hookflow, with eager start as hookflow's dispatcher uses.
-func runCeiling(ctx context.Context, c client.Client, receiverURL string, n, temporalPID int, shape ceilingShape) (CeilingResult, error) {
+// pg, when Temporal keeps its state in PostgreSQL, measures its databases' CPU.
+func runCeiling(ctx context.Context, c client.Client, receiverURL string, n, temporalPID int, pg *pgCPU, shape ceilingShape) (CeilingResult, error) {
 	res := CeilingResult{Workflows: n, Concurrency: ceilingConcurrency, Shape: shape}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 256
@@ -153,7 +157,7 @@ func runCeiling(ctx context.Context, c client.Client, receiverURL string, n, tem
 		firstErr error
 		next     = make(chan int)
 	)
-	window, err := startCPUWindow(ctx, 0, temporalPID, nil)
+	window, err := startCPUWindow(ctx, 0, temporalPID, pg)
 	if err != nil {
 		return res, err
 	}
@@ -187,23 +191,67 @@ func runCeiling(ctx context.Context, c client.Client, receiverURL string, n, tem
 		return res, fmt.Errorf("ceiling workflow: %w", firstErr)
 	}
 	res.PerSecond = float64(n) / res.Seconds
-	events, err := historyLength(ctx, c, fmt.Sprintf("ceiling-%d-%d", nonce, 0))
+	history, err := workflowHistory(ctx, c, fmt.Sprintf("ceiling-%d-%d", nonce, 0))
 	if err != nil {
 		return res, err
 	}
-	res.HistoryEvents = events
+	res.HistoryEvents, res.HistoryTypes = history.Events, history.Types
 	return res, nil
 }
 
-// historyLength counts the events of a workflow's history.
-func historyLength(ctx context.Context, c client.Client, workflowID string) (int, error) {
-	it := c.GetWorkflowHistory(ctx, workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	n := 0
+// historyEvents is what countHistory reads of a workflow's history: the SDK's iterator.
+type historyEvents interface {
+	HasNext() bool
+	Next() (*historypb.HistoryEvent, error)
+}
+
+// HistoryShape is one workflow's history: its length and its event types in order, so the
+// report can show where a delivery's history differs from the ceiling's.
+type HistoryShape struct {
+	Events int      `json:"events"`
+	Types  []string `json:"types"`
+}
+
+// countHistory reads a history to its end.
+func countHistory(it historyEvents) (HistoryShape, error) {
+	var h HistoryShape
 	for it.HasNext() {
-		if _, err := it.Next(); err != nil {
-			return 0, fmt.Errorf("history of %s: %w", workflowID, err)
+		e, err := it.Next()
+		if err != nil {
+			return HistoryShape{}, err
 		}
-		n++
+		h.Events++
+		h.Types = append(h.Types, eventTypeName(e.GetEventType()))
 	}
-	return n, nil
+	return h, nil
+}
+
+// eventTypeName is an event type as Temporal's UI names it: WorkflowTaskCompleted, which
+// is what the API's String gives, rather than EVENT_TYPE_WORKFLOW_TASK_COMPLETED.
+func eventTypeName(t enums.EventType) string {
+	name, ok := strings.CutPrefix(t.String(), "EVENT_TYPE_")
+	if !ok {
+		return name
+	}
+	var sb strings.Builder
+	for _, word := range strings.Split(name, "_") {
+		if word != "" {
+			sb.WriteString(word[:1] + strings.ToLower(word[1:]))
+		}
+	}
+	return sb.String()
+}
+
+// workflowHistory waits for a workflow to close, then reads its whole history.
+func workflowHistory(ctx context.Context, c client.Client, workflowID string) (HistoryShape, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := c.GetWorkflow(ctx, workflowID, "").Get(ctx, nil); err != nil {
+		return HistoryShape{}, fmt.Errorf("workflow %s: %w", workflowID, err)
+	}
+	h, err := countHistory(c.GetWorkflowHistory(ctx, workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT))
+	if err != nil {
+		return HistoryShape{}, fmt.Errorf("history of %s: %w", workflowID, err)
+	}
+	return h, nil
 }

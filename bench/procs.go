@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // userHZ is the unit of the times in /proc/<pid>/stat. The kernel fixes it at 100 for the
@@ -136,30 +138,50 @@ func describeMachine() Machine {
 	return m
 }
 
-// pgCPU accounts the CPU PostgreSQL spends for one database: the backends connected to it
-// plus the server's shared processes (postmaster, WAL writer, checkpointer, background
-// writer, autovacuum), which work for every database. Backends come and go (hookflow's
-// pool, the dispatcher's LISTEN connection), so the set is sampled while the measurement
-// runs and a backend that ends keeps the CPU it was last seen with.
+// pgCPU accounts the CPU PostgreSQL spends for the databases of one measurement: the
+// backends connected to hookflow's database, those connected to Temporal's (when Temporal
+// keeps its state in PostgreSQL), and the server's shared processes (postmaster, WAL
+// writer, checkpointer, background writer, autovacuum), which work for every database.
+// Backends come and go (hookflow's pool, the dispatcher's LISTEN connection, Temporal's
+// pools), so the set is sampled while the measurement runs and a backend that ends keeps
+// the CPU it was last seen with.
 type pgCPU struct {
-	admin  *sqlx.DB
-	dbName string
+	admin       *sqlx.DB
+	hookflowDB  string
+	temporalDBs []string
 
 	mu         sync.Mutex
 	postmaster int
 	first      map[int]float64
 	last       map[int]float64
+	owner      map[int]pgOwner
 	started    bool
+	// peak is the most backends seen at once for each owner.
+	peak map[pgOwner]int
 }
 
-func newPGCPU(admin *sqlx.DB, dbName string) *pgCPU {
-	return &pgCPU{admin: admin, dbName: dbName, first: map[int]float64{}, last: map[int]float64{}}
+// pgOwner is whom a PostgreSQL process works for.
+type pgOwner int
+
+const (
+	ownerShared pgOwner = iota
+	ownerHookflow
+	ownerTemporal
+)
+
+// newPGCPU measures the backends of hookflowDB (empty: none) and of temporalDBs.
+func newPGCPU(admin *sqlx.DB, hookflowDB string, temporalDBs ...string) *pgCPU {
+	return &pgCPU{admin: admin, hookflowDB: hookflowDB, temporalDBs: temporalDBs,
+		first: map[int]float64{}, last: map[int]float64{}, owner: map[int]pgOwner{}, peak: map[pgOwner]int{}}
 }
 
-func (p *pgCPU) pids(ctx context.Context) ([]int, error) {
-	var pids []int
-	err := p.admin.SelectContext(ctx, &pids, `SELECT pid FROM pg_stat_activity
-		WHERE datname = $1 OR backend_type <> 'client backend'`, p.dbName)
+func (p *pgCPU) pids(ctx context.Context) (map[int]pgOwner, error) {
+	var rows []struct {
+		PID      int    `db:"pid"`
+		Database string `db:"datname"`
+	}
+	err := p.admin.SelectContext(ctx, &rows, `SELECT pid, COALESCE(datname, '') AS datname FROM pg_stat_activity
+		WHERE datname = $1 OR datname = ANY($2) OR backend_type <> 'client backend'`, p.hookflowDB, pq.Array(p.temporalDBs))
 	if err != nil {
 		return nil, err
 	}
@@ -174,17 +196,29 @@ func (p *pgCPU) pids(ctx context.Context) ([]int, error) {
 		}
 		p.postmaster = st.PPID
 	}
-	return append(pids, p.postmaster), nil
+	owners := map[int]pgOwner{p.postmaster: ownerShared}
+	for _, r := range rows {
+		switch {
+		case r.Database != "" && r.Database == p.hookflowDB:
+			owners[r.PID] = ownerHookflow
+		case r.Database != "" && slices.Contains(p.temporalDBs, r.Database):
+			owners[r.PID] = ownerTemporal
+		default:
+			owners[r.PID] = ownerShared
+		}
+	}
+	return owners, nil
 }
 
 func (p *pgCPU) sample(ctx context.Context) error {
-	pids, err := p.pids(ctx)
+	owners, err := p.pids(ctx)
 	if err != nil {
 		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, pid := range pids {
+	count := map[pgOwner]int{}
+	for pid, owner := range owners {
 		cpu, err := cpuSeconds(pid)
 		if err != nil {
 			continue // ended between the query and the read
@@ -197,20 +231,53 @@ func (p *pgCPU) sample(ctx context.Context) error {
 				p.first[pid] = cpu
 			}
 		}
-		p.last[pid] = cpu
+		p.last[pid], p.owner[pid] = cpu, owner
+		count[owner]++
+	}
+	for owner, n := range count {
+		p.peak[owner] = max(p.peak[owner], n)
 	}
 	p.started = true
 	return nil
 }
 
-func (p *pgCPU) total() float64 {
+// pgSplit is PostgreSQL's CPU over a measurement by whom it worked for.
+type pgSplit struct {
+	Hookflow, Temporal, Shared float64
+}
+
+func (p *pgCPU) split() pgSplit {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var sum float64
+	var s pgSplit
 	for pid, first := range p.first {
-		sum += p.last[pid] - first
+		d := p.last[pid] - first
+		switch p.owner[pid] {
+		case ownerHookflow:
+			s.Hookflow += d
+		case ownerTemporal:
+			s.Temporal += d
+		default:
+			s.Shared += d
+		}
 	}
-	return sum
+	return s
+}
+
+// apportion divides the shared processes' CPU between hookflow and Temporal in proportion
+// to their backends' CPU: the WAL writer and the checkpointer work for whoever commits.
+// With one of them absent (the ceiling's phases have no hookflow, the dev server keeps
+// Temporal's state in memory) it all goes to the other.
+func (s pgSplit) apportion(hookflowMeasured bool) (hookflow, temporal float64) {
+	switch {
+	case s.Hookflow+s.Temporal > 0:
+		share := s.Hookflow / (s.Hookflow + s.Temporal)
+		return s.Hookflow + share*s.Shared, s.Temporal + (1-share)*s.Shared
+	case hookflowMeasured:
+		return s.Shared, 0
+	default:
+		return 0, s.Shared
+	}
 }
 
 // cpuWindow measures the CPU of the benchmark's processes over one phase; a zero
@@ -270,14 +337,24 @@ type CPUSplit struct {
 	WallSeconds     float64 `json:"wall_seconds"`
 	HookflowSeconds float64 `json:"hookflow_cpu_seconds"`
 	TemporalSeconds float64 `json:"temporal_cpu_seconds"`
+	// PostgresSeconds is PostgreSQL's work for hookflow: its database's backends and its
+	// share of the shared processes (pgSplit.apportion).
 	PostgresSeconds float64 `json:"postgres_cpu_seconds"`
+	// TemporalPostgresSeconds is PostgreSQL's work for Temporal when Temporal keeps its
+	// state there: its databases' backends and their share of the shared processes.
+	TemporalPostgresSeconds float64 `json:"temporal_postgres_cpu_seconds"`
+	// PostgresSharedSeconds is the shared processes' CPU, already within the two above.
+	PostgresSharedSeconds float64 `json:"postgres_shared_cpu_seconds"`
+	// TemporalPostgresPeakConnections is the most backends of Temporal's databases seen
+	// at once.
+	TemporalPostgresPeakConnections int `json:"temporal_postgres_peak_connections,omitempty"`
 	// BenchSeconds is this harness: the event posters and the receiver.
 	BenchSeconds float64 `json:"bench_cpu_seconds"`
 }
 
 // Total is the CPU of every process together.
 func (s CPUSplit) Total() float64 {
-	return s.HookflowSeconds + s.TemporalSeconds + s.PostgresSeconds + s.BenchSeconds
+	return s.HookflowSeconds + s.TemporalSeconds + s.PostgresSeconds + s.TemporalPostgresSeconds + s.BenchSeconds
 }
 
 func (w *cpuWindow) finish(ctx context.Context) (CPUSplit, error) {
@@ -288,7 +365,12 @@ func (w *cpuWindow) finish(ctx context.Context) (CPUSplit, error) {
 		if err := w.pg.sample(ctx); err != nil {
 			return split, err
 		}
-		split.PostgresSeconds = w.pg.total()
+		pg := w.pg.split()
+		split.PostgresSeconds, split.TemporalPostgresSeconds = pg.apportion(w.pg.hookflowDB != "")
+		split.PostgresSharedSeconds = pg.Shared
+		w.pg.mu.Lock()
+		split.TemporalPostgresPeakConnections = w.pg.peak[ownerTemporal]
+		w.pg.mu.Unlock()
 	}
 	if w.hookflowPID != 0 {
 		h, err := cpuSeconds(w.hookflowPID)

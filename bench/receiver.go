@@ -92,6 +92,14 @@ func (r *receiver) arrival(webhookID, path string) (time.Time, bool) {
 // heal makes failPath answer 200 from now on.
 func (r *receiver) heal() { r.recovered.Store(true) }
 
+// reset makes failPath fail again and forgets its recoveries, for another run of (e).
+func (r *receiver) reset() {
+	r.recovered.Store(false)
+	r.mu.Lock()
+	r.recoverAt = nil
+	r.mu.Unlock()
+}
+
 // recoveries returns the times failPath answered 2xx.
 func (r *receiver) recoveries() []time.Time {
 	r.mu.Lock()
