@@ -235,6 +235,13 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 		rep.finishHealth()
 		rep.Seconds = time.Since(started).Seconds()
 		return rep, nil
+	case "o":
+		if err := b.variants(ctx); err != nil {
+			return rep, err
+		}
+		rep.finishVariants()
+		rep.Seconds = time.Since(started).Seconds()
+		return rep, nil
 	}
 	if err := b.devServerRounds(ctx); err != nil {
 		return rep, err
@@ -272,6 +279,9 @@ func run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, err
 	}
 	if err := b.health(ctx); err != nil {
+		return rep, err
+	}
+	if err := b.variants(ctx); err != nil {
 		return rep, err
 	}
 	if cfg.BaselineBinary != "" {
@@ -674,31 +684,41 @@ func percentile(sorted []float64, p float64) float64 {
 
 // (c): ingest alone, with Temporal unreachable, so acceptance is only PostgreSQL.
 func (b *bench) ingest(ctx context.Context) error {
+	res, err := b.measureIngest(ctx, nil, b.cfg.IngestDuration)
+	if err != nil {
+		return err
+	}
+	b.report.Ingest = res
+	return nil
+}
+
+// measureIngest runs (c) once, for duration, with env added to hookflow's.
+func (b *bench) measureIngest(ctx context.Context, env []string, duration time.Duration) (IngestResult, error) {
 	cfg := b.cfg
 	// A free port nobody listens on: every connection to "Temporal" is refused.
 	closed, err := temporaltest.FreeAddr()
 	if err != nil {
-		return err
+		return IngestResult{}, err
 	}
 	hf, err := startHookflow(ctx, hookflowOptions{Name: "hookflow (c)", Binary: b.binary, TemporalAddress: closed,
-		Namespace: "default", RetryUnit: time.Minute})
+		Namespace: "default", RetryUnit: time.Minute, Env: env})
 	if err != nil {
-		return err
+		return IngestResult{}, err
 	}
 	defer hf.stop()
 	api := newAPIClient(hf.URL)
 	key, err := setUp(ctx, api, b.receiver.URL+okPath+"ingest-", cfg.Subscriptions)
 	if err != nil {
-		return err
+		return IngestResult{}, err
 	}
 	if _, err := api.publishAll(ctx, key, cfg.IngestPosters, cfg.IngestPosters); err != nil {
-		return fmt.Errorf("(c) warm-up: %w", err)
+		return IngestResult{}, fmt.Errorf("(c) warm-up: %w", err)
 	}
-	b.logf("(c) ingest alone: %d posters for %s, Temporal unreachable", cfg.IngestPosters, cfg.IngestDuration)
+	b.logf("(c) ingest alone: %d posters for %s, Temporal unreachable", cfg.IngestPosters, duration)
 	var accepted, rejected atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
-	deadline := start.Add(cfg.IngestDuration)
+	deadline := start.Add(duration)
 	for p := range cfg.IngestPosters {
 		wg.Add(1)
 		go func() {
@@ -716,17 +736,16 @@ func (b *bench) ingest(ctx context.Context) error {
 	elapsed := time.Since(start)
 	var stored int
 	if err := hf.DB.GetContext(ctx, &stored, `SELECT count(*) FROM events`); err != nil {
-		return err
+		return IngestResult{}, err
 	}
 	res := IngestResult{Posters: cfg.IngestPosters, Subscriptions: cfg.Subscriptions, Seconds: elapsed.Seconds(),
 		Accepted: int(accepted.Load()), Rejected: int(rejected.Load()), Stored: stored - cfg.IngestPosters}
 	res.PerSecond = float64(res.Accepted) / res.Seconds
-	b.report.Ingest = res
 	b.logf("(c) %.1f events/s accepted, %d rejected", res.PerSecond, res.Rejected)
 	if res.Stored != res.Accepted {
-		return fmt.Errorf("(c) %d events answered 202 but %d stored", res.Accepted, res.Stored)
+		return IngestResult{}, fmt.Errorf("(c) %d events answered 202 but %d stored", res.Accepted, res.Stored)
 	}
-	return nil
+	return res, nil
 }
 
 // (e): K deliveries parked on their backoff timers, then released.

@@ -313,6 +313,20 @@ func benchEvent(i int) map[string]any {
 // publishAll posts count events with bounded concurrency and returns their ids in order.
 func (c *apiClient) publishAll(ctx context.Context, key string, count, concurrency int) ([]string, error) {
 	ids := make([]string, count)
+	err := postConcurrently(ctx, count, concurrency, func(i int) error {
+		id, err := c.publish(ctx, key, i)
+		ids[i] = id
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// postConcurrently calls post for 0 … count-1 from concurrency goroutines, stopping at the
+// first error.
+func postConcurrently(ctx context.Context, count, concurrency int, post func(i int) error) error {
 	next := make(chan int)
 	errs := make(chan error, concurrency)
 	var wg sync.WaitGroup
@@ -323,13 +337,11 @@ func (c *apiClient) publishAll(ctx context.Context, key string, count, concurren
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				id, err := c.publish(ctx, key, i)
-				if err != nil {
+				if err := post(i); err != nil {
 					errs <- err
 					cancel()
 					return
 				}
-				ids[i] = id
 			}
 		}()
 	}
@@ -345,10 +357,10 @@ feed:
 	wg.Wait()
 	select {
 	case err := <-errs:
-		return nil, err
+		return err
 	default:
 	}
-	return ids, ctx.Err()
+	return ctx.Err()
 }
 
 // tailBuffer keeps a process's output for error messages.

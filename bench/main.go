@@ -52,7 +52,7 @@ func cli(ctx context.Context, args []string, stderr io.Writer) error {
 	hold := flags.Int("hold", def.Held, "deliveries a paused subscription holds, then drains on its resume, in (h)")
 	retentionRows := flags.Int("retention-rows", def.RetentionRows, "old deliveries (h) inserts for its retention run to delete")
 	healthAttempts := flags.Int("health-attempts", def.HealthAttempts, "attempts in the window of (i)'s subscription, whose page is timed")
-	only := flags.String("only", "", "run only this phase and write its report (g: the noisy neighbour; h: drain after a pause and retention, after a (b) of -n events, 500 unless given; i: a busy subscription's page; e: parking and drain, after a short (b) like h's; p: the rounds on PostgreSQL persistence; ab: the dev server's rounds and (d)); for working on one phase, not for the committed report")
+	only := flags.String("only", "", "run only this phase and write its report (g: the noisy neighbour; h: drain after a pause and retention, after a (b) of -n events, 500 unless given; i: a busy subscription's page; o: sealed secrets, Ed25519 and fifo against (b); e: parking and drain, after a short (b) like h's; p: the rounds on PostgreSQL persistence; ab: the dev server's rounds and (d)); for working on one phase, not for the committed report")
 	rounds := flags.Int("rounds", def.Rounds, "how many times (a), (a′) and (b) run in turn on each Temporal server; the report gives each figure's median and range")
 	skipPostgresTemporal := flags.Bool("skip-postgres-temporal", false, "leave out (p), the rounds on the Temporal server with PostgreSQL persistence (which needs bin/temporal-server: make temporal-server)")
 	temporalServer := flags.String("temporal-server", "", "the temporal-server binary of (p), with temporal-sql-tool and temporal-server-schema beside it; empty is bin/temporal-server")
@@ -109,7 +109,7 @@ func cli(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.RetryUnit, cfg.HookflowBinary, cfg.ProfilePath, cfg.Progress = *retryUnit, *hookflowBin, *profile, stderr
 	cfg.BaselineBinary = *baseline
 	switch *only {
-	case "", "g", "i", "p", "ab":
+	case "", "g", "i", "o", "p", "ab":
 	case "h", "e":
 		n := false
 		flags.Visit(func(f *flag.Flag) { n = n || f.Name == "n" })
@@ -117,7 +117,7 @@ func cli(ctx context.Context, args []string, stderr io.Writer) error {
 			cfg.Events = min(cfg.Events, shortEndToEndEvents)
 		}
 	default:
-		return fmt.Errorf("-only takes g, h, i, e, p or ab (the phases that run alone), got %q", *only)
+		return fmt.Errorf("-only takes g, h, i, o, e, p or ab (the phases that run alone), got %q", *only)
 	}
 	cfg.Only = *only
 

@@ -45,6 +45,8 @@ type Report struct {
 	Isolation   IsolationResult      `json:"g_isolation"`
 	Pause       PauseResult          `json:"h_pause"`
 	Health      HealthResult         `json:"i_health"`
+	// Variants is (o): sealed secrets, Ed25519 and fifo, each as a ratio of (b).
+	Variants *VariantsResult `json:"o_variants,omitempty"`
 	// Baseline compares (b) with another build's, when -baseline names one.
 	Baseline *BaselineResult `json:"b_baseline,omitempty"`
 	Ratios   Ratios          `json:"ratios"`
@@ -375,6 +377,7 @@ func (r *Report) finish() {
 	r.Targets = append(r.Targets, once(atMost("(g) healthy p99 beside hung attempts", fmt.Sprintf("p99 with ≥ %d hung ≤ 2 × p99 alone", goalHung), "× p99 alone", g.P99Ratio, goalIsolationFactor), "one run"))
 	r.finishPause()
 	r.finishHealth()
+	r.finishVariants()
 	if bl := r.Baseline; bl != nil {
 		r.Targets = append(r.Targets, once(atLeast("(b) this build vs the baseline", "≥ 0.95 × the baseline's (b) (medians)", "× baseline", bl.Ratio, 0.95),
 			fmt.Sprintf("medians of %d rounds each", bl.Rounds)))
@@ -592,6 +595,7 @@ func (r Report) markdown() string {
 		g.HungMin, g.HungMax, g.NoisySubscriptions, g.TimeoutSeconds, g.NoisyEvents, g.Seconds, g.SettleSeconds, num(g.WithHung.P50MS), num(g.WithHung.P95MS), num(g.WithHung.P99MS), num(g.WithHung.MaxMS), g.P99Ratio)
 	p("| | … through the moment those %d attempts time out together and the %d waiting behind them go out (not the target's condition: the noisy account's churn at its worst) | p50 %s ms, p95 %s ms, **p99 %s ms** (max %s ms) |",
 		g.NoisyEvents/2, g.NoisyEvents/2, num(g.ThroughTimeouts.P50MS), num(g.ThroughTimeouts.P95MS), num(g.ThroughTimeouts.P99MS), num(g.ThroughTimeouts.MaxMS))
+	r.variantsSection(p)
 	if bl := r.Baseline; bl != nil {
 		p("| (b) vs baseline | (b) of `%s` and of this build, %d interleaved rounds each on fresh dev servers | baseline %v /s (median %s), this build %v /s (median %s): **%.2f ×** |",
 			bl.Binary, bl.Rounds, roundAll(bl.BaselinePerSecond), num(bl.BaselineMedian), roundAll(bl.CurrentPerSecond), num(bl.CurrentMedian), bl.Ratio)
