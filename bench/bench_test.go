@@ -54,8 +54,11 @@ func TestSmoke(t *testing.T) {
 	if rep.Ingest.Accepted == 0 || rep.Ingest.Stored != rep.Ingest.Accepted {
 		t.Errorf("(c) accepted %d, stored %d", rep.Ingest.Accepted, rep.Ingest.Stored)
 	}
-	if len(rep.Targets) != 13 {
-		t.Errorf("%d targets, want 13", len(rep.Targets))
+	if len(rep.Targets) != 15 {
+		t.Errorf("%d targets, want 15", len(rep.Targets))
+	}
+	if v := rep.Variants; v == nil || len(v.SealedPerSecond) != variantRounds || v.FIFO1PerSecond <= 0 || v.FIFO100PerSecond <= 0 || v.Ed25519PerSecond <= 0 {
+		t.Errorf("(o) %+v", rep.Variants)
 	}
 	if len(rep.Rounds) != want.Rounds || rep.Repeated.Rounds != want.Rounds || rep.Repeated.EndToEndOverCeiling.Median <= 0 {
 		t.Errorf("rounds %d, figures %+v; want %d rounds", len(rep.Rounds), rep.Repeated, want.Rounds)

@@ -52,12 +52,13 @@ func TestSubscriptionPageShowsEndpointHealth(t *testing.T) {
 		require.NoError(t, e.db.RecordAttempt(context.Background(), hookflow.AttemptRecord{DeliveryID: out.Deliveries[0].Key,
 			Attempt: a, Status: status, At: started}))
 	}
+	// Whole hours apart, so the four fall in four hours whatever the minute is now.
 	for i := range 7 {
-		record(now.Add(-time.Duration(i)*time.Second), 100, 200, "")
+		record(now.Add(-time.Duration(i)*time.Millisecond), 100, 200, "")
 	}
 	record(now.Add(-2*time.Hour), 250, 503, "endpoint answered 503 Service Unavailable")
 	record(now.Add(-3*time.Hour), 20, 404, "endpoint answered 404 Not Found")
-	record(now.Add(-30*time.Minute), 1000, 0, "timed out: no complete answer within 1s <script>")
+	record(now.Add(-time.Hour), 1000, 0, "timed out: no complete answer within 1s <script>")
 	record(now.Add(-3*24*time.Hour), 100, 200, "")
 
 	b := e.browser()
