@@ -48,6 +48,14 @@ func (h *handler) openPortal(c *gin.Context) {
 	c.Header("Referrer-Policy", "no-referrer")
 	c.Set(portalKey, portalBrand{})
 	ctx := c.Request.Context()
+	if !framed(c) && h.keySession(c) {
+		// Opened in a tab signed in with a key, a link would silently put that tab in
+		// another account (a link anyone can mint for their own): what the person then
+		// creates would land there. The link is left unused.
+		h.portalNotice(c, http.StatusConflict, "You are signed in with an API key",
+			"This browser is signed in to the dashboard with an API key. Sign out first, then open the portal link again.")
+		return
+	}
 	p, err := h.Portals.RedeemPortalLink(ctx, c.Param("token"))
 	if hookflow.ErrorCode(err) == hookflow.ENOTFOUND {
 		h.portalNotice(c, http.StatusNotFound, "This link cannot be opened",
@@ -73,6 +81,19 @@ func (h *handler) openPortal(c *gin.Context) {
 	setPortalCookie(c, token, 0)
 	h.setPageHeaders(c, &portalBrand{BrandName: p.BrandName, LogoURL: p.LogoURL})
 	c.Redirect(http.StatusSeeOther, "/")
+}
+
+// framed reports whether the browser asks for the page inside a frame.
+func framed(c *gin.Context) bool { return c.GetHeader("Sec-Fetch-Dest") == "iframe" }
+
+// keySession reports whether the request carries a live sign-in made with an API key.
+func (h *handler) keySession(c *gin.Context) bool {
+	token, _ := c.Cookie(sessionCookie)
+	if token == "" {
+		return false
+	}
+	s, err := h.Sessions.Session(c.Request.Context(), token)
+	return err == nil && !s.Portal
 }
 
 // leavePortal ends the portal session of the request's cookie, if any, and drops the

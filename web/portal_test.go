@@ -340,3 +340,37 @@ func TestSignInFollowsTheKeysScope(t *testing.T) {
 	assert.Equal(t, http.StatusSeeOther, p.status)
 	assert.True(t, strings.HasPrefix(p.header.Get("Location"), "/login"))
 }
+
+// A portal link opened at the top level of a browser signed in with a key would move that
+// tab into the link's account without a word (anyone can mint a link to their own): it is
+// refused and stays unused. Inside a frame it opens.
+func TestPortalLinkDoesNotReplaceAKeySignIn(t *testing.T) {
+	e := newPortalDashboard(t)
+	mine := e.account("my account")
+	theirs := e.account("their account")
+	b := e.browser()
+	b.signIn(mine.APIKey)
+	link := e.portalLink(hookflow.PortalLinkInput{AccountID: theirs.ID})
+	p := b.get(link)
+	assert.Equal(t, http.StatusConflict, p.status)
+	assert.Contains(t, p.body, "Sign out first")
+	assert.Contains(t, b.get("/").body, "my account", "the key's session goes on")
+	b.openPortal(link, "Sec-Fetch-Dest", "iframe")
+}
+
+// An ended portal in a browser that is also signed in with a key leaves the key's session
+// usable instead of a page that cannot be left.
+func TestEndedPortalGivesWayToAKeySignIn(t *testing.T) {
+	e := newPortalDashboard(t)
+	acc := e.account("acme")
+	now := time.Now()
+	e.db.Now = func() time.Time { return now }
+	b := e.browser()
+	b.openPortal(e.portalLink(hookflow.PortalLinkInput{AccountID: acc.ID}), "Sec-Fetch-Dest", "iframe")
+	b.signIn(acc.APIKey)
+	b.openPortal(e.portalLink(hookflow.PortalLinkInput{AccountID: acc.ID}), "Sec-Fetch-Dest", "iframe")
+	now = now.Add(2 * time.Hour) // the portal's hour is over; the sign-in's 12 are not
+	home := b.get("/")
+	assert.Equal(t, http.StatusOK, home.status, home.body)
+	assert.Contains(t, home.body, "acme")
+}

@@ -94,16 +94,21 @@ func (h *handler) requireSession(c *gin.Context) {
 		if err == nil && !s.Portal {
 			err = hookflow.Errorf(hookflow.EUNAUTHORIZED, "not a portal session")
 		}
-		if hookflow.ErrorCode(err) == hookflow.EUNAUTHORIZED {
+		switch {
+		case hookflow.ErrorCode(err) == hookflow.EUNAUTHORIZED && !framed(c) && h.keySession(c):
+			// An ended portal in a tab that is also signed in with a key: the key's
+			// session goes on, rather than a page that could not be left.
+			setPortalCookie(c, "", -1)
+		case hookflow.ErrorCode(err) == hookflow.EUNAUTHORIZED:
 			h.portalEnded(c)
 			return
-		}
-		if err != nil {
+		case err != nil:
 			h.fail(c, err)
 			return
+		default:
+			h.enterSession(c, s, token)
+			return
 		}
-		h.enterSession(c, s, token)
-		return
 	}
 	token, _ := c.Cookie(sessionCookie)
 	s, err := h.Sessions.Session(ctx, token)
@@ -116,7 +121,7 @@ func (h *handler) requireSession(c *gin.Context) {
 		}
 		// Only a portal's pages may be framed, so a page asked for inside a frame without
 		// a session is a portal's whose cookie is gone.
-		if c.GetHeader("Sec-Fetch-Dest") == "iframe" {
+		if framed(c) {
 			h.portalEnded(c)
 			return
 		}
