@@ -16,6 +16,10 @@ if [ "$#" -eq 0 ]; then
 	echo "usage: $0 SEARCH_ATTRIBUTE..." >&2
 	exit 2
 fi
+if ! command -v temporal >/dev/null 2>&1; then
+	echo "$0: Temporal's CLI (temporal) is not on PATH; in a checkout, make temporal builds it into bin/" >&2
+	exit 1
+fi
 
 temporal_cli() {
 	temporal --address "$address" "$@"

@@ -86,6 +86,9 @@ func run(args []string, stderr io.Writer) int {
 		err = migrate(ctx)
 	case "secrets":
 		err = secrets(ctx, args[1:], stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 	case "events":
 		return eventsCommand(ctx, args[1:], os.Stdout, stderr)
 	case "deliveries":
@@ -181,6 +184,9 @@ func secrets(ctx context.Context, args []string, stderr io.Writer) error {
 		return errors.New("secrets takes one subcommand")
 	}
 	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stderr, secretsUsage)
+		return flag.ErrHelp
 	case "generate-key":
 		fmt.Println(keyring.Generate())
 		return nil

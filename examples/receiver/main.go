@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -36,8 +37,13 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	log.Printf("receiver listening on http://%s", *addr)
-	log.Fatal(http.ListenAndServe(*addr, newHandler(os.Stdout, verifier, *status, *fail, *accepted)))
+	// Bound before it says so: a port another receiver holds is an error, not a silence.
+	listener, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("receiver listening on http://%s", listener.Addr())
+	log.Fatal(http.Serve(listener, newHandler(os.Stdout, verifier, *status, *fail, *accepted)))
 }
 
 // newVerifier returns the verifier for the one key given, or nil when none is.
