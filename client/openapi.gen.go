@@ -4983,6 +4983,9 @@ type Event struct {
 	EntityType *string            `json:"entity_type,omitempty"`
 	EventType  string             `json:"event_type"`
 	ID         openapi_types.UUID `json:"id"`
+
+	// OrderingKey the ordering_key the event was posted with; absent when it gave none
+	OrderingKey *string `json:"ordering_key,omitempty"`
 }
 
 // EventAction absent when the event has none

@@ -91,7 +91,7 @@ func (s *DB) ListEvents(ctx context.Context, accountID string, f hookflow.EventF
 	// are counted.
 	query := `SELECT e.*, ` + summaryColumnNames + ` FROM (
 			SELECT e.id, e.account_id, e.event_type, e.action, e.entity_type, e.entity_id, e.entity_id_number,
-				e.campaign_id, e.data, e.changes, e.created_at
+				e.campaign_id, e.ordering_key, e.data, e.changes, e.created_at
 			FROM events e WHERE ` + strings.Join(where, " AND ") +
 		fmt.Sprintf(` ORDER BY e.created_at DESC, e.id DESC LIMIT $%d`, len(args)) + `) e
 		CROSS JOIN LATERAL (SELECT ` + summaryColumns + ` FROM deliveries d WHERE d.event_id = e.id) o

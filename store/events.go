@@ -24,25 +24,31 @@ import (
 const DispatchChannel = "hookflow_dispatch"
 
 type eventRow struct {
-	ID         string    `db:"id"`
-	AccountID  string    `db:"account_id"`
-	EventType  string    `db:"event_type"`
-	Action     string    `db:"action"`
-	EntityType string    `db:"entity_type"`
-	EntityID   string    `db:"entity_id"`
-	EntityNum  bool      `db:"entity_id_number"`
-	CampaignID string    `db:"campaign_id"`
-	Data       []byte    `db:"data"`
-	Changes    []byte    `db:"changes"`
-	CreatedAt  time.Time `db:"created_at"`
+	ID         string `db:"id"`
+	AccountID  string `db:"account_id"`
+	EventType  string `db:"event_type"`
+	Action     string `db:"action"`
+	EntityType string `db:"entity_type"`
+	EntityID   string `db:"entity_id"`
+	EntityNum  bool   `db:"entity_id_number"`
+	CampaignID string `db:"campaign_id"`
+	// OrderingKey is NULL when the event gave none.
+	OrderingKey *string   `db:"ordering_key"`
+	Data        []byte    `db:"data"`
+	Changes     []byte    `db:"changes"`
+	CreatedAt   time.Time `db:"created_at"`
 }
 
 func (r eventRow) event() hookflow.Event {
-	return hookflow.Event{
+	e := hookflow.Event{
 		ID: r.ID, AccountID: r.AccountID, EventType: r.EventType, Action: r.Action,
 		EntityType: r.EntityType, EntityID: hookflow.EntityID{Value: r.EntityID, Number: r.EntityNum}, CampaignID: r.CampaignID,
 		Data: json.RawMessage(r.Data), Changes: json.RawMessage(r.Changes), CreatedAt: r.CreatedAt.UTC(),
 	}
+	if r.OrderingKey != nil {
+		e.OrderingKey = *r.OrderingKey
+	}
+	return e
 }
 
 // IngestEvent writes the event and one pending delivery per matching subscription in one
@@ -370,7 +376,7 @@ func findEvent(ctx context.Context, q sqlx.QueryerContext, accountID, id string)
 	}
 	var row eventRow
 	err := sqlx.GetContext(ctx, q, &row, `SELECT id, account_id, event_type, action, entity_type, entity_id,
-		entity_id_number, campaign_id, data, changes, created_at FROM events WHERE id = $1 AND account_id = $2`, id, accountID)
+		entity_id_number, campaign_id, ordering_key, data, changes, created_at FROM events WHERE id = $1 AND account_id = $2`, id, accountID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return hookflow.Event{}, notFound("event")
 	}

@@ -27,13 +27,32 @@ const predecessorColumn = `COALESCE((SELECT p.id::text FROM deliveries p
 		ORDER BY p.ordering_seq DESC LIMIT 1), '') AS predecessor`
 
 // MarkWaitingForTurn shows that a delivery waits for an earlier one of its ordering key,
-// and which.
-func (s *DB) MarkWaitingForTurn(ctx context.Context, deliveryID, predecessorID string, until time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET waiting_reason = $2,
-		waiting_since = CASE WHEN waiting_reason = $2 THEN waiting_since ELSE $3 END, waiting_until = $4, waiting_for = $5
-		WHERE id = $1 AND status IN ('pending', 'retrying', 'failed')`,
+// and which. When that one is still held by a pause that has ended, it is taken from the
+// hold here and returned, to be woken (or, with no workflow yet, started by the
+// dispatchers, which this wakes): a resume releases its held deliveries oldest first by
+// creation time, which two ingests racing for one key may have taken in the other order
+// than their places, and the later one must not wait on an earlier one nobody releases.
+func (s *DB) MarkWaitingForTurn(ctx context.Context, deliveryID, predecessorID string, until time.Time) (outbound.Waiter, bool, error) {
+	var pulled []outbound.Waiter
+	err := sqlx.SelectContext(ctx, s.db, &pulled, `WITH pulled AS (
+			UPDATE deliveries p SET waiting_until = NULL,
+				waiting_reason = CASE WHEN p.dispatched_at IS NULL THEN 'in_flight_cap' ELSE p.waiting_reason END
+			WHERE p.id = $5 AND p.waiting_reason = 'paused' AND p.waiting_until IS NOT NULL
+				AND NOT EXISTS (SELECT 1 FROM subscriptions ps WHERE ps.id = p.subscription_id AND ps.paused_at IS NOT NULL)
+			RETURNING p.id, `+workflowIDColumnOf("p")+`, (p.dispatched_at IS NULL) AS undispatched),
+		marked AS (
+			UPDATE deliveries SET waiting_reason = $2,
+				waiting_since = CASE WHEN waiting_reason = $2 THEN waiting_since ELSE $3 END, waiting_until = $4, waiting_for = $5
+			WHERE id = $1 AND status IN ('pending', 'retrying', 'failed'))
+		SELECT id, workflow_id, undispatched FROM pulled`,
 		deliveryID, string(hookflow.WaitOrdering), s.Now(), until, predecessorID)
-	return wrap(err)
+	if err != nil || len(pulled) == 0 {
+		return outbound.Waiter{}, false, wrap(err)
+	}
+	if pulled[0].Undispatched {
+		s.wakeDispatchers()
+	}
+	return pulled[0], true, nil
 }
 
 // NextInOrder returns the open delivery that comes next after deliveryID in its ordering

@@ -140,3 +140,45 @@ func TestRetentionForgetsOnlyIdleOrderingKeys(t *testing.T) {
 	require.NoError(t, db.SQL().SelectContext(ctx, &left, `SELECT ordering_key FROM ordering_keys ORDER BY 1`))
 	assert.Equal(t, []string{"key:open"}, left)
 }
+
+// A delivery that waits for its turn behind one still held by a pause that has ended takes
+// that one from the hold: the resume releases its held deliveries by creation time, which
+// need not be their order, and the earlier one must not wait for a release that never
+// comes.
+func TestWaitingForTurnPullsAHeldPredecessor(t *testing.T) {
+	t.Parallel()
+	db := storetest.MustOpen(t)
+	ctx := context.Background()
+	acc := newAccount(t, db, "acme")
+	fifo := hookflow.OrderingFIFO
+	sub := newSubscription(t, db, acc.ID, hookflow.SubscriptionUpdate{Ordering: &fifo})
+	_, err := db.PauseSubscription(ctx, acc.ID, sub.ID, "")
+	require.NoError(t, err)
+	var keys []string
+	for range 2 {
+		in := hookflow.EventInput{EventType: "referral.updated", OrderingKey: "k", Data: json.RawMessage(`{}`)}
+		require.NoError(t, in.Validate())
+		out, err := db.IngestEvent(ctx, acc.ID, in, "")
+		require.NoError(t, err)
+		keys = append(keys, out.Deliveries[0].Key)
+	}
+	// Still paused: nothing is pulled.
+	_, pulled, err := db.MarkWaitingForTurn(ctx, keys[1], keys[0], db.Now().Add(time.Hour))
+	require.NoError(t, err)
+	assert.False(t, pulled)
+
+	_, err = db.ResumeSubscription(ctx, acc.ID, sub.ID)
+	require.NoError(t, err)
+	w, pulled, err := db.MarkWaitingForTurn(ctx, keys[1], keys[0], db.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.True(t, pulled)
+	assert.Equal(t, keys[0], w.DeliveryID)
+	assert.True(t, w.Undispatched)
+	var dispatchable bool
+	require.NoError(t, db.SQL().GetContext(ctx, &dispatchable, `SELECT dispatched_at IS NULL AND waiting_until IS NULL FROM deliveries WHERE id = $1`, keys[0]))
+	assert.True(t, dispatchable, "the dispatchers may start it now")
+	// Taken once: a second look pulls nothing.
+	_, pulled, err = db.MarkWaitingForTurn(ctx, keys[1], keys[0], db.Now().Add(time.Hour))
+	require.NoError(t, err)
+	assert.False(t, pulled)
+}

@@ -35,9 +35,12 @@ func (s *DB) PurgeBatch(ctx context.Context, cutoff time.Time, limit int) (int, 
 		}
 		// An ordering key unused since cutoff and without an open delivery is forgotten:
 		// its next event starts its order afresh, with nothing before it to wait for.
-		if _, err := s.db.ExecContext(ctx, `DELETE FROM ordering_keys k WHERE k.used_at < $1
-			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = k.subscription_id
-				AND d.ordering_key = k.ordering_key AND d.ordering_seq IS NOT NULL AND d.status IN ('pending', 'retrying'))`, cutoff); err != nil {
+		// A batch at a time, and keys an ingest holds are skipped, not waited for.
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM ordering_keys WHERE (subscription_id, ordering_key) IN (
+			SELECT k.subscription_id, k.ordering_key FROM ordering_keys k WHERE k.used_at < $1
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = k.subscription_id
+					AND d.ordering_key = k.ordering_key AND d.ordering_seq IS NOT NULL AND d.status IN ('pending', 'retrying'))
+			LIMIT $2 FOR UPDATE SKIP LOCKED)`, cutoff, limit); err != nil {
 			return int(n), wrap(err)
 		}
 	}

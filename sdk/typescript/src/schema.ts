@@ -1184,6 +1184,8 @@ export interface components {
             entity_type?: string;
             entity_id?: components["schemas"]["EntityID"];
             campaign_id?: string;
+            /** @description the ordering_key the event was posted with; absent when it gave none */
+            ordering_key?: string;
             data: Record<string, unknown>;
             /** @description absent when the event has none */
             changes?: {
