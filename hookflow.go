@@ -284,6 +284,8 @@ type SendRequest struct {
 	// this one waits for it.
 	Ordered     bool
 	Predecessor string
+	// WaitingForTurn is true while the delivery is marked as waiting for its turn.
+	WaitingForTurn bool
 	// Skip, when set, says why no request may be made (the subscription was deleted or
 	// disabled).
 	Skip string

@@ -38,19 +38,25 @@ func requireAccount(accounts hookflow.AccountService) gin.HandlerFunc {
 			writeError(c, hookflow.Errorf(hookflow.EUNAUTHORIZED, "missing API key: send Authorization: Bearer <key>"))
 			return
 		}
-		acc, err := accounts.AuthenticateKey(c.Request.Context(), key)
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		if need := RequiredScope(c.Request.Method, c.FullPath()); !acc.Scope.Allows(need) {
-			writeError(c, hookflow.Errorf(hookflow.EFORBIDDEN,
-				"this API key has the %s scope; this call needs a key with the %s scope", acc.Scope, need))
-			return
-		}
-		c.Set(accountKey, acc)
-		c.Next()
+		enterAccount(c, accounts, key)
 	}
+}
+
+// enterAccount authenticates an account's key, checks that its scope allows the route,
+// and goes on with the account in the context (or answers the refusal).
+func enterAccount(c *gin.Context, accounts hookflow.AccountService, key string) {
+	acc, err := accounts.AuthenticateKey(c.Request.Context(), key)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if need := RequiredScope(c.Request.Method, c.FullPath()); !acc.Scope.Allows(need) {
+		writeError(c, hookflow.Errorf(hookflow.EFORBIDDEN,
+			"this API key has the %s scope; this call needs a key with the %s scope", acc.Scope, need))
+		return
+	}
+	c.Set(accountKey, acc)
+	c.Next()
 }
 
 // requireAdmin checks the admin key. Both sides are hashed first so the comparison is

@@ -43,18 +43,7 @@ func (h *PortalHandler) authenticate(c *gin.Context) {
 		c.Next()
 		return
 	}
-	acc, err := h.accounts.AuthenticateKey(c.Request.Context(), key)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	if need := RequiredScope(c.Request.Method, c.FullPath()); !acc.Scope.Allows(need) {
-		writeError(c, hookflow.Errorf(hookflow.EFORBIDDEN,
-			"this API key has the %s scope; this call needs a key with the %s scope", acc.Scope, need))
-		return
-	}
-	c.Set(accountKey, acc)
-	c.Next()
+	enterAccount(c, h.accounts, key)
 }
 
 // isAdminKey compares hashes, so the comparison takes the same time whatever the lengths,

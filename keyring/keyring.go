@@ -135,21 +135,8 @@ func (k *Keyring) Open(stored string) (string, error) {
 	return "", fmt.Errorf("%w (key id %s)", ErrUnknownKey, id)
 }
 
-// Current reports whether a stored value is sealed under the key that seals now, so
-// re-encryption can skip it.
-func (k *Keyring) Current(stored string) bool {
-	id, _, sealed, err := split(stored)
-	return err == nil && sealed && id == k.keys[0].id
-}
-
 // IsSealed reports whether a stored value is sealed rather than plaintext.
 func IsSealed(stored string) bool { return strings.HasPrefix(stored, prefix) }
-
-// KeyIDOf returns the id of the key a stored value is sealed under, or "" for plaintext.
-func KeyIDOf(stored string) string {
-	id, _, _, _ := split(stored)
-	return id
-}
 
 func split(stored string) (id string, data []byte, sealed bool, err error) {
 	rest, ok := strings.CutPrefix(stored, prefix)

@@ -214,7 +214,7 @@ func (g *Gateway) Begin(ctx context.Context, req hookflow.SendRequest, number in
 			return Begun{Wait: &Wait{Reason: hookflow.WaitPaused, For: HeldRecheck}}, nil
 		}
 	}
-	if wait, err := g.waitForTurn(ctx, req, trigger, now); err != nil || wait != nil {
+	if wait, err := g.waitForTurn(ctx, &req, trigger, now); err != nil || wait != nil {
 		return Begun{Wait: wait}, err
 	}
 	if req.ThrottledUntil != nil && req.ThrottledUntil.After(now) {

@@ -97,6 +97,7 @@ type sendRequestRow struct {
 	RecoveryPending     bool           `db:"recovery_pending"`
 	Ordered             bool           `db:"ordered"`
 	Predecessor         string         `db:"predecessor"`
+	WaitingForTurn      bool           `db:"waiting_for_turn"`
 }
 
 const sendRequestQuery = `SELECT d.event_id, d.payload, d.subscription_id, d.campaign_webhook_id,
@@ -109,7 +110,7 @@ const sendRequestQuery = `SELECT d.event_id, d.payload, d.subscription_id, d.cam
 		d.created_at, COALESCE(s.rate_limit, 0) AS rate_limit,
 		o.throttled_until, COALESCE(o.throttle_level, 0) AS throttle_level, (d.waiting_reason IS NOT NULL) AS waiting,
 		(s.paused_at IS NOT NULL) AS paused, d.recovery_id, d.recovery_pending,
-		(d.ordering_seq IS NOT NULL) AS ordered, ` + predecessorColumn + `
+		(d.ordering_seq IS NOT NULL) AS ordered, ` + predecessorColumn + `, COALESCE(d.waiting_reason = 'ordering', false) AS waiting_for_turn
 		FROM deliveries d
 		LEFT JOIN subscriptions s ON s.id = d.subscription_id
 		LEFT JOIN campaign_webhooks w ON w.id = d.campaign_webhook_id
@@ -146,7 +147,7 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 		CreatedAt: row.CreatedAt.UTC(), DestinationID: row.SubscriptionID.String + row.HookID.String,
 		RateLimit: row.RateLimit, ThrottledUntil: utc(row.ThrottledUntil), ThrottleLevel: row.ThrottleLevel, Waiting: row.Waiting, Paused: row.Paused,
 		SubscriptionID: row.SubscriptionID.String, CampaignWebhookID: row.HookID.String,
-		Ordered: row.Ordered, Predecessor: row.Predecessor,
+		Ordered: row.Ordered, Predecessor: row.Predecessor, WaitingForTurn: row.WaitingForTurn,
 		URL: row.URL, Headers: map[string]string{}, Timeout: campaignWebhookTimeout, Secrets: keys.Secrets(s.Now()),
 		State: hookflow.DeliveryState{Status: hookflow.Status(row.Status), Attempts: row.Attempts,
 			MaxRetries: int(row.MaxRetries.Int64), Policy: hookflow.PolicyKind(row.Policy), Fulfilment: row.FulfilmentID.Valid,
