@@ -19,6 +19,9 @@ const (
 // portal looks to the API client's customer.
 type PortalLinkInput struct {
 	AccountID string
+	// APIKeyID is the key that minted the link (none for the admin's): revoking it ends
+	// the link and the sessions it opened, as it ends the key's own.
+	APIKeyID string
 	// ReadOnly portals show no action and refuse every change.
 	ReadOnly bool
 	// BrandName and LogoURL are the API client's, shown in the portal's header.
@@ -100,6 +103,7 @@ type PortalLink struct {
 // Portal is what a redeemed link opens.
 type Portal struct {
 	AccountID string
+	APIKeyID  string
 	ReadOnly  bool
 	BrandName string
 	LogoURL   string

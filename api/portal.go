@@ -89,7 +89,7 @@ func (h *PortalHandler) Create(c *gin.Context) {
 			writeError(c, hookflow.Invalid("account_id", "is for the admin key only: an account's key mints links to its own account"))
 			return
 		}
-		in.AccountID = account(c).ID
+		in.AccountID, in.APIKeyID = account(c).ID, account(c).KeyID
 	}
 	if err := in.Validate(); err != nil {
 		writeError(c, err)

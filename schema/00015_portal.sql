@@ -7,6 +7,8 @@ CREATE TABLE portal_links (
     read_only   boolean NOT NULL,
     brand_name  text NOT NULL DEFAULT '',
     logo_url    text NOT NULL DEFAULT '',
+    -- The key that minted the link (none for the admin's): revoked, it opens nothing.
+    api_key_id  text REFERENCES api_keys (id) ON DELETE CASCADE,
     created_at  timestamptz NOT NULL DEFAULT now(),
     expires_at  timestamptz NOT NULL,
     -- Set by the one redemption that succeeds; a link with it set opens nothing more.

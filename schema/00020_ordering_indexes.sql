@@ -7,5 +7,9 @@
 CREATE INDEX CONCURRENTLY IF NOT EXISTS deliveries_ordering_open_idx ON deliveries (subscription_id, ordering_key, ordering_seq)
     WHERE ordering_seq IS NOT NULL AND status IN ('pending', 'retrying');
 
+-- Every existing row meets the wider check of migration 17; validating it takes only a
+-- SHARE UPDATE EXCLUSIVE lock.
+ALTER TABLE deliveries VALIDATE CONSTRAINT deliveries_waiting_reason_check;
+
 -- +goose Down
 DROP INDEX CONCURRENTLY IF EXISTS deliveries_ordering_open_idx;

@@ -34,9 +34,9 @@ func (s *DB) CreatePortalLink(ctx context.Context, in hookflow.PortalLinkInput, 
 		if _, err := tx.ExecContext(ctx, `DELETE FROM portal_links WHERE expires_at <= $1`, now); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO portal_links (id, account_id, read_only, brand_name, logo_url, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, sessionID(link.Token), in.AccountID, in.ReadOnly, in.BrandName, in.LogoURL,
-			now, link.ExpiresAt)
+		_, err := tx.ExecContext(ctx, `INSERT INTO portal_links (id, account_id, read_only, brand_name, logo_url, created_at, expires_at, api_key_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''))`, sessionID(link.Token), in.AccountID, in.ReadOnly, in.BrandName, in.LogoURL,
+			now, link.ExpiresAt, in.APIKeyID)
 		var pqErr *pq.Error
 		if errors.As(err, &pqErr) && pqErr.Code == "23503" {
 			return notFound("account")
@@ -60,10 +60,11 @@ func (s *DB) RedeemPortalLink(ctx context.Context, token string) (hookflow.Porta
 	now := s.Now()
 	var p hookflow.Portal
 	err := s.db.QueryRowxContext(ctx, `
-		UPDATE portal_links SET used_at = $2
-		WHERE id = $1 AND used_at IS NULL AND expires_at > $2
-		RETURNING account_id, read_only, brand_name, logo_url`, sessionID(token), now).
-		Scan(&p.AccountID, &p.ReadOnly, &p.BrandName, &p.LogoURL)
+		UPDATE portal_links l SET used_at = $2
+		WHERE l.id = $1 AND l.used_at IS NULL AND l.expires_at > $2
+			AND (l.api_key_id IS NULL OR EXISTS (SELECT 1 FROM api_keys k WHERE k.id = l.api_key_id AND k.revoked_at IS NULL))
+		RETURNING l.account_id, l.read_only, l.brand_name, l.logo_url, COALESCE(l.api_key_id, '')`, sessionID(token), now).
+		Scan(&p.AccountID, &p.ReadOnly, &p.BrandName, &p.LogoURL, &p.APIKeyID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return hookflow.Portal{}, invalid
 	}

@@ -190,3 +190,31 @@ func TestSessionEndsWhenItsKeyIsRevoked(t *testing.T) {
 	_, err = db.Session(ctx, portal)
 	require.NoError(t, err, "a session no key opened does not end with a key")
 }
+
+// A link minted with a key is the key's: revoking the key ends the links it minted that
+// are not opened yet, and the sessions those opened.
+func TestRevokingAKeyEndsItsPortalLinksAndSessions(t *testing.T) {
+	t.Parallel()
+	db := storetest.MustOpen(t)
+	acc, err := db.CreateAccount(ctx, "acme")
+	require.NoError(t, err)
+	key, err := db.CreateAPIKey(ctx, acc.ID, hookflow.APIKeyInput{Name: "portal minter", Scope: hookflow.ScopeFull})
+	require.NoError(t, err)
+	unopened, err := db.CreatePortalLink(ctx, hookflow.PortalLinkInput{AccountID: acc.ID, APIKeyID: key.ID}, time.Hour)
+	require.NoError(t, err)
+	opened, err := db.CreatePortalLink(ctx, hookflow.PortalLinkInput{AccountID: acc.ID, APIKeyID: key.ID}, time.Hour)
+	require.NoError(t, err)
+	p, err := db.RedeemPortalLink(ctx, opened.Token)
+	require.NoError(t, err)
+	assert.Equal(t, key.ID, p.APIKeyID)
+	token, _, err := db.CreateSession(ctx, hookflow.SessionInput{AccountID: p.AccountID, APIKeyID: p.APIKeyID, Portal: true, TTL: time.Hour})
+	require.NoError(t, err)
+	_, err = db.Session(ctx, token)
+	require.NoError(t, err)
+
+	require.NoError(t, db.RevokeAPIKey(ctx, acc.ID, key.ID))
+	_, err = db.RedeemPortalLink(ctx, unopened.Token)
+	assert.Equal(t, hookflow.ENOTFOUND, hookflow.ErrorCode(err), "an unopened link of a revoked key opens nothing")
+	_, err = db.Session(ctx, token)
+	assert.Equal(t, hookflow.EUNAUTHORIZED, hookflow.ErrorCode(err), "the session it opened has ended")
+}

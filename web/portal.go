@@ -72,7 +72,7 @@ func (h *handler) openPortal(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	token, _, err := h.Sessions.CreateSession(ctx, hookflow.SessionInput{AccountID: p.AccountID, ReadOnly: p.ReadOnly,
+	token, _, err := h.Sessions.CreateSession(ctx, hookflow.SessionInput{AccountID: p.AccountID, APIKeyID: p.APIKeyID, ReadOnly: p.ReadOnly,
 		Portal: true, BrandName: p.BrandName, LogoURL: p.LogoURL, TTL: h.PortalSessionTTL})
 	if err != nil {
 		h.fail(c, err)
