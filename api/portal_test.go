@@ -53,7 +53,10 @@ func TestPortalLinkWithAnAccountKey(t *testing.T) {
 	link := e.mintPortalLink(key, `{"read_only":true,"brand_name":"Referral Cloud","logo_url":"https://cdn.example.com/logo.svg"}`)
 	assert.True(t, strings.HasPrefix(link.URL, "http://example.com/portal/hfp_"), link.URL)
 	assert.WithinDuration(t, time.Now().Add(10*time.Minute), link.ExpiresAt, time.Minute)
-	assert.Equal(t, hookflow.Portal{AccountID: accountID, ReadOnly: true, BrandName: "Referral Cloud",
+	keys, err := e.db.ListAPIKeys(context.Background(), accountID)
+	require.NoError(t, err)
+	// The link is the minting key's: revoking that key ends it and its session.
+	assert.Equal(t, hookflow.Portal{AccountID: accountID, APIKeyID: keys[0].ID, ReadOnly: true, BrandName: "Referral Cloud",
 		LogoURL: "https://cdn.example.com/logo.svg"}, e.redeem(link))
 
 	// Every field may be left out, the body too.

@@ -142,25 +142,31 @@ func (d *Dispatcher) startAll(ctx context.Context, items []hookflow.DispatchItem
 		started  = map[string]bool{}
 		firstErr error
 		wg       sync.WaitGroup
-		slots    = make(chan struct{}, startParallel)
+		next     = make(chan hookflow.DispatchItem)
 	)
-	for _, item := range items {
-		slots <- struct{}{}
+	// A few goroutines take the batch in turn rather than one per start: a start runs deep
+	// in the Temporal SDK, and a fresh goroutine grows its stack there at every start.
+	for range min(startParallel, len(items)) {
 		wg.Add(1)
-		go func(item hookflow.DispatchItem) {
-			defer func() { <-slots; wg.Done() }()
-			err := startTraced(ctx, d.Client, item)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
+		go func() {
+			defer wg.Done()
+			for item := range next {
+				err := startTraced(ctx, d.Client, item)
+				mu.Lock()
+				if err != nil && firstErr == nil {
 					firstErr = fmt.Errorf("start the workflow of delivery %s (%s): %w", item.WorkflowID, startFailure(err), err)
 				}
-				return
+				if err == nil {
+					started[item.DeliveryID] = true
+				}
+				mu.Unlock()
 			}
-			started[item.DeliveryID] = true
-		}(item)
+		}()
 	}
+	for _, item := range items {
+		next <- item
+	}
+	close(next)
 	wg.Wait()
 	return started, firstErr
 }
