@@ -62,7 +62,7 @@ func TestPortalLinkWithAnAccountKey(t *testing.T) {
 	// Every field may be left out, the body too.
 	for _, body := range []string{"", "{}"} {
 		p := e.redeem(e.mintPortalLink(key, body))
-		assert.Equal(t, hookflow.Portal{AccountID: accountID}, p)
+		assert.Equal(t, hookflow.Portal{AccountID: accountID, APIKeyID: keys[0].ID}, p)
 	}
 
 	// Behind a TLS proxy the link is https, on the host the client named.
