@@ -199,17 +199,7 @@ func TestSignedPayloadAndFanOutWithFilters(t *testing.T) {
 	// A delivery delivered at its first attempt costs Temporal what a minimal workflow
 	// does: started, one workflow task, one step's marker, completed; no search-attribute
 	// upsert.
-	c, err := client.Dial(client.Options{HostPort: temporal.FrontendHostPort(), Namespace: app.Namespace()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	firstDelivery := app.Delivery(key, first.Deliveries[0].ID.String())
-	var events int
-	hist, err := historyFrom(c.GetWorkflowHistory(context.Background(), firstDelivery.WorkflowID, "", false, 0), &events)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hist := app.History(app.Delivery(key, first.Deliveries[0].ID.String()).WorkflowID)
 	var types []string
 	for _, ev := range hist.Events {
 		types = append(types, ev.EventType.String())

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -139,16 +137,8 @@ func TestFIFOKeepsEachKeysOrderAcrossWorkers(t *testing.T) {
 // turn; keep writes it as the fixture of workflows/replay_test.go when asked to.
 func replayOrderedHistory(t *testing.T, app *App, workflowID string, keep bool) bool {
 	t.Helper()
-	c, err := client.Dial(client.Options{HostPort: temporal.FrontendHostPort(), Namespace: app.Namespace()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var events int
-	hist, err := historyFrom(c.GetWorkflowHistory(context.Background(), workflowID, "", false, 0), &events)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hist := app.History(workflowID)
+	events := len(hist.Events)
 	replayer := worker.NewWorkflowReplayer()
 	replayer.RegisterWorkflow(workflows.DeliveryWorkflow)
 	if err := replayer.ReplayWorkflowHistory(nil, hist); err != nil {

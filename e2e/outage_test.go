@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -302,16 +300,8 @@ func TestRetentionDeletesOldRowsAndKeepsOpenOnes(t *testing.T) {
 // writes it again).
 func replayRecoveryHistory(t *testing.T, app *App, workflowID string) {
 	t.Helper()
-	c, err := client.Dial(client.Options{HostPort: temporal.FrontendHostPort(), Namespace: app.Namespace()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var events int
-	hist, err := historyFrom(c.GetWorkflowHistory(context.Background(), workflowID, "", false, 0), &events)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hist := app.History(workflowID)
+	events := len(hist.Events)
 	replayer := worker.NewWorkflowReplayer()
 	replayer.RegisterWorkflow(workflows.RecoveryWorkflow)
 	if err := replayer.ReplayWorkflowHistory(nil, hist); err != nil {

@@ -71,3 +71,19 @@ func historyFrom(iter client.HistoryEventIterator, count *int) (*historypb.Histo
 	*count = len(hist.Events)
 	return hist, nil
 }
+
+// History is a workflow's whole history, from the app's namespace.
+func (a *App) History(workflowID string) *historypb.History {
+	a.t.Helper()
+	c, err := client.Dial(client.Options{HostPort: temporal.FrontendHostPort(), Namespace: a.Namespace()})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer c.Close()
+	var events int
+	hist, err := historyFrom(c.GetWorkflowHistory(context.Background(), workflowID, "", false, 0), &events)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return hist
+}

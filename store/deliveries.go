@@ -156,12 +156,8 @@ func (s *DB) ListDeliveries(ctx context.Context, accountID string, f hookflow.De
 	if err := checkSharedFilters(f.EntityID, f.ResponseCode, f.Created); err != nil {
 		return hookflow.DeliveryPage{}, err
 	}
-	where := []string{"d.account_id = $1"}
-	args := []any{accountID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	q := newConditions("d.account_id = $1", accountID)
+	add := q.add
 	if f.SubscriptionID != "" {
 		if uuid.Validate(f.SubscriptionID) != nil {
 			return hookflow.DeliveryPage{Data: []hookflow.Delivery{}}, nil
@@ -210,25 +206,14 @@ func (s *DB) ListDeliveries(ctx context.Context, accountID string, f hookflow.De
 	if f.ResponseCode != 0 {
 		add("d.response_code = $%d", f.ResponseCode)
 	}
-	if f.Created.After != nil {
-		add("d.created_at >= $%d", *f.Created.After)
+	if err := q.newestFirst("d", f.Created, f.Cursor); err != nil {
+		return hookflow.DeliveryPage{}, err
 	}
-	if f.Created.Before != nil {
-		add("d.created_at < $%d", *f.Created.Before)
-	}
-	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return hookflow.DeliveryPage{}, hookflow.Invalid("cursor", "is not a cursor returned by this listing")
-		}
-		args = append(args, at, id)
-		where = append(where, fmt.Sprintf("(d.created_at, d.id) < ($%d, $%d)", len(args)-1, len(args)))
-	}
-	args = append(args, limit+1)
-	query := deliverySelect + ` WHERE ` + strings.Join(where, " AND ") +
-		fmt.Sprintf(` ORDER BY d.created_at DESC, d.id DESC LIMIT $%d`, len(args))
+	q.args = append(q.args, limit+1)
+	query := deliverySelect + ` WHERE ` + q.clause() +
+		fmt.Sprintf(` ORDER BY d.created_at DESC, d.id DESC LIMIT $%d`, len(q.args))
 	var rows []deliveryRow
-	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, query, q.args...); err != nil {
 		return hookflow.DeliveryPage{}, wrap(err)
 	}
 	page := hookflow.DeliveryPage{Data: []hookflow.Delivery{}}
@@ -334,3 +319,42 @@ func insertEvent(ctx context.Context, tx *sqlx.Tx, e hookflow.Event) error {
 }
 
 func stringArray(s []string) pq.StringArray { return pq.StringArray(s) }
+
+// conditions is the WHERE clause of a listing and its arguments, built filter by filter.
+type conditions struct {
+	where []string
+	args  []any
+}
+
+func newConditions(first string, args ...any) *conditions {
+	return &conditions{where: []string{first}, args: args}
+}
+
+// add appends a condition whose one parameter is v; cond names it with a %d.
+func (q *conditions) add(cond string, v any) {
+	q.args = append(q.args, v)
+	q.where = append(q.where, fmt.Sprintf(cond, len(q.args)))
+}
+
+// newestFirst adds a newest-first listing's time window and keyset cursor, on the
+// created_at and id of the table aliased alias.
+func (q *conditions) newestFirst(alias string, w hookflow.CreatedWindow, cursor string) error {
+	if w.After != nil {
+		q.add(alias+".created_at >= $%d", *w.After)
+	}
+	if w.Before != nil {
+		q.add(alias+".created_at < $%d", *w.Before)
+	}
+	if cursor == "" {
+		return nil
+	}
+	at, id, err := decodeCursor(cursor)
+	if err != nil {
+		return hookflow.Invalid("cursor", "is not a cursor returned by this listing")
+	}
+	q.args = append(q.args, at, id)
+	q.where = append(q.where, fmt.Sprintf("(%s.created_at, %s.id) < ($%d, $%d)", alias, alias, len(q.args)-1, len(q.args)))
+	return nil
+}
+
+func (q *conditions) clause() string { return strings.Join(q.where, " AND ") }

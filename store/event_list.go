@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -60,39 +59,24 @@ func (s *DB) ListEvents(ctx context.Context, accountID string, f hookflow.EventF
 	if err := checkSharedFilters(f.EntityID, 0, f.Created); err != nil {
 		return hookflow.EventPage{}, err
 	}
-	where := []string{"e.account_id = $1"}
-	args := []any{accountID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	q := newConditions("e.account_id = $1", accountID)
 	if f.EventType != "" {
-		add("e.event_type = $%d", f.EventType)
+		q.add("e.event_type = $%d", f.EventType)
 	}
 	if f.EntityID != "" {
-		add("e.entity_id = $%d", f.EntityID)
+		q.add("e.entity_id = $%d", f.EntityID)
 	}
-	if f.Created.After != nil {
-		add("e.created_at >= $%d", *f.Created.After)
+	if err := q.newestFirst("e", f.Created, f.Cursor); err != nil {
+		return hookflow.EventPage{}, err
 	}
-	if f.Created.Before != nil {
-		add("e.created_at < $%d", *f.Created.Before)
-	}
-	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return hookflow.EventPage{}, hookflow.Invalid("cursor", "is not a cursor returned by this listing")
-		}
-		args = append(args, at, id)
-		where = append(where, fmt.Sprintf("(e.created_at, e.id) < ($%d, $%d)", len(args)-1, len(args)))
-	}
-	args = append(args, limit+1)
+	q.args = append(q.args, limit+1)
+	args := q.args
 	// The page is chosen first and its deliveries counted after, so only the events shown
 	// are counted.
 	query := `SELECT e.*, ` + summaryColumnNames + ` FROM (
 			SELECT e.id, e.account_id, e.event_type, e.action, e.entity_type, e.entity_id, e.entity_id_number,
 				e.campaign_id, e.ordering_key, e.data, e.changes, e.created_at
-			FROM events e WHERE ` + strings.Join(where, " AND ") +
+			FROM events e WHERE ` + q.clause() +
 		fmt.Sprintf(` ORDER BY e.created_at DESC, e.id DESC LIMIT $%d`, len(args)) + `) e
 		CROSS JOIN LATERAL (SELECT ` + summaryColumns + ` FROM deliveries d WHERE d.event_id = e.id) o
 		ORDER BY e.created_at DESC, e.id DESC`
