@@ -87,12 +87,13 @@ func (st StartResult) OneAttemptTrigger() hookflow.Trigger {
 	return hookflow.TriggerManual
 }
 
-// SuccessRecord is what an attempt that succeeded writes: the delivery is delivered, and
-// for the fulfilment protocol a 200 completes the fulfilment (another 2xx leaves it pending
-// for the next check). The workflow and the send step both record success through it.
-func (st StartResult) SuccessRecord(deliveryID string, attempt hookflow.Attempt, recovery string, at time.Time) hookflow.AttemptRecord {
+// AttemptRecord is what an attempt writes when it succeeded: the delivery is delivered,
+// and for the fulfilment protocol a 200 completes the fulfilment (another 2xx leaves it
+// pending for the next check). The workflow and the send step both record success through
+// it; for a failed attempt the workflow then sets what follows (status, next attempt).
+func (st StartResult) AttemptRecord(deliveryID string, attempt hookflow.Attempt, recovery string, at time.Time) hookflow.AttemptRecord {
 	return hookflow.AttemptRecord{DeliveryID: deliveryID, Ordered: st.Ordered, Attempt: attempt, Status: hookflow.StatusDelivered,
-		CompleteFulfilment: st.Fulfilment && attempt.ResponseCode != nil && *attempt.ResponseCode == 200,
+		CompleteFulfilment: st.Fulfilment && attempt.Succeeded() && *attempt.ResponseCode == 200,
 		RecoveryID:         recovery, At: at}
 }
 

@@ -91,6 +91,17 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error)
 	}
 	number, trigger, ok := in.Resolve(start)
 	if !ok {
+		if start.Ordered && start.Status == hookflow.StatusDelivered {
+			// Delivered by an earlier run whose worker stopped before it could say so:
+			// the next one in order may still be waiting to hear it.
+			a.Outbound.HandOn(ctx, in.DeliveryID)
+		}
+		return res, nil
+	}
+	if !in.First && req.State.Status == hookflow.StatusDelivered {
+		// This step ran before, recorded its success and was lost before it could answer
+		// (its worker stopped): the request is not made again.
+		res.Attempt, res.Recorded = hookflow.Attempt{Number: req.State.Attempts}, true
 		return res, nil
 	}
 	if req.Skip != "" {
@@ -111,10 +122,13 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error)
 	default:
 		res.Attempt, res.RetryAfter = a.observe(*begun.Outcome)
 		if in.RecordSuccess && res.Attempt.Succeeded() {
-			rec := a.startResult(req.State, in.Recovery).SuccessRecord(in.DeliveryID, res.Attempt, in.Recovery, a.now())
-			// The request was made: a failure to record it must not make the step run
-			// (and send) again, so the workflow records it instead.
-			if err := a.record(ctx, rec); err != nil {
+			rec := a.startResult(req.State, in.Recovery).AttemptRecord(in.DeliveryID, res.Attempt, in.Recovery, a.now())
+			// The request was made: a failure to record it (or a slow database) must not
+			// make the step run, and send, again, so the workflow records it instead.
+			recordCtx, cancel := context.WithTimeout(ctx, recordInSendTimeout)
+			err := a.record(recordCtx, rec)
+			cancel()
+			if err != nil {
 				a.logger().Warn("could not record a successful attempt; the workflow records it", "delivery_id", in.DeliveryID, "error", err)
 			} else {
 				res.Recorded = true
@@ -123,6 +137,10 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error)
 	}
 	return res, nil
 }
+
+// recordInSendTimeout bounds the send step's own record of a success, far inside the
+// step's timeout.
+const recordInSendTimeout = 10 * time.Second
 
 // AwaitInput names a handed-off attempt.
 type AwaitInput struct {

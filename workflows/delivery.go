@@ -298,7 +298,7 @@ func (d *delivery) record(ctx workflow.Context, sent activities.SendResult) (tim
 	wait, more := time.Duration(0), false
 	status := hookflow.StatusDelivered
 	var next *time.Time
-	rec := d.start.SuccessRecord(d.state.DeliveryID, sent.Attempt, d.recovery, workflow.Now(ctx).UTC())
+	rec := d.start.AttemptRecord(d.state.DeliveryID, sent.Attempt, d.recovery, workflow.Now(ctx).UTC())
 	if !sent.Attempt.Succeeded() {
 		status = hookflow.StatusFailed
 		if !d.single && !d.endsAtGone(ctx, sent.Attempt) {

@@ -48,7 +48,7 @@ func (s *DeliverySuite) givenAnswers(codes []int, retryAfter []time.Duration) {
 			res.RetryAfter = retryAfter[i]
 			// A send step that records its own success, as the real one does when asked.
 			if s.recordsSuccess && in.RecordSuccess && res.Attempt.Succeeded() {
-				s.records = append(s.records, s.begin.SuccessRecord(in.DeliveryID, res.Attempt, in.Recovery, s.env.Now()))
+				s.records = append(s.records, s.begin.AttemptRecord(in.DeliveryID, res.Attempt, in.Recovery, s.env.Now()))
 				res.Recorded = true
 			}
 			return res, nil
