@@ -75,7 +75,7 @@ $(HELM): tools/helm/go.mod tools/helm/go.sum
 run: build $(TEMPORAL)
 	./scripts/run.sh
 
-test: $(TEMPORAL) $(HELM) lint
+test: $(TEMPORAL) $(HELM) $(TEMPORAL_SERVER) lint
 	./scripts/ensure-postgres.sh
 	./scripts/ensure-chromium.sh
 	./scripts/ensure-node.sh

@@ -259,12 +259,12 @@ func TestReplaceSection(t *testing.T) {
 }
 
 // TestPostgresTemporal runs (p) alone at tiny sizes: the Temporal server on PostgreSQL
-// persistence, its schema set up by temporal-sql-tool. It needs bin/temporal-server, which
-// only make bench builds, so it skips without it. Its pools are small, so that beside the
-// other packages' tests it stays within PostgreSQL's connections.
+// persistence, its schema set up by temporal-sql-tool. It needs bin/temporal-server (make
+// test and make bench build it once, from the cache after that). Its pools are small, so
+// that beside the other packages' tests it stays within PostgreSQL's connections.
 func TestPostgresTemporal(t *testing.T) {
 	if _, _, err := pgTemporalBinaries(""); err != nil {
-		t.Skip(err)
+		t.Fatalf("%v (make temporal-server builds it)", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
