@@ -279,10 +279,9 @@ type SendRequest struct {
 	Waiting bool
 	// Paused is true while the subscription holds its deliveries.
 	Paused bool
-	// Ordered is true for a delivery of a fifo subscription; Predecessor then names the
-	// latest earlier delivery with its ordering key that has not ended ("" when none):
-	// this one waits for it.
-	Ordered     bool
+	// Predecessor names, for a delivery of a fifo subscription, the latest earlier
+	// delivery with its ordering key that has not ended ("" when none, and for every
+	// unordered delivery): this one waits for it. State.Ordered says whether it is ordered.
 	Predecessor string
 	// WaitingForTurn is true while the delivery is marked as waiting for its turn.
 	WaitingForTurn bool

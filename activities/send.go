@@ -122,7 +122,10 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error)
 	default:
 		res.Attempt, res.RetryAfter = a.observe(*begun.Outcome)
 		if in.RecordSuccess && res.Attempt.Succeeded() {
-			rec := a.startResult(req.State, in.Recovery).AttemptRecord(in.DeliveryID, res.Attempt, in.Recovery, a.now())
+			if !in.First {
+				start = a.startResult(req.State, in.Recovery)
+			}
+			rec := start.AttemptRecord(in.DeliveryID, res.Attempt, in.Recovery, a.now())
 			// The request was made: a failure to record it (or a slow database) must not
 			// make the step run, and send, again, so the workflow records it instead.
 			recordCtx, cancel := context.WithTimeout(ctx, recordInSendTimeout)

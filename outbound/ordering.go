@@ -31,7 +31,7 @@ const TurnRecheck = 15 * time.Minute
 // open (nil: it may go). One that may go after waiting for its turn drops that mark, which
 // no other rule of the gateway's would: it is not waiting for a slot.
 func (g *Gateway) waitForTurn(ctx context.Context, req *hookflow.SendRequest, trigger hookflow.Trigger, now time.Time) (*Wait, error) {
-	if !req.Ordered || req.Predecessor == "" || trigger != hookflow.TriggerAutomatic || g.Order == nil {
+	if req.Predecessor == "" || trigger != hookflow.TriggerAutomatic || g.Order == nil {
 		if req.WaitingForTurn {
 			if err := g.Store.ClearWaiting(ctx, req.DeliveryID); err != nil {
 				return nil, err

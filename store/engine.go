@@ -147,7 +147,7 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 		CreatedAt: row.CreatedAt.UTC(), DestinationID: row.SubscriptionID.String + row.HookID.String,
 		RateLimit: row.RateLimit, ThrottledUntil: utc(row.ThrottledUntil), ThrottleLevel: row.ThrottleLevel, Waiting: row.Waiting, Paused: row.Paused,
 		SubscriptionID: row.SubscriptionID.String, CampaignWebhookID: row.HookID.String,
-		Ordered: row.Ordered, Predecessor: row.Predecessor, WaitingForTurn: row.WaitingForTurn,
+		Predecessor: row.Predecessor, WaitingForTurn: row.WaitingForTurn,
 		URL: row.URL, Headers: map[string]string{}, Timeout: campaignWebhookTimeout, Secrets: keys.Secrets(s.Now()),
 		State: hookflow.DeliveryState{Status: hookflow.Status(row.Status), Attempts: row.Attempts,
 			MaxRetries: int(row.MaxRetries.Int64), Policy: hookflow.PolicyKind(row.Policy), Fulfilment: row.FulfilmentID.Valid,

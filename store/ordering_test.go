@@ -88,7 +88,7 @@ func TestOrderingKeysTakePlacesInCommitOrder(t *testing.T) {
 		WHERE subscription_id = $1 AND ordering_key = 'key:other' ORDER BY ordering_seq`, sub.ID))
 	first, err := db.SendRequest(ctx, ordered[0].ID)
 	require.NoError(t, err)
-	assert.True(t, first.Ordered)
+	assert.True(t, first.State.Ordered)
 	assert.Empty(t, first.Predecessor)
 	second, err := db.SendRequest(ctx, ordered[1].ID)
 	require.NoError(t, err)

@@ -224,10 +224,8 @@ func (d *delivery) skip(ctx workflow.Context, reason string) error {
 	if err := workflow.ExecuteLocalActivity(d.storeCtx, a.FailWithoutAttempt, activities.FailInput{DeliveryID: d.state.DeliveryID, Reason: reason, Ordered: d.start.Ordered}).Get(ctx, nil); err != nil {
 		return err
 	}
-	if !d.closesFailed(ctx) {
-		if err := upsertStatus(ctx, d.state.Status); err != nil {
-			return err
-		}
+	if err := d.showStatus(ctx, d.state.Status); err != nil {
+		return err
 	}
 	return d.closing(ctx)
 }
@@ -253,6 +251,15 @@ func (d *delivery) closing(ctx workflow.Context) error {
 	}
 	return temporal.NewNonRetryableApplicationError("the delivery failed: "+hookflow.Excerpt(d.state.LastError, 200),
 		ErrTypeDeliveryFailed, nil, d.state)
+}
+
+// showStatus puts a new status in the search attribute, except the failed status of a run
+// that closes its workflow as failed: the workflow's own status says it.
+func (d *delivery) showStatus(ctx workflow.Context, status hookflow.Status) error {
+	if status == hookflow.StatusFailed && d.closesFailed(ctx) {
+		return nil
+	}
+	return upsertStatus(ctx, status)
 }
 
 // closesFailed reports whether this run closes a failed delivery as a failed workflow
@@ -326,8 +333,8 @@ func (d *delivery) record(ctx workflow.Context, sent activities.SendResult) (tim
 	previous := d.state.Status
 	d.state.Attempts, d.state.Status, d.state.NextAttemptAt, d.state.Waiting = number, status, next, nil
 	d.state.ResponseCode, d.state.LastError = sent.Attempt.ResponseCode, sent.Attempt.Error
-	if status != previous && !(status == hookflow.StatusFailed && d.closesFailed(ctx)) {
-		if err := upsertStatus(ctx, status); err != nil {
+	if status != previous {
+		if err := d.showStatus(ctx, status); err != nil {
 			return 0, err
 		}
 	}
