@@ -140,7 +140,7 @@ func (s *DB) SendRequest(ctx context.Context, deliveryID string) (hookflow.SendR
 	if err := json.Unmarshal(row.RetiredSecrets, &keys.RetiredSecrets); err != nil {
 		return hookflow.SendRequest{}, err
 	}
-	if keys, err = s.openedKeys(keys, nil); err != nil {
+	if err := s.openKeys(&keys.SecretKey, keys.RetiredSecrets); err != nil {
 		return hookflow.SendRequest{}, err
 	}
 	req := hookflow.SendRequest{DeliveryID: deliveryID, MessageID: row.EventID, Payload: []byte(row.Payload),

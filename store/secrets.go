@@ -63,8 +63,11 @@ func (s *DB) openRetired(retired []hookflow.RetiredSecret) error {
 // opened opens the secrets of a subscription on its way out of the store, and gives an
 // ed25519 one the public key of its signing key.
 func (s *DB) opened(sub hookflow.Subscription, err error) (hookflow.Subscription, error) {
-	if sub, err = s.openedKeys(sub, err); err != nil {
+	if err != nil {
 		return sub, err
+	}
+	if err := s.openKeys(&sub.SecretKey, sub.RetiredSecrets); err != nil {
+		return hookflow.Subscription{}, err
 	}
 	if sub.PublicKey, err = publicKeyOf(sub.SecretKey); err != nil {
 		return hookflow.Subscription{}, err
@@ -72,19 +75,15 @@ func (s *DB) opened(sub hookflow.Subscription, err error) (hookflow.Subscription
 	return sub, nil
 }
 
-// openedKeys opens the signing keys only: what an attempt signs with, without deriving the
-// public key people are shown.
-func (s *DB) openedKeys(sub hookflow.Subscription, err error) (hookflow.Subscription, error) {
+// openKeys opens a current signing key and the retired ones in place: what an attempt
+// signs with, without the public key people are shown.
+func (s *DB) openKeys(current *string, retired []hookflow.RetiredSecret) error {
+	opened, err := s.open(*current)
 	if err != nil {
-		return sub, err
+		return err
 	}
-	if sub.SecretKey, err = s.open(sub.SecretKey); err != nil {
-		return hookflow.Subscription{}, err
-	}
-	if err := s.openRetired(sub.RetiredSecrets); err != nil {
-		return hookflow.Subscription{}, err
-	}
-	return sub, nil
+	*current = opened
+	return s.openRetired(retired)
 }
 
 // openedCampaign opens the secrets of a campaign on its way out of the store, as opened
@@ -93,10 +92,7 @@ func (s *DB) openedCampaign(c hookflow.Campaign, err error) (hookflow.Campaign, 
 	if err != nil {
 		return c, err
 	}
-	if c.SecretKey, err = s.open(c.SecretKey); err != nil {
-		return hookflow.Campaign{}, err
-	}
-	if err := s.openRetired(c.RetiredSecrets); err != nil {
+	if err := s.openKeys(&c.SecretKey, c.RetiredSecrets); err != nil {
 		return hookflow.Campaign{}, err
 	}
 	if c.PublicKey, err = publicKeyOf(c.SecretKey); err != nil {
