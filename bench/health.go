@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hookflow/hookflow"
@@ -277,36 +276,7 @@ func benchAttempt(deliveryID string, started time.Time, rng *rand.Rand) hookflow
 
 // recordAttempts records n attempts, healthWorkers at a time.
 func recordAttempts(ctx context.Context, db *store.DB, n int, attempt func(i int) hookflow.AttemptRecord) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range healthWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := db.RecordAttempt(ctx, attempt(i)); err != nil {
-					cancel(err)
-					return
-				}
-			}
-		}()
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return ctx.Err()
+	return postConcurrently(ctx, n, healthWorkers, func(i int) error { return db.RecordAttempt(ctx, attempt(i)) })
 }
 
 var loginCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
