@@ -77,9 +77,12 @@ func (s *DB) IngestEvent(ctx context.Context, accountID string, in hookflow.Even
 		return hookflow.Ingested{}, wrap(err)
 	}
 	var ordered pq.StringArray
-	orderingKey := hookflow.OrderingKeyOf(in.OrderingKey, e.EntityType, e.EntityID)
+	var orderingKey string
 	for i := range deliveries {
 		if deliveries[i].Ordered {
+			if orderingKey == "" {
+				orderingKey = hookflow.OrderingKeyOf(in.OrderingKey, e.EntityType, e.EntityID)
+			}
 			deliveries[i].OrderingKey = orderingKey
 			ordered = append(ordered, deliveries[i].SubscriptionID)
 		}
